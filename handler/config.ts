@@ -1,0 +1,245 @@
+/**
+ * The one typed configuration of the worker, read once from the CLI flags and the environment.
+ *
+ * Every env var and flag is documented in README.md ("Configuration") with its default.
+ * RunPod's names are kept where RunPod has one (protocol spec §2, §13.1).
+ */
+import { randomUUID } from 'node:crypto';
+import { parseLogLevel, type RunpodLogLevel } from './log.js';
+
+/** Which way the process runs (protocol spec §1 step 5; first match wins). */
+export type Mode = 'serve_api' | 'realtime' | 'local' | 'platform';
+
+/** Parsed CLI flags (RunPod's names, spec §13.1). */
+export interface CliArgs {
+  rp_log_level?: string;
+  rp_debugger?: boolean;
+  rp_serve_api?: boolean;
+  rp_api_port?: number;
+  rp_api_concurrency?: number;
+  rp_api_host?: string;
+  /** Raw JSON text of `--test_input`. */
+  test_input?: string;
+}
+
+/** RunPod platform settings (env vars the platform injects, spec §2 and §9). */
+export interface RunpodConfig {
+  /** `RUNPOD_POD_ID`, or a random UUID when unset (spec §2). */
+  workerId: string;
+  /** `RUNPOD_POD_ID` as given (undefined when unset). */
+  podId: string | undefined;
+  /** `RUNPOD_POD_HOSTNAME` (used in error bodies, spec §5.4); `unknown` when unset. */
+  podHostname: string;
+  /** `RUNPOD_AI_API_KEY`: sent raw as `Authorization` to the platform (spec §3.1). */
+  apiKey: string | undefined;
+  /** `RUNPOD_ENDPOINT_ID`: when set, logs are JSON lines (spec §12). */
+  endpointId: string | undefined;
+  /** `RUNPOD_WEBHOOK_GET_JOB` template (contains `$ID`). */
+  webhookGetJob: string | undefined;
+  /** `RUNPOD_WEBHOOK_POST_OUTPUT` template (contains `$RUNPOD_POD_ID` and `$ID`). */
+  webhookPostOutput: string | undefined;
+  /** `RUNPOD_WEBHOOK_POST_STREAM` template. */
+  webhookPostStream: string | undefined;
+  /** `RUNPOD_WEBHOOK_PING` template. */
+  webhookPing: string | undefined;
+  /** `RUNPOD_PING_INTERVAL` in ms (default 10000), clamped to ≥ 1000 (spec §19 Q9). */
+  pingIntervalMs: number;
+  /** `RUNPOD_REALTIME_PORT` (0 = off). */
+  realtimePort: number;
+  /** `RUNPOD_REALTIME_CONCURRENCY` (default 1). */
+  realtimeConcurrency: number;
+  /** `RUNPOD_UA_INTEGRATION`: appended to the User-Agent as ` Integration/<v>`. */
+  uaIntegration: string | undefined;
+}
+
+/** How result posts (job-done) are retried (network errors, 5xx, 429). */
+export interface ResultRetryConfig {
+  /** `RESULT_POST_RETRIES`: retries after the first attempt (default 6, so 7 attempts). */
+  retries: number;
+  /** `RESULT_POST_MIN_DELAY_MS`: first delay (default 2000), doubled each retry. */
+  minDelayMs: number;
+  /** `RESULT_POST_MAX_DELAY_MS`: cap of one delay (default 30000). With the defaults the wait totals 90 s. */
+  maxDelayMs: number;
+}
+
+/** The A1111 backend. */
+export interface A1111Config {
+  /** `A1111_URL` (default `http://127.0.0.1:3000`, the port RunPod's A1111 images use). */
+  url: string;
+  /** `A1111_READY_TIMEOUT_S`: deadline of the start-up readiness wait, seconds (default 600). */
+  readyTimeoutMs: number;
+  /** `A1111_READY_INTERVAL_MS`: pause between readiness tries (default 250, at most 250). */
+  readyIntervalMs: number;
+  /** `A1111_REQUEST_TIMEOUT_S`: per-request timeout, seconds (default 600). */
+  requestTimeoutMs: number;
+}
+
+/** Limits on job inputs (the issue's validation rules). */
+export interface LimitsConfig {
+  /** `MAX_IMAGES_PER_JOB`: `batch_size × n_iter` cap (default 16). */
+  maxImagesPerJob: number;
+}
+
+/** The whole configuration. */
+export interface Config {
+  mode: Mode;
+  args: CliArgs;
+  logLevel: RunpodLogLevel;
+  /** JSON log lines (true when `RUNPOD_ENDPOINT_ID` is set). */
+  logJson: boolean;
+  runpod: RunpodConfig;
+  resultRetry: ResultRetryConfig;
+  a1111: A1111Config;
+  limits: LimitsConfig;
+  /** Local API (`--rp_serve_api`) host and port. */
+  api: { host: string; port: number; concurrency: number };
+}
+
+/** A configuration error: names the variable or flag, the value and what is allowed. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const FLAG_TYPES: Record<keyof CliArgs, 'string' | 'bool' | 'int'> = {
+  rp_log_level: 'string',
+  rp_debugger: 'bool',
+  rp_serve_api: 'bool',
+  rp_api_port: 'int',
+  rp_api_concurrency: 'int',
+  rp_api_host: 'string',
+  test_input: 'string',
+};
+
+/**
+ * Parses RunPod's CLI flags (spec §13.1): `--flag value` and `--flag=value`. Unknown arguments are
+ * returned in `rest` (Python's `parse_known_args` keeps them too).
+ * @throws ConfigError for a flag without its value or a non-integer where an integer is wanted.
+ */
+export function parseArgs(argv: readonly string[]): { args: CliArgs; rest: string[] } {
+  const args: CliArgs = {};
+  const rest: string[] = [];
+  const bag = args as Record<string, string | number | boolean>;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const m = /^--([a-z_]+)(?:=(.*))?$/s.exec(a);
+    const name = m?.[1] as keyof CliArgs | undefined;
+    if (!m || !name || !(name in FLAG_TYPES)) {
+      rest.push(a);
+      continue;
+    }
+    const kind = FLAG_TYPES[name];
+    if (kind === 'bool') {
+      if (m[2] !== undefined) throw new ConfigError(`--${name} takes no value (got ${JSON.stringify(m[2])})`);
+      bag[name] = true;
+      continue;
+    }
+    let value = m[2];
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new ConfigError(`--${name} needs a value`);
+    }
+    if (kind === 'int') {
+      if (!/^\d+$/.test(value)) throw new ConfigError(`--${name} must be a non-negative integer (got ${JSON.stringify(value)})`);
+      bag[name] = Number(value);
+    } else {
+      bag[name] = value;
+    }
+  }
+  return { args, rest };
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function envInt(env: Env, name: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: allowed an integer from ${min} to ${max} (default ${def})`);
+  }
+  return n;
+}
+
+function envUrl(env: Env, name: string, def: string): string {
+  const raw = (env[name] ?? '').trim() || def;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a URL: allowed http(s)://host[:port]`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} must use http or https`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+/**
+ * Builds the {@link Config} from CLI arguments and the environment.
+ * @param argv arguments after `node main.js`
+ * @param env the environment (default `process.env`)
+ * @throws ConfigError naming the variable or flag, its value and what is allowed.
+ */
+export function loadConfig(argv: readonly string[], env: Env = process.env): Config {
+  const { args } = parseArgs(argv);
+  if (args.test_input !== undefined) {
+    try {
+      JSON.parse(args.test_input);
+    } catch (e) {
+      throw new ConfigError(`--test_input is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  const realtimePort = envInt(env, 'RUNPOD_REALTIME_PORT', 0, 0, 65535);
+  let mode: Mode;
+  if (args.rp_serve_api) mode = 'serve_api';
+  else if (realtimePort !== 0) mode = 'realtime';
+  else if (args.test_input || !env.RUNPOD_WEBHOOK_GET_JOB) mode = 'local';
+  else mode = 'platform';
+
+  const logLevel = parseLogLevel(args.rp_log_level ?? env.RUNPOD_DEBUG_LEVEL ?? 'DEBUG');
+  const podId = env.RUNPOD_POD_ID;
+  const pingRaw = envInt(env, 'RUNPOD_PING_INTERVAL', 10000, 0);
+  const a1111ReadyS = envInt(env, 'A1111_READY_TIMEOUT_S', 600, 1);
+  const a1111RequestS = envInt(env, 'A1111_REQUEST_TIMEOUT_S', 600, 1);
+
+  return {
+    mode,
+    args,
+    logLevel,
+    logJson: Boolean(env.RUNPOD_ENDPOINT_ID),
+    runpod: {
+      workerId: podId ?? randomUUID(),
+      podId,
+      podHostname: env.RUNPOD_POD_HOSTNAME || 'unknown',
+      apiKey: env.RUNPOD_AI_API_KEY,
+      endpointId: env.RUNPOD_ENDPOINT_ID || undefined,
+      webhookGetJob: env.RUNPOD_WEBHOOK_GET_JOB || undefined,
+      webhookPostOutput: env.RUNPOD_WEBHOOK_POST_OUTPUT || undefined,
+      webhookPostStream: env.RUNPOD_WEBHOOK_POST_STREAM || undefined,
+      webhookPing: env.RUNPOD_WEBHOOK_PING || undefined,
+      pingIntervalMs: Math.max(1000, pingRaw),
+      realtimePort,
+      realtimeConcurrency: envInt(env, 'RUNPOD_REALTIME_CONCURRENCY', 1, 1),
+      uaIntegration: env.RUNPOD_UA_INTEGRATION || undefined,
+    },
+    resultRetry: {
+      retries: envInt(env, 'RESULT_POST_RETRIES', 6, 0, 100),
+      minDelayMs: envInt(env, 'RESULT_POST_MIN_DELAY_MS', 2000, 1),
+      maxDelayMs: envInt(env, 'RESULT_POST_MAX_DELAY_MS', 30000, 1),
+    },
+    a1111: {
+      url: envUrl(env, 'A1111_URL', 'http://127.0.0.1:3000'),
+      readyTimeoutMs: a1111ReadyS * 1000,
+      readyIntervalMs: envInt(env, 'A1111_READY_INTERVAL_MS', 250, 1, 250),
+      requestTimeoutMs: a1111RequestS * 1000,
+    },
+    limits: {
+      maxImagesPerJob: envInt(env, 'MAX_IMAGES_PER_JOB', 16, 1, 1000),
+    },
+    api: {
+      host: args.rp_api_host ?? '127.0.0.1',
+      port: args.rp_api_port ?? 8000,
+      concurrency: args.rp_api_concurrency ?? 1,
+    },
+  };
+}
