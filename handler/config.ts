@@ -60,6 +60,8 @@ export interface ResultRetryConfig {
   minDelayMs: number;
   /** `RESULT_POST_MAX_DELAY_MS`: cap of one delay (default 30000). With the defaults the wait totals 90 s. */
   maxDelayMs: number;
+  /** `RESULT_POST_TIMEOUT_MS`: timeout of one attempt (default 60000). */
+  timeoutMs: number;
 }
 
 /** The A1111 backend. */
@@ -226,6 +228,7 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
       retries: envInt(env, 'RESULT_POST_RETRIES', 6, 0, 100),
       minDelayMs: envInt(env, 'RESULT_POST_MIN_DELAY_MS', 2000, 1),
       maxDelayMs: envInt(env, 'RESULT_POST_MAX_DELAY_MS', 30000, 1),
+      timeoutMs: envInt(env, 'RESULT_POST_TIMEOUT_MS', 60000, 100),
     },
     a1111: {
       url: envUrl(env, 'A1111_URL', 'http://127.0.0.1:3000'),

@@ -57,8 +57,8 @@ export interface LogOptions {
   level: RunpodLogLevel;
   /** JSON lines (`RUNPOD_ENDPOINT_ID` set) or human-readable lines. */
   json: boolean;
-  /** Where lines go; default stdout. */
-  destination?: DestinationStream;
+  /** Where lines go; default `process.stdout`. */
+  out?: NodeJS.WritableStream;
 }
 
 /** The project's logger: RunPod's levels, an optional job id (`requestId`) per line, extra fields. */
@@ -88,7 +88,8 @@ function plainDestination(out: NodeJS.WritableStream): DestinationStream {
 
 /** Creates a {@link Log} writing RunPod-format lines (see the module comment). */
 export function createLogger(opts: LogOptions): Log {
-  const destination = opts.destination ?? (opts.json ? pino.destination({ dest: 1, sync: true }) : plainDestination(process.stdout));
+  const out = opts.out ?? process.stdout;
+  const destination: DestinationStream = opts.json ? (out as DestinationStream) : plainDestination(out);
   const p: PinoLogger = pino(
     {
       level: PINO_LEVEL[opts.level],

@@ -1,0 +1,247 @@
+/**
+ * The A1111 HTTP client (ARCHITECTURE.md `handler/a1111/`): keep-alive axios, readiness wait, calls with a
+ * total timeout, interrupt on timeout, and one error shape for every failure.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
+import axios, { type AxiosError, type AxiosInstance } from 'axios';
+import type { A1111Config } from '../config.js';
+import type { Log } from '../log.js';
+
+/**
+ * How a call failed:
+ * - `http`: A1111 answered a non-2xx status;
+ * - `timeout`: no complete answer within the request timeout (A1111 hangs);
+ * - `unreachable`: connection refused or reset — A1111 is down or its process died;
+ * - `bad_response`: a 2xx answer that is not the JSON the route promises;
+ * - `aborted`: the job was stopped by its caller.
+ */
+export type A1111ErrorKind = 'http' | 'timeout' | 'unreachable' | 'bad_response' | 'aborted';
+
+/**
+ * Every A1111 failure, normalised (spec a1111 §2.10). `message` is one line:
+ * `A1111 <status> on <METHOD> <route>: <error>: <detail> <errors>` for HTTP errors (FastAPI's 422 `detail[]`
+ * rendered as `loc: msg` items), `A1111 unreachable on …`, `A1111 timeout on …`, `A1111 <status> on …: answer is …`.
+ */
+export class A1111Error extends Error {
+  override name = 'A1111Error';
+  constructor(
+    message: string,
+    readonly kind: A1111ErrorKind,
+    /** HTTP status, or null when there was no answer. */
+    readonly status: number | null,
+    readonly method: string,
+    /** Path called, e.g. `/sdapi/v1/txt2img`. */
+    readonly route: string,
+    /** A1111's `error` (exception class), `detail` and `errors` fields when its body had them. */
+    readonly a1111: { error?: string; detail?: unknown; errors?: unknown } = {},
+  ) {
+    super(message);
+  }
+}
+
+/** A successful answer: status and the raw (decompressed) body bytes. */
+export interface A1111Response {
+  status: number;
+  body: Buffer;
+}
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Aborts the call (job stopped). */
+  signal?: AbortSignal;
+  /** Total timeout in ms; default `A1111_REQUEST_TIMEOUT_S`. */
+  timeoutMs?: number;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined || v === null || v === '') return '';
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+}
+
+/** Renders A1111's error body into the one-line message of {@link A1111Error}. */
+export function formatA1111Error(status: number, method: string, route: string, raw: Buffer | string): { message: string; fields: A1111Error['a1111'] } {
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    const snippet = text.trim().slice(0, 200);
+    return { message: `A1111 ${status} on ${method} ${route}: ${snippet || '(empty body)'}`, fields: {} };
+  }
+  const o = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  const parts: string[] = [];
+  const fields: A1111Error['a1111'] = {};
+  if (typeof o.error === 'string' && o.error) {
+    fields.error = o.error;
+    parts.push(o.error);
+  }
+  if (Array.isArray(o.detail)) {
+    // FastAPI request validation (422): [{loc, msg, type}, …]
+    fields.detail = o.detail;
+    const items = o.detail.map((d: unknown) => {
+      const e = (d ?? {}) as { loc?: unknown[]; msg?: unknown };
+      const loc = Array.isArray(e.loc) ? e.loc.filter((x) => x !== 'body').join('.') : '';
+      return `${loc ? `${loc}: ` : ''}${describe(e.msg)}`;
+    });
+    parts.push(items.join('; '));
+  } else if (o.detail !== undefined && o.detail !== '') {
+    fields.detail = o.detail;
+    parts.push(describe(o.detail));
+  }
+  let message = `A1111 ${status} on ${method} ${route}`;
+  if (parts.length) message += `: ${parts.join(': ')}`;
+  if (o.errors !== undefined && o.errors !== '' && o.errors !== null) {
+    fields.errors = o.errors;
+    message += ` ${describe(o.errors)}`;
+  }
+  if (parts.length === 0 && fields.errors === undefined) message += `: ${text.trim().slice(0, 200) || '(empty body)'}`;
+  return { message, fields };
+}
+
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
+
+/** The A1111 API client for one backend. */
+export class A1111Client {
+  private readonly http: AxiosInstance;
+  /** Set when a call found A1111 unreachable; the next job-take waits for readiness first. */
+  needsReadyCheck = false;
+
+  constructor(
+    readonly config: A1111Config,
+    private readonly log: Log,
+  ) {
+    this.http = axios.create({
+      baseURL: config.url,
+      httpAgent: new http.Agent({ keepAlive: true }),
+      httpsAgent: new https.Agent({ keepAlive: true }),
+      responseType: 'arraybuffer',
+      transformResponse: (d: unknown) => d,
+      validateStatus: () => true,
+      maxBodyLength: Infinity,
+      maxContentLength: Infinity,
+      proxy: false,
+    });
+  }
+
+  /**
+   * Calls A1111. `payload` is sent as JSON for POST (exactly as given: no defaults added); GET sends no body.
+   * @returns the 2xx answer's raw body
+   * @throws A1111Error (`http`, `timeout`, `unreachable`, `aborted`). On `timeout` a `POST /sdapi/v1/interrupt`
+   *   is sent first so that A1111 stops working on the abandoned request.
+   */
+  async call(method: 'GET' | 'POST', path: string, payload?: unknown, opts: CallOptions = {}): Promise<A1111Response> {
+    const timeoutMs = opts.timeoutMs ?? this.config.requestTimeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    let res;
+    try {
+      res = await this.http.request<Buffer>({
+        method,
+        url: path,
+        signal,
+        ...(method === 'POST'
+          ? { data: JSON.stringify(payload ?? {}), headers: { 'Content-Type': 'application/json' } }
+          : {}),
+      });
+    } catch (e) {
+      const ax = e as AxiosError;
+      if (opts.signal?.aborted) {
+        throw new A1111Error(`A1111 call ${method} ${path} aborted: ${String(opts.signal.reason ?? 'stopped')}`, 'aborted', null, method, path);
+      }
+      if (timeout.aborted) {
+        await this.interrupt();
+        throw new A1111Error(
+          `A1111 timeout on ${method} ${path}: no answer within ${Math.round(timeoutMs / 1000)} s (A1111_REQUEST_TIMEOUT_S); sent POST /sdapi/v1/interrupt`,
+          'timeout',
+          null,
+          method,
+          path,
+        );
+      }
+      const code = ax.code ?? (ax.cause as NodeJS.ErrnoException | undefined)?.code ?? 'ERROR';
+      const unreachable = UNREACHABLE_CODES.has(code) || /socket hang up/i.test(ax.message);
+      if (unreachable) this.needsReadyCheck = true;
+      throw new A1111Error(
+        `A1111 unreachable on ${method} ${path}: ${code}: ${ax.message}`,
+        unreachable ? 'unreachable' : 'http',
+        null,
+        method,
+        path,
+      );
+    }
+    const body = Buffer.isBuffer(res.data) ? res.data : Buffer.from(res.data as ArrayBuffer);
+    if (res.status < 200 || res.status >= 300) {
+      const { message, fields } = formatA1111Error(res.status, method, path, body);
+      throw new A1111Error(message, 'http', res.status, method, path, fields);
+    }
+    return { status: res.status, body };
+  }
+
+  /** `POST /sdapi/v1/interrupt` (spec a1111 §2.4), best effort with a 5 s timeout; never throws. */
+  async interrupt(): Promise<boolean> {
+    try {
+      const r = await this.http.post('/sdapi/v1/interrupt', '{}', {
+        headers: { 'Content-Type': 'application/json' },
+        signal: AbortSignal.timeout(5000),
+      });
+      return r.status >= 200 && r.status < 300;
+    } catch (e) {
+      this.log.warn(`POST /sdapi/v1/interrupt failed: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  /**
+   * Waits until `GET /sdapi/v1/sd-models` answers 200 (any other answer or a transport error means "not yet"),
+   * trying every `A1111_READY_INTERVAL_MS` (≤ 250 ms) with a per-try timeout, until `A1111_READY_TIMEOUT_S`.
+   * @returns the time waited, ms
+   * @throws A1111Error (`unreachable`) naming the URL, the deadline and the last failure when the deadline passes;
+   *   or (`aborted`) when `signal` aborts.
+   */
+  async waitReady(signal?: AbortSignal): Promise<number> {
+    const start = performance.now();
+    const deadline = start + this.config.readyTimeoutMs;
+    let last = 'no answer yet';
+    let tries = 0;
+    let lastLog = start;
+    for (;;) {
+      if (signal?.aborted) throw new A1111Error('readiness wait aborted', 'aborted', null, 'GET', '/sdapi/v1/sd-models');
+      tries++;
+      const remaining = deadline - performance.now();
+      try {
+        const perTry = AbortSignal.timeout(Math.max(100, Math.min(5000, remaining)));
+        const r = await this.http.get('/sdapi/v1/sd-models', { signal: signal ? AbortSignal.any([signal, perTry]) : perTry });
+        if (r.status === 200) {
+          this.needsReadyCheck = false;
+          return performance.now() - start;
+        }
+        last = `HTTP ${r.status}`;
+      } catch (e) {
+        const ax = e as AxiosError;
+        last = `${ax.code ?? 'ERROR'}: ${ax.message}`;
+      }
+      const now = performance.now();
+      if (now - lastLog >= 15_000) {
+        lastLog = now;
+        this.log.info(`A1111 not ready yet (${tries} tries, last: ${last}); retrying until ${Math.round(this.config.readyTimeoutMs / 1000)} s have passed.`);
+      }
+      if (now >= deadline) {
+        throw new A1111Error(
+          `A1111 at ${this.config.url} not ready after ${Math.round(this.config.readyTimeoutMs / 1000)} s (A1111_READY_TIMEOUT_S); ${tries} tries of GET /sdapi/v1/sd-models, last: ${last}`,
+          'unreachable',
+          null,
+          'GET',
+          '/sdapi/v1/sd-models',
+        );
+      }
+      try {
+        await sleep(Math.min(this.config.readyIntervalMs, Math.max(0, deadline - now)), undefined, signal ? { signal } : undefined);
+      } catch {
+        /* aborted: checked at loop top */
+      }
+    }
+  }
+}

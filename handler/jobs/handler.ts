@@ -1,0 +1,118 @@
+/**
+ * The A1111 job handler (ARCHITECTURE.md `handler/jobs/`): the `{api: {method, endpoint}, payload}` envelope,
+ * the route allow-list, validation against `schemas/`, the A1111 call and the output.
+ *
+ * Input shapes (issue "The worker"):
+ * - `{"api": {"method": "POST", "endpoint": "/sdapi/v1/txt2img"}, "payload": {...}}` — any allow-listed route;
+ * - an input **without `api`** is a txt2img payload (the official runpod-workers/worker-a1111 shape).
+ *
+ * Output: A1111's JSON body as returned (passed through without re-encoding), or `{error}` — plus
+ * `refresh_worker: true` when A1111 is unreachable or its process died — so the runtime posts a FAILED job.
+ */
+import type { LimitsConfig } from '../config.js';
+import type { Log } from '../log.js';
+import { A1111Error, type A1111Client } from '../a1111/client.js';
+import { JobInputError } from './errors.js';
+import { resolveRoute, type RouteSpec } from './routes.js';
+import { validatePayload } from './validate.js';
+
+/** The part of the runtime's per-job context this handler uses (structurally RunPod's `HandlerContext`). */
+export interface JobContext {
+  signal: AbortSignal;
+  rawJson(bytes: Buffer): unknown;
+}
+
+/** A job as this handler reads it. */
+export interface JobLike {
+  id: string;
+  input: unknown;
+}
+
+/** What {@link createA1111Handler} needs. */
+export interface A1111HandlerOptions {
+  client: A1111Client;
+  limits: LimitsConfig;
+  log: Log;
+}
+
+const ENVELOPE_KEYS = ['api', 'payload'];
+
+/** Reads the envelope; throws JobInputError naming the offending field. */
+export function parseEnvelope(input: unknown): { route: RouteSpec; payload: unknown } {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new JobInputError(
+      `input must be a JSON object ({"api": {"method", "endpoint"}, "payload": {...}} or a txt2img payload), got ${input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input}`,
+    );
+  }
+  const obj = input as Record<string, unknown>;
+  if (!('api' in obj)) {
+    // The official worker's shape: the whole input is a txt2img payload.
+    return { route: resolveRoute('POST', '/sdapi/v1/txt2img'), payload: obj };
+  }
+  const extra = Object.keys(obj).filter((k) => !ENVELOPE_KEYS.includes(k));
+  if (extra.length) {
+    throw new JobInputError(`input.${extra[0]}: unknown field (an input with "api" allows only: ${ENVELOPE_KEYS.join(', ')})`);
+  }
+  const api = obj.api;
+  if (api === null || typeof api !== 'object' || Array.isArray(api)) {
+    throw new JobInputError(`input.api must be an object {"method": "GET"|"POST", "endpoint": "/sdapi/v1/..."}, got ${JSON.stringify(api)}`);
+  }
+  const { method, endpoint, ...rest } = api as Record<string, unknown>;
+  const unknownApi = Object.keys(rest);
+  if (unknownApi.length) throw new JobInputError(`input.api.${unknownApi[0]}: unknown field (allowed: method, endpoint)`);
+  return { route: resolveRoute(method, endpoint), payload: obj.payload };
+}
+
+/** True for a JSON object (not an array, not null). */
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Creates the job handler.
+ * Never throws for bad input or A1111 failures: those return `{error}` (FAILED job). Only a bug throws.
+ */
+export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ctx: JobContext) => Promise<unknown> {
+  const { client, limits, log } = opts;
+  return async (job, ctx) => {
+    let route: RouteSpec;
+    let payload: unknown;
+    try {
+      ({ route, payload } = parseEnvelope(job.input));
+      validatePayload(route, payload, limits);
+    } catch (e) {
+      if (e instanceof JobInputError) {
+        log.warn(`Job refused: ${e.message}`, job.id);
+        return { error: e.message };
+      }
+      throw e;
+    }
+    try {
+      const res = await client.call(route.method, route.path, route.method === 'POST' ? (payload ?? {}) : undefined, { signal: ctx.signal });
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(res.body.toString('utf8'));
+      } catch {
+        return { error: `A1111 ${res.status} on ${route.method} ${route.path}: answer is not JSON: ${JSON.stringify(res.body.subarray(0, 80).toString('utf8'))}` };
+      }
+      if (route.generates) {
+        const images = isObject(parsed) ? parsed.images : undefined;
+        if (!Array.isArray(images) || images.some((i) => typeof i !== 'string')) {
+          return { error: `A1111 ${res.status} on ${route.method} ${route.path}: answer has no "images" list of base64 strings` };
+        }
+      }
+      // Pass A1111's bytes through untouched unless the result rules of RunPod would treat the object
+      // specially (an `error`/`refresh_worker` key, or `{}`): then the parsed value keeps those rules exact.
+      if (isObject(parsed) && Object.keys(parsed).length > 0 && !('error' in parsed) && !('refresh_worker' in parsed)) {
+        return ctx.rawJson(res.body);
+      }
+      return parsed;
+    } catch (e) {
+      if (e instanceof A1111Error) {
+        log.error(e.message, job.id);
+        return e.kind === 'unreachable' ? { error: e.message, refresh_worker: true } : { error: e.message };
+      }
+      throw e;
+    }
+  };
+}

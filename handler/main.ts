@@ -1,0 +1,175 @@
+/**
+ * CLI entry of the worker: flags and env → {@link Config} → one of the modes (protocol spec §1 step 5):
+ * `--rp_serve_api` (local endpoint), `RUNPOD_REALTIME_PORT` (realtime), local one-shot (`--test_input` or
+ * `./test_input.json`, or no `RUNPOD_WEBHOOK_GET_JOB`), platform (job-take loop).
+ *
+ * Exit codes: 0 done (or drained after SIGTERM/SIGINT); 1 job failed (local mode), A1111 never ready, or a
+ * fatal error; 2 bad configuration.
+ */
+import { readFile } from 'node:fs/promises';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger, type Log } from './log.js';
+import { A1111Client } from './a1111/client.js';
+import { createA1111Handler } from './jobs/handler.js';
+import { createPlatformClient } from './runpod/http.js';
+import { Heartbeat } from './runpod/heartbeat.js';
+import { runLocalJob } from './runpod/local.js';
+import type { Handler } from './runpod/types.js';
+import { resolveUrls } from './runpod/urls.js';
+import { RUNTIME_VERSION, userAgent } from './runpod/version.js';
+import { WorkerRuntime } from './runpod/worker.js';
+
+function identity(cfg: Config): { hostname: string; workerId: string; version: string } {
+  return { hostname: cfg.runpod.podHostname, workerId: cfg.runpod.podId || 'unknown', version: RUNTIME_VERSION };
+}
+
+/** Reads the local job: `--test_input` wins over `./test_input.json` (spec §13.2). Returns null when neither exists. */
+async function readTestInput(cfg: Config, log: Log): Promise<unknown> {
+  if (cfg.args.test_input !== undefined) return JSON.parse(cfg.args.test_input);
+  let text: string;
+  try {
+    text = await readFile('test_input.json', 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    log.error(`test_input.json is not valid JSON: ${(e as Error).message}`);
+    throw e;
+  }
+}
+
+async function runLocal(cfg: Config, log: Log, handler: Handler, a1111: A1111Client): Promise<number> {
+  let raw: unknown;
+  try {
+    raw = await readTestInput(cfg, log);
+  } catch {
+    return 1;
+  }
+  if (raw === null) {
+    log.warn('test_input.json not found, exiting.');
+    return 1;
+  }
+  try {
+    const ms = await a1111.waitReady();
+    log.info(`A1111 ready at ${cfg.a1111.url} after ${Math.round(ms)} ms.`);
+  } catch (e) {
+    log.error((e as Error).message);
+    return 1;
+  }
+  const out = await runLocalJob(raw, handler, log, identity(cfg));
+  process.stdout.write(Buffer.concat([out.bytes, Buffer.from('\n')]));
+  log.info('Local testing complete, exiting.');
+  return out.exitCode;
+}
+
+async function runPlatform(cfg: Config, log: Log, handler: Handler, a1111: A1111Client): Promise<number> {
+  const urls = resolveUrls(
+    {
+      getJob: cfg.runpod.webhookGetJob,
+      postOutput: cfg.runpod.webhookPostOutput,
+      postStream: cfg.runpod.webhookPostStream,
+      ping: cfg.runpod.webhookPing,
+    },
+    cfg.runpod.workerId,
+  );
+  const ua = userAgent(cfg.runpod.uaIntegration);
+  const heartbeat = Heartbeat.start(
+    {
+      pingUrl: urls.ping,
+      apiKey: cfg.runpod.apiKey,
+      podId: cfg.runpod.podId,
+      intervalMs: cfg.runpod.pingIntervalMs,
+      version: RUNTIME_VERSION,
+      userAgent: ua,
+    },
+    log,
+  );
+  const runtime = new WorkerRuntime({
+    urls,
+    client: createPlatformClient(cfg.runpod.apiKey, ua),
+    handler,
+    retry: cfg.resultRetry,
+    log,
+    identity: identity(cfg),
+    heartbeat,
+    beforeTake: async (signal) => {
+      if (!a1111.needsReadyCheck) return;
+      log.warn('A1111 was unreachable during the last job; waiting for it before taking another job.');
+      const ms = await a1111.waitReady(signal);
+      log.info(`A1111 ready again after ${Math.round(ms)} ms.`);
+    },
+  });
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      log.warn(`${sig} received again; exiting now.`);
+      process.exit(1);
+    }
+    log.info(`${sig} received. Shutting down.`);
+    runtime.stop(sig);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  let code = 0;
+  try {
+    const ms = await a1111.waitReady(runtime.stopSignal);
+    log.info(`A1111 ready at ${cfg.a1111.url} after ${Math.round(ms)} ms.`);
+    await runtime.run();
+  } catch (e) {
+    if (!runtime.isStopping) {
+      log.error(`Worker cannot continue: ${(e as Error).message}`);
+      code = 1;
+    }
+  }
+  await heartbeat?.stop();
+  return code;
+}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let cfg: Config;
+  try {
+    cfg = loadConfig(argv);
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof Error) {
+      process.stderr.write(`configuration error: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  // In local mode stdout carries only the result JSON; logs go to stderr.
+  const log = createLogger({
+    level: cfg.logLevel,
+    json: cfg.logJson,
+    out: cfg.mode === 'local' ? process.stderr : process.stdout,
+  });
+  (cfg.mode === 'local' ? process.stderr : process.stdout).write(`--- Starting Serverless Worker |  Version ${RUNTIME_VERSION} ---\n`);
+
+  const a1111 = new A1111Client(cfg.a1111, log);
+  const handler: Handler = createA1111Handler({ client: a1111, limits: cfg.limits, log });
+
+  switch (cfg.mode) {
+    case 'local':
+      return runLocal(cfg, log, handler, a1111);
+    case 'platform':
+      return runPlatform(cfg, log, handler, a1111);
+    case 'serve_api':
+      log.error('--rp_serve_api (the local RunPod endpoint) is not available in this version yet.');
+      return 2;
+    case 'realtime':
+      log.error('RUNPOD_REALTIME_PORT (realtime mode) is not supported by this worker; unset it to run in platform mode.');
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`fatal: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);

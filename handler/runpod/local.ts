@@ -1,0 +1,59 @@
+/**
+ * Local one-shot mode (protocol spec §13.2): run one job from `--test_input` or `./test_input.json`,
+ * print the result body as one JSON line on stdout, exit 1 when it carries an error.
+ */
+import type { Log } from '../log.js';
+import { RawJson, resultFromError, resultFromOutput, serializeResult, type WorkerIdentity } from './result.js';
+import type { Handler, HandlerContext, Job, ResultBody } from './types.js';
+
+/** Outcome of a local run. */
+export interface LocalOutcome {
+  /** The result body, as it would be posted to job-done. */
+  body: ResultBody;
+  /** `body` serialised (UTF-8 JSON). */
+  bytes: Buffer;
+  /** 0 on success, 1 when the job has no input or its result has an error. */
+  exitCode: number;
+}
+
+/**
+ * Runs one local job. `raw` is the parsed test input: an object with `input` (required, non-null) and
+ * optionally `id` (default `local_test`) and any other job keys.
+ * Progress updates and stream chunks are logged, not sent (there is no platform).
+ */
+export async function runLocalJob(raw: unknown, handler: Handler, log: Log, identity: WorkerIdentity): Promise<LocalOutcome> {
+  const obj = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : null;
+  if (obj === null || obj.input === undefined || obj.input === null) {
+    log.error('Job has no input parameter. Unable to run.');
+    const body: ResultBody = { error: 'Job has no input parameter. Unable to run.' };
+    return { body, bytes: serializeResult(body), exitCode: 1 };
+  }
+  const job: Job = { ...obj, id: typeof obj.id === 'string' && obj.id ? obj.id : 'local_test', input: obj.input };
+  log.info('Started.', job.id);
+  const ctx: HandlerContext = {
+    signal: new AbortController().signal,
+    progress: (output) => log.debug(`Progress: ${JSON.stringify(output)}`, job.id),
+    stream: async (output) => log.debug(`Stream chunk: ${JSON.stringify(output).slice(0, 200)}`, job.id),
+    rawJson: (bytes) => new RawJson(bytes),
+  };
+  let body: ResultBody;
+  try {
+    body = resultFromOutput(await handler(job, ctx));
+  } catch (e) {
+    body = resultFromError(e, identity);
+    log.error(`Captured Handler Exception: ${String(body.error)}`, job.id);
+  }
+  let bytes: Buffer;
+  try {
+    bytes = serializeResult(body);
+  } catch (e) {
+    body = { error: `handler output is not JSON-serialisable: ${(e as Error).message}` };
+    bytes = serializeResult(body);
+  }
+  if (body.error !== undefined) {
+    log.error(`Job ${job.id} failed with error: ${typeof body.error === 'string' ? body.error : JSON.stringify(body.error)}`, job.id);
+    return { body, bytes, exitCode: 1 };
+  }
+  log.info(`Job ${job.id} completed successfully.`, job.id);
+  return { body, bytes, exitCode: 0 };
+}

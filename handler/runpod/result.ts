@@ -1,0 +1,104 @@
+/**
+ * Result bodies posted to job-done, by the rules of protocol spec §5.3 (handler output) and §5.4
+ * (handler exception), and their serialisation (§3.3).
+ */
+import type { ResultBody } from './types.js';
+
+/** Marks already-serialised JSON that the serialiser splices in verbatim (see `HandlerContext.rawJson`). */
+export class RawJson {
+  constructor(readonly bytes: Buffer) {}
+  /** Lets `JSON.stringify` serialise a RawJson nested anywhere else (slow path: parses the bytes). */
+  toJSON(): unknown {
+    return JSON.parse(this.bytes.toString('utf8'));
+  }
+}
+
+/** Python truthiness of a JSON value: `""`, `0`, `false`, `null`, `[]`, `{}` are falsy. */
+export function pyTruthy(v: unknown): boolean {
+  if (v === null || v === undefined || v === false || v === 0 || v === '') return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'object' && !(v instanceof RawJson)) return Object.keys(v as object).length > 0;
+  return true;
+}
+
+/** A plain JSON object (Python `dict`): not an array, not null, not a RawJson. */
+function isDict(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof RawJson) && !Buffer.isBuffer(v);
+}
+
+/**
+ * Builds the job-done body from a handler's return value (spec §5.3):
+ * an object loses its `error` and `refresh_worker` keys; the rest becomes `output` (not unwrapped, and removed
+ * when it is `{}`); a truthy `error` becomes the top-level `error`; a truthy `refresh_worker` becomes
+ * `"stopPod": true`. Any other value becomes `{"output": value}` (`undefined` → `null`).
+ */
+export function resultFromOutput(output: unknown): ResultBody {
+  if (!isDict(output)) return { output: output === undefined ? null : output };
+  const { error, refresh_worker: refresh, ...rest } = output;
+  const body: ResultBody = {};
+  if (Object.keys(rest).length > 0) body.output = rest;
+  if (pyTruthy(error)) body.error = error;
+  if (pyTruthy(refresh)) body.stopPod = true;
+  return body;
+}
+
+/** Identity of the worker, written into error bodies (spec §5.4). */
+export interface WorkerIdentity {
+  /** `RUNPOD_POD_HOSTNAME` or `unknown`. */
+  hostname: string;
+  /** `RUNPOD_POD_ID` or `unknown`. */
+  workerId: string;
+  /** This runtime's version. */
+  version: string;
+}
+
+/** JSON text with Python's `json.dumps` defaults: `", "` / `": "` separators and non-ASCII escaped as `\uXXXX`. */
+function pythonJsonObject(entries: ReadonlyArray<readonly [string, string]>): string {
+  const ascii = (s: string): string =>
+    JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `{${entries.map(([k, v]) => `${ascii(k)}: ${ascii(v)}`).join(', ')}}`;
+}
+
+/**
+ * Builds the job-done body for a handler that threw (spec §5.4): `{"error": "<JSON string>"}` where the string
+ * holds, in this order, `error_type` (`<class 'Name'>`), `error_message`, `error_traceback` (ends in a newline),
+ * `hostname`, `worker_id`, `runpod_version`, ASCII-escaped.
+ */
+export function resultFromError(err: unknown, who: WorkerIdentity): ResultBody {
+  const e = err instanceof Error ? err : null;
+  const name = e?.name ?? 'Error';
+  const message = e ? e.message : String(err);
+  let trace = e?.stack ?? `${name}: ${message}`;
+  if (!trace.endsWith('\n')) trace += '\n';
+  return {
+    error: pythonJsonObject([
+      ['error_type', `<class '${name}'>`],
+      ['error_message', message],
+      ['error_traceback', trace],
+      ['hostname', who.hostname],
+      ['worker_id', who.workerId],
+      ['runpod_version', who.version],
+    ]),
+  };
+}
+
+/**
+ * Serialises a result body to UTF-8 JSON bytes (spec §3.3: JSON text, non-ASCII kept as UTF-8).
+ * A `RawJson` output is spliced in verbatim. Keys keep the order output, error, stopPod.
+ * @throws TypeError when the output cannot be serialised (e.g. a BigInt or a cycle).
+ */
+export function serializeResult(body: ResultBody): Buffer {
+  if (body.output instanceof RawJson) {
+    const tail: string[] = [];
+    if (body.error !== undefined) tail.push(`"error":${JSON.stringify(body.error)}`);
+    if (body.stopPod) tail.push('"stopPod":true');
+    return Buffer.concat([
+      Buffer.from('{"output":'),
+      body.output.bytes,
+      Buffer.from(tail.length ? `,${tail.join(',')}}` : '}'),
+    ]);
+  }
+  const json = JSON.stringify(body);
+  if (json === undefined) throw new TypeError('result is not JSON-serialisable');
+  return Buffer.from(json);
+}

@@ -1,0 +1,51 @@
+/**
+ * The contract between RunPod's worker runtime and a job handler (ARCHITECTURE.md, `handler/runpod/`).
+ * The runtime knows nothing of A1111: it takes jobs, calls one handler per job and posts its result.
+ */
+
+/**
+ * A job as the platform hands it out on job-take (protocol spec §4.4).
+ * `id` and `input` are required keys; any other keys (`webhook`, `s3Config`, `batchId`, …) are passed through.
+ */
+export interface Job {
+  /** Opaque job id, e.g. `5e0ae067-…-u1` or `sync-…-u1`. */
+  id: string;
+  /** The caller's `input`; any JSON value (the platform allows `null`). */
+  input: unknown;
+  /** Optional batch id, used as a log prefix (spec §12). */
+  batchId?: string;
+  [key: string]: unknown;
+}
+
+/** What the runtime gives a handler for one job. */
+export interface HandlerContext {
+  /** Aborted when the job must stop (job-stop channel, shutdown deadline). */
+  signal: AbortSignal;
+  /**
+   * Sends a progress update (`{"status":"IN_PROGRESS","output":…}` to the job-done URL, spec §7).
+   * Fire-and-forget; serialised per job and never sent after the final result (spec §19 Q6).
+   */
+  progress(output: unknown): void;
+  /** Posts one stream chunk (`{"output":…}` to the job-stream URL, spec §6); resolves when it is posted or given up. */
+  stream(output: unknown): Promise<void>;
+  /**
+   * Wraps already-serialised JSON (UTF-8 bytes) so the runtime posts it verbatim as `output`
+   * without parsing or re-encoding it (ARCHITECTURE.md: heavy payloads are passed through).
+   * The caller guarantees that `bytes` is one valid JSON value.
+   */
+  rawJson(bytes: Buffer): unknown;
+}
+
+/**
+ * A job handler. Its return value becomes the result body by the rules of spec §5.3
+ * (`error` / `refresh_worker` keys of an object are lifted out); a thrown error becomes the
+ * JSON-in-string error of spec §5.4.
+ */
+export type Handler = (job: Job, ctx: HandlerContext) => Promise<unknown>;
+
+/** The body posted to job-done (spec §5.3). Key order: output, error, stopPod. */
+export interface ResultBody {
+  output?: unknown;
+  error?: unknown;
+  stopPod?: true;
+}

@@ -1,0 +1,82 @@
+/**
+ * RunPod's URL templates and their substitution (protocol spec §2, §4.1, §5.1, §8, §9.2).
+ */
+
+/** Replaces every occurrence of `token` by `value`, literally (no `$&`/`$1` interpretation; spec §2 note). */
+export function replaceAllLiteral(template: string, token: string, value: string): string {
+  return template.split(token).join(value);
+}
+
+/**
+ * Appends `key=value` pairs to a URL the way RunPod's SDK does: with `&` when the URL already has a `?`
+ * (production templates carry `?gpu=…`), otherwise starting a query with `?` (the SDK would produce a malformed
+ * URL there, spec §2 [QUIRK]; we fix it).
+ */
+export function appendQuery(url: string, params: ReadonlyArray<readonly [string, string]>): string {
+  if (params.length === 0) return url;
+  const q = params.map(([k, v]) => `${k}=${v}`).join('&');
+  return url.includes('?') ? `${url}&${q}` : `${url}?${q}`;
+}
+
+/** The templates as the platform injects them (`RUNPOD_WEBHOOK_*`). */
+export interface UrlTemplates {
+  getJob: string | undefined;
+  postOutput: string | undefined;
+  postStream: string | undefined;
+  ping: string | undefined;
+}
+
+/** The worker's resolved URLs. */
+export interface WorkerUrls {
+  /** Job-take URL with `&job_in_progress=0|1` (spec §4.1). Concurrency 1: always the single `/job-take/` form. */
+  jobTake(jobInProgress: boolean): string;
+  /** Job-stop URL (`/job-take/` → `/job-stop/`, template query kept, spec §8), or null when not derivable. */
+  jobStop: string | null;
+  /** Job-done URL for a job, with `&isStream=true|false` (spec §5.1). */
+  jobDone(jobId: string, isStream: boolean): string;
+  /** Job-stream URL for a job; always `&isStream=false` (spec §6, quirk Q4 kept). */
+  jobStream(jobId: string): string;
+  /** Ping URL with `$RUNPOD_POD_ID` substituted, or null when `RUNPOD_WEBHOOK_PING` is unset. */
+  ping: string | null;
+}
+
+/**
+ * Resolves the templates for one worker id, once at start-up (spec §2).
+ * Both `$RUNPOD_POD_ID` and `$ID` are replaced everywhere they occur: `$RUNPOD_POD_ID` first (→ worker id),
+ * then `$ID` (→ worker id in job-take and ping, → job id per request in job-done/job-stream).
+ * Unset job-done/job-stream templates become the SDK's literal `JOB_DONE_URL` / `JOB_STREAM_URL`, which fail
+ * when used (the failure is logged, spec §2.3).
+ */
+export function resolveUrls(t: UrlTemplates, workerId: string): WorkerUrls {
+  const pod = (s: string): string => replaceAllLiteral(s, '$RUNPOD_POD_ID', workerId);
+  const take = t.getJob === undefined ? null : replaceAllLiteral(pod(t.getJob), '$ID', workerId);
+  const done = pod(t.postOutput ?? 'JOB_DONE_URL');
+  const stream = pod(t.postStream ?? 'JOB_STREAM_URL');
+  const perJob = (tpl: string, jobId: string, isStream: boolean): string =>
+    appendQuery(replaceAllLiteral(tpl, '$ID', jobId), [['isStream', String(isStream)]]);
+  return {
+    jobTake(jobInProgress: boolean): string {
+      if (take === null) throw new Error('RUNPOD_WEBHOOK_GET_JOB is not set');
+      return appendQuery(take, [['job_in_progress', jobInProgress ? '1' : '0']]);
+    },
+    jobStop: take !== null && take.includes('/job-take/') ? take.replace('/job-take/', '/job-stop/') : null,
+    jobDone: (jobId, isStream) => perJob(done, jobId, isStream),
+    jobStream: (jobId) => perJob(stream, jobId, false),
+    ping: t.ping === undefined ? null : replaceAllLiteral(pod(t.ping), '$ID', workerId),
+  };
+}
+
+/**
+ * The heartbeat URL: the ping URL plus `job_id` (comma-joined ids, omitted when none) and `runpod_version`,
+ * values encoded like Python's `quote_plus` (`,` → `%2C`, space → `+`) (spec §9.2).
+ */
+export function heartbeatUrl(ping: string, jobIds: readonly string[], version: string): string {
+  const quotePlus = (s: string): string =>
+    encodeURIComponent(s)
+      .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+      .replace(/%20/g, '+');
+  const params: Array<[string, string]> = [];
+  if (jobIds.length > 0) params.push(['job_id', quotePlus(jobIds.join(','))]);
+  params.push(['runpod_version', quotePlus(version)]);
+  return appendQuery(ping, params);
+}

@@ -1,0 +1,259 @@
+/**
+ * RunPod's serverless worker loop for platform mode (protocol spec §4, §5, §7, §10, §11), concurrency 1:
+ * job-take long-poll → handler → job-done, with a heartbeat thread alongside and a graceful drain on stop.
+ */
+import { setTimeout as sleepTimer } from 'node:timers/promises';
+import type { AxiosInstance, AxiosError } from 'axios';
+import type { ResultRetryConfig } from '../config.js';
+import type { Log } from '../log.js';
+import type { Heartbeat } from './heartbeat.js';
+import { postResult } from './http.js';
+import { RawJson, resultFromError, resultFromOutput, serializeResult, type WorkerIdentity } from './result.js';
+import type { Handler, HandlerContext, Job, ResultBody } from './types.js';
+import type { WorkerUrls } from './urls.js';
+
+/** Bound of one job-take long-poll (spec §4.3: `wait_for(timeout=90)`). */
+export const JOB_TAKE_TIMEOUT_MS = 90_000;
+/** Pause after a 429 on job-take (spec §4.2). */
+export const TOO_MANY_REQUESTS_PAUSE_MS = 5_000;
+/** Backoff after repeated job-take errors: 100 ms doubling, capped at 5 s (the SDK hot-loops, spec §19 Q1). */
+export const TAKE_BACKOFF_MIN_MS = 100;
+export const TAKE_BACKOFF_MAX_MS = 5_000;
+
+/** Progress posts are best effort: few retries so they never hold back the final result for long. */
+const PROGRESS_RETRY: ResultRetryConfig = { retries: 1, minDelayMs: 500, maxDelayMs: 500, timeoutMs: 10_000 };
+
+/** Counters of one worker's life (read by tests, benches and the shutdown log). */
+export interface WorkerStats {
+  jobsTaken: number;
+  /** Results posted without `error`. */
+  completed: number;
+  /** Results posted with an `error`. */
+  failed: number;
+  /** Results the platform never acknowledged after every retry (each one logged with its job id). */
+  resultsLost: number;
+  /** Job-take answers that were errors (non-2xx other than 204/400/429, bad bodies, transport errors). */
+  takeErrors: number;
+}
+
+/** Everything the loop needs. */
+export interface WorkerOptions {
+  urls: WorkerUrls;
+  /** Platform HTTP client (see `createPlatformClient`). */
+  client: AxiosInstance;
+  handler: Handler;
+  retry: ResultRetryConfig;
+  log: Log;
+  identity: WorkerIdentity;
+  heartbeat: Heartbeat | null;
+  /**
+   * Called before each job-take (e.g. to wait until the backend is ready again). Throwing stops the worker
+   * with that error.
+   */
+  beforeTake?: (signal: AbortSignal) => Promise<void>;
+  /** Long-poll bound in ms (default {@link JOB_TAKE_TIMEOUT_MS}). */
+  takeTimeoutMs?: number;
+}
+
+type TakeOutcome = { kind: 'jobs'; jobs: Job[] } | { kind: 'empty' } | { kind: 'error'; message: string } | { kind: 'throttled' };
+
+/** A job-take body that must be dropped: not JSON, or a job without `id`/`input` (spec §4.2). */
+function parseJobs(raw: string, contentType: string | undefined): TakeOutcome {
+  const mime = (contentType ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase();
+  if (mime !== 'application/json' || raw.length === 0) return { kind: 'empty' };
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    return { kind: 'error', message: `job-take answered with a body that is not JSON: ${JSON.stringify(raw.slice(0, 80))}` };
+  }
+  const items = Array.isArray(body) ? body : body !== null && typeof body === 'object' ? [body] : [];
+  if (items.length === 0) return { kind: 'empty' };
+  const jobs: Job[] = [];
+  for (const it of items) {
+    const o = it as Record<string, unknown> | null;
+    if (o === null || typeof o !== 'object' || !('input' in o) || typeof o.id !== 'string' || o.id === '') {
+      return { kind: 'error', message: `Job has missing field(s): id or input. (got ${JSON.stringify(it).slice(0, 120)})` };
+    }
+    jobs.push(o as Job);
+  }
+  return { kind: 'jobs', jobs };
+}
+
+/** The worker loop (one instance per process). */
+export class WorkerRuntime {
+  readonly stats: WorkerStats = { jobsTaken: 0, completed: 0, failed: 0, resultsLost: 0, takeErrors: 0 };
+  private stopping = false;
+  private readonly stopController = new AbortController();
+  private readonly held = new Set<string>();
+  private readonly o: WorkerOptions;
+
+  constructor(options: WorkerOptions) {
+    this.o = options;
+  }
+
+  /** True once {@link stop} was called. */
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  /** Aborted when {@link stop} is called (e.g. to cut a readiness wait short). */
+  get stopSignal(): AbortSignal {
+    return this.stopController.signal;
+  }
+
+  /**
+   * Graceful stop (spec §11, improved per Q13): take no more jobs, abort an in-flight job-take at once,
+   * let the running job finish and post its result; {@link run} then resolves.
+   */
+  stop(reason: string): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.o.log.info(`Stopping worker: ${reason}.`);
+    this.stopController.abort(new Error(reason));
+  }
+
+  /**
+   * Runs until {@link stop}. Resolves after the last job's result is posted.
+   * @throws whatever `beforeTake` throws (e.g. the backend never became ready).
+   */
+  async run(): Promise<void> {
+    let consecutiveErrors = 0;
+    const signal = this.stopController.signal;
+    while (!this.stopping) {
+      if (this.o.beforeTake) {
+        try {
+          await this.o.beforeTake(signal);
+        } catch (e) {
+          if (this.stopping) break;
+          throw e;
+        }
+        if (this.stopping) break;
+      }
+      const outcome = await this.take(signal);
+      if (outcome.kind === 'jobs') {
+        consecutiveErrors = 0;
+        this.stats.jobsTaken += outcome.jobs.length;
+        this.o.log.info(`Jobs in queue: ${outcome.jobs.length}`);
+        // A job returned by a take that raced with stop() is still run: the platform considers it ours.
+        for (const job of outcome.jobs) await this.runJob(job);
+      } else if (outcome.kind === 'empty') {
+        consecutiveErrors = 0;
+      } else if (outcome.kind === 'throttled') {
+        await this.pause(TOO_MANY_REQUESTS_PAUSE_MS, signal);
+      } else {
+        consecutiveErrors++;
+        this.stats.takeErrors++;
+        this.o.log.error(`Failed to get job. | ${outcome.message}`);
+        const delay = Math.min(TAKE_BACKOFF_MAX_MS, TAKE_BACKOFF_MIN_MS * 2 ** (consecutiveErrors - 1));
+        await this.pause(delay, signal);
+      }
+    }
+    this.o.log.info(
+      `Worker stopped: ${this.stats.jobsTaken} job(s) taken, ${this.stats.completed} completed, ${this.stats.failed} failed, ${this.stats.resultsLost} result(s) lost.`,
+    );
+  }
+
+  private async pause(ms: number, signal: AbortSignal): Promise<void> {
+    try {
+      await sleepTimer(ms, undefined, { signal });
+    } catch {
+      /* stopped */
+    }
+  }
+
+  /** One job-take long-poll (spec §4.1/§4.2). */
+  private async take(signal: AbortSignal): Promise<TakeOutcome> {
+    const url = this.o.urls.jobTake(this.held.size > 0);
+    try {
+      const res = await this.o.client.get<string>(url, { signal, timeout: this.o.takeTimeoutMs ?? JOB_TAKE_TIMEOUT_MS });
+      if (res.status === 204) return { kind: 'empty' };
+      if (res.status === 400) {
+        this.o.log.debug('Received 400 status, expected when FlashBoot is enabled.');
+        return { kind: 'empty' };
+      }
+      if (res.status === 429) {
+        this.o.log.warn('job-take answered 429 Too Many Requests; pausing 5 s.');
+        return { kind: 'throttled' };
+      }
+      if (res.status < 200 || res.status >= 300) {
+        return { kind: 'error', message: `job-take answered HTTP ${res.status}: ${String(res.data).slice(0, 200)}` };
+      }
+      const ct = res.headers['content-type'];
+      return parseJobs(typeof res.data === 'string' ? res.data : '', typeof ct === 'string' ? ct : undefined);
+    } catch (e) {
+      if (signal.aborted) return { kind: 'empty' };
+      const ax = e as AxiosError;
+      // The long-poll bound ran out: start a new poll at once (spec §4.3).
+      if (ax.code === 'ECONNABORTED' || ax.code === 'ETIMEDOUT') return { kind: 'empty' };
+      return { kind: 'error', message: `${ax.code ?? 'Error'}: ${ax.message}` };
+    }
+  }
+
+  private setHeld(id: string, held: boolean): void {
+    if (held) this.held.add(id);
+    else this.held.delete(id);
+    this.o.heartbeat?.setJobs([...this.held]);
+  }
+
+  /** Runs one job and posts its result (spec §5). Never throws. */
+  private async runJob(job: Job): Promise<void> {
+    const { log, urls, client } = this.o;
+    this.setHeld(job.id, true);
+    log.info('Started.', job.id);
+    let finished = false;
+    let progressChain: Promise<unknown> = Promise.resolve();
+    const jobAbort = new AbortController();
+    const ctx: HandlerContext = {
+      signal: jobAbort.signal,
+      progress: (output: unknown) => {
+        if (finished) return;
+        progressChain = progressChain.then(async () => {
+          if (finished) return;
+          let bytes: Buffer;
+          try {
+            bytes = Buffer.from(JSON.stringify({ status: 'IN_PROGRESS', output }));
+          } catch (e) {
+            log.warn(`Progress update dropped (not JSON-serialisable): ${(e as Error).message}`, job.id);
+            return;
+          }
+          await postResult(client, urls.jobDone(job.id, false), job.id, bytes, PROGRESS_RETRY, log, 'progress update');
+        });
+      },
+      stream: async (output: unknown) => {
+        const bytes = serializeResult({ output });
+        await postResult(client, urls.jobStream(job.id), job.id, bytes, this.o.retry, log, 'stream chunk');
+      },
+      rawJson: (bytes: Buffer) => new RawJson(bytes),
+    };
+
+    let body: ResultBody;
+    try {
+      body = resultFromOutput(await this.o.handler(job, ctx));
+    } catch (e) {
+      body = resultFromError(e, this.o.identity);
+      log.error(`Captured Handler Exception: ${String(body.error)}`, job.id);
+    }
+    finished = true;
+    await progressChain; // the final result is always the last post (spec §19 Q6)
+
+    let bytes: Buffer;
+    try {
+      bytes = serializeResult(body);
+    } catch (e) {
+      // The SDK posts nothing here and the job hangs until it times out (spec §19 Q3); we fail it instead.
+      body = { error: `handler output is not JSON-serialisable: ${(e as Error).message}` };
+      bytes = serializeResult(body);
+    }
+    const failed = body.error !== undefined;
+    const outcome = await postResult(client, urls.jobDone(job.id, false), job.id, bytes, this.o.retry, log);
+    if (outcome.ok) {
+      if (failed) this.stats.failed++;
+      else this.stats.completed++;
+      log.info('Finished.', job.id);
+    } else {
+      this.stats.resultsLost++;
+    }
+    this.setHeld(job.id, false);
+  }
+}
