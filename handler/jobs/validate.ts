@@ -229,6 +229,10 @@ class IssueList {
     if (!issue.reasons.includes(reason)) issue.reasons.push(reason);
   }
 
+  has(path: string): boolean {
+    return this.byPath.has(path);
+  }
+
   get size(): number {
     return this.byPath.size;
   }
@@ -250,8 +254,8 @@ function unknownFieldReason(schemaName: SchemaName, atTop: boolean, key: string,
   if (atTop && schemaName === 'txt2img' && IMG2IMG_FIELDS.has(key)) return 'unknown field (only img2img takes it)';
   const near = suggestField(key, known);
   if (near) return `unknown field (did you mean ${JSON.stringify(near)}?)`;
-  const hint = atTop && (schemaName === 'txt2img' || schemaName === 'img2img') ? GENERATION_HINTS[key] : undefined;
-  if (hint && Object.hasOwn(GENERATION_HINTS, key)) return `unknown field (${hint})`;
+  const generation = schemaName === 'txt2img' || schemaName === 'img2img';
+  if (atTop && generation && Object.hasOwn(GENERATION_HINTS, key)) return `unknown field (${GENERATION_HINTS[key]})`;
   return 'unknown field';
 }
 
@@ -261,11 +265,14 @@ function numberParam(err: ErrorObject, name: string): string {
 
 /** Turns ajv's errors into issues, one entry per field. */
 function collectSchemaIssues(schemaName: SchemaName, payload: unknown, errors: readonly ErrorObject[], issues: IssueList): void {
-  // A field that fails `enum` also fails `type` when the type is wrong; the enum says everything.
+  // A field that fails `enum` also fails `type` when the type is wrong; the enum says everything. A field
+  // of the wrong type (7.5 for an integer) may also fail number keywords (multipleOf); the type says enough.
   const enumPaths = new Set(errors.filter((e) => e.keyword === 'enum').map((e) => e.instancePath));
+  const typePaths = new Set(errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath));
   for (const err of errors) {
     const params = err.params as Record<string, unknown>;
     const { path, value } = locate(payload, err.instancePath);
+    if (typePaths.has(err.instancePath) && !['type', 'enum', 'additionalProperties', 'required'].includes(err.keyword)) continue;
     switch (err.keyword) {
       case 'additionalProperties': {
         const key = String(params.additionalProperty);
@@ -348,11 +355,12 @@ function collectGenerationIssues(route: RouteSpec, payload: JsonObject, limits: 
   // A1111 repeats one init image batch_size times, takes k <= batch_size images as the batch, and
   // fails with a 500 "bad number of images passed" for more (A1111 spec §2.7).
   const init = payload.init_images;
-  if (route.schema === 'img2img' && batchSize !== undefined && Array.isArray(init) && init.length > 1 && init.length > batchSize) {
+  const initValid = Array.isArray(init) && !issues.has('init_images');
+  if (route.schema === 'img2img' && batchSize !== undefined && initValid && init.length > 1 && init.length > batchSize) {
     issues.add(
       'init_images',
       undefined,
-      `${init.length} images need batch_size >= ${init.length} (batch_size is ${batchSize}; A1111 refuses more init images than batch_size)`,
+      `${init.length} images need batch_size >= ${init.length} (got ${batchSize === 1 && payload.batch_size == null ? 'batch_size 1, the default' : `batch_size ${batchSize}`}; A1111 refuses more init images than batch_size)`,
       false,
     );
   }

@@ -53,6 +53,8 @@ export interface WorkerOptions {
   beforeTake?: (signal: AbortSignal) => Promise<void>;
   /** Long-poll bound in ms (default {@link JOB_TAKE_TIMEOUT_MS}). */
   takeTimeoutMs?: number;
+  /** Pause after a job-take 429 in ms (default {@link TOO_MANY_REQUESTS_PAUSE_MS}). */
+  throttlePauseMs?: number;
 }
 
 type TakeOutcome = { kind: 'jobs'; jobs: Job[] } | { kind: 'empty' } | { kind: 'error'; message: string } | { kind: 'throttled' };
@@ -140,7 +142,7 @@ export class WorkerRuntime {
       } else if (outcome.kind === 'empty') {
         consecutiveErrors = 0;
       } else if (outcome.kind === 'throttled') {
-        await this.pause(TOO_MANY_REQUESTS_PAUSE_MS, signal);
+        await this.pause(this.o.throttlePauseMs ?? TOO_MANY_REQUESTS_PAUSE_MS, signal);
       } else {
         consecutiveErrors++;
         this.stats.takeErrors++;

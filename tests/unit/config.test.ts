@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseArgs } from '../../handler/config.js';
+import { parseLogLevel, truncateMessage } from '../../handler/log.js';
+
+describe('CLI flags (protocol spec §13.1)', () => {
+  it('parses --flag value and --flag=value, keeps unknown args', () => {
+    const { args, rest } = parseArgs(['--rp_serve_api', '--rp_api_port=8080', '--rp_api_host', '0.0.0.0', '--other', '--test_input', '{"input":{}}']);
+    expect(args).toEqual({ rp_serve_api: true, rp_api_port: 8080, rp_api_host: '0.0.0.0', test_input: '{"input":{}}' });
+    expect(rest).toEqual(['--other']);
+  });
+  it('refuses bad values with the flag named', () => {
+    expect(() => parseArgs(['--rp_api_port', 'abc'])).toThrow(/--rp_api_port must be a non-negative integer/);
+    expect(() => parseArgs(['--test_input'])).toThrow(/--test_input needs a value/);
+    expect(() => loadConfig(['--test_input', '{nope'], {})).toThrow(/--test_input is not valid JSON/);
+  });
+});
+
+describe('mode selection (spec §1 step 5) and env', () => {
+  const platformEnv = { RUNPOD_WEBHOOK_GET_JOB: 'http://h/job-take/$ID' };
+  it('picks serve_api, realtime, local and platform in that order', () => {
+    expect(loadConfig(['--rp_serve_api'], { ...platformEnv, RUNPOD_REALTIME_PORT: '9' }).mode).toBe('serve_api');
+    expect(loadConfig([], { ...platformEnv, RUNPOD_REALTIME_PORT: '9' }).mode).toBe('realtime');
+    expect(loadConfig(['--test_input', '{"input":{}}'], platformEnv).mode).toBe('local');
+    expect(loadConfig([], {}).mode).toBe('local');
+    expect(loadConfig([], platformEnv).mode).toBe('platform');
+  });
+  it('defaults', () => {
+    const c = loadConfig([], {});
+    expect(c.a1111).toEqual({ url: 'http://127.0.0.1:3000', readyTimeoutMs: 600_000, readyIntervalMs: 250, requestTimeoutMs: 600_000 });
+    expect(c.runpod.pingIntervalMs).toBe(10_000);
+    expect(c.runpod.podHostname).toBe('unknown');
+    expect(c.runpod.workerId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(c.resultRetry.retries).toBeGreaterThanOrEqual(6);
+    expect(c.logJson).toBe(false);
+    expect(c.api).toEqual({ host: '127.0.0.1', port: 8000, concurrency: 1 });
+  });
+  it('reads RunPod env vars; clamps the ping interval to 1 s (spec §19 Q9)', () => {
+    const c = loadConfig([], { RUNPOD_POD_ID: 'w1', RUNPOD_PING_INTERVAL: '500', RUNPOD_ENDPOINT_ID: 'ep', RUNPOD_DEBUG_LEVEL: 'warn' });
+    expect(c.runpod.workerId).toBe('w1');
+    expect(c.runpod.pingIntervalMs).toBe(1000);
+    expect(c.logJson).toBe(true);
+    expect(c.logLevel).toBe('WARN');
+  });
+  it('names the variable, value and allowed range on a bad value', () => {
+    expect(() => loadConfig([], { A1111_READY_TIMEOUT_S: 'soon' })).toThrow(ConfigError);
+    expect(() => loadConfig([], { A1111_READY_TIMEOUT_S: 'soon' })).toThrow(/A1111_READY_TIMEOUT_S="soon" is invalid: allowed an integer from 1/);
+    expect(() => loadConfig([], { A1111_URL: 'ftp://x' })).toThrow(/A1111_URL.*http or https/);
+    expect(() => loadConfig([], { RUNPOD_DEBUG_LEVEL: 'WARNING' })).toThrow(/invalid log level "WARNING"/);
+  });
+});
+
+describe('log helpers (spec §12)', () => {
+  it('levels by name or index', () => {
+    expect(parseLogLevel('info')).toBe('INFO');
+    expect(parseLogLevel('5')).toBe('ERROR');
+  });
+  it('truncates long messages to 2048 + marker + 2048', () => {
+    const m = 'a'.repeat(3000) + 'b'.repeat(3000);
+    const t = truncateMessage(m);
+    expect(t).toBe('a'.repeat(2048) + '\n...TRUNCATED 1904 CHARACTERS...\n' + 'b'.repeat(2048));
+    expect(truncateMessage('short')).toBe('short');
+  });
+});

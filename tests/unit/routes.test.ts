@@ -1,0 +1,190 @@
+import { describe, expect, it } from 'vitest';
+import { JobInputError } from '../../handler/jobs/errors.js';
+import { ALLOWED_ROUTES_TEXT, MAX_ENDPOINT_LENGTH, ROUTES, resolveRoute } from '../../handler/jobs/routes.js';
+
+const POST_NAMES = [
+  'txt2img',
+  'img2img',
+  'interrogate',
+  'extra-single-image',
+  'extra-batch-images',
+  'png-info',
+  'options',
+  'refresh-checkpoints',
+  'refresh-vae',
+  'refresh-loras',
+  'refresh-embeddings',
+];
+const GET_NAMES = [
+  'samplers',
+  'schedulers',
+  'upscalers',
+  'latent-upscale-modes',
+  'sd-models',
+  'sd-vae',
+  'loras',
+  'embeddings',
+  'hypernetworks',
+  'face-restorers',
+  'realesrgan-models',
+  'prompt-styles',
+  'options',
+  'cmd-flags',
+  'memory',
+  'progress',
+  'scripts',
+  'script-info',
+  'extensions',
+];
+
+function errorOf(fn: () => unknown): JobInputError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(JobInputError);
+    return e as JobInputError;
+  }
+  throw new Error('expected a JobInputError, nothing was thrown');
+}
+
+describe('ROUTES', () => {
+  it('is exactly the allow-list of the brief (spec §2.5)', () => {
+    expect(ROUTES.filter((r) => r.method === 'POST').map((r) => r.name)).toEqual(POST_NAMES);
+    expect(ROUTES.filter((r) => r.method === 'GET').map((r) => r.name)).toEqual(GET_NAMES);
+  });
+
+  it('has consistent paths, schemas and generates flags', () => {
+    for (const r of ROUTES) {
+      expect(r.path).toBe(`/sdapi/v1/${r.name}`);
+      expect(r.generates).toBe(r.name === 'txt2img' || r.name === 'img2img');
+      if (r.method === 'GET' || r.name.startsWith('refresh-')) expect(r.schema).toBeNull();
+      else expect(r.schema).toBe(r.name);
+    }
+  });
+
+  it('is frozen', () => {
+    expect(Object.isFrozen(ROUTES)).toBe(true);
+    for (const r of ROUTES) expect(Object.isFrozen(r)).toBe(true);
+  });
+
+  it('lists the allowed routes in one line', () => {
+    expect(ALLOWED_ROUTES_TEXT).toBe(`POST ${POST_NAMES.join(', ')}; GET ${GET_NAMES.join(', ')}`);
+  });
+});
+
+describe('resolveRoute', () => {
+  it.each(ROUTES.map((r) => [r.method, r.name] as const))('resolves %s %s with and without the leading slash', (method, name) => {
+    const withSlash = resolveRoute(method, `/sdapi/v1/${name}`);
+    const without = resolveRoute(method, `sdapi/v1/${name}`);
+    expect(withSlash.name).toBe(name);
+    expect(withSlash.method).toBe(method);
+    expect(without).toBe(withSlash);
+    expect(ROUTES).toContain(withSlash);
+  });
+
+  it('takes the method in any case', () => {
+    expect(resolveRoute('post', '/sdapi/v1/txt2img').name).toBe('txt2img');
+    expect(resolveRoute('Get', '/sdapi/v1/samplers').name).toBe('samplers');
+  });
+
+  it('resolves options by method: GET reads, POST writes with a schema', () => {
+    expect(resolveRoute('GET', '/sdapi/v1/options').schema).toBeNull();
+    expect(resolveRoute('POST', '/sdapi/v1/options').schema).toBe('options');
+  });
+
+  const abuse: Array<[string, unknown]> = [
+    ['server-kill', '/sdapi/v1/server-kill'],
+    ['server-restart', '/sdapi/v1/server-restart'],
+    ['server-stop', 'sdapi/v1/server-stop'],
+    ['interrupt (not allow-listed)', '/sdapi/v1/interrupt'],
+    ['unload-checkpoint', '/sdapi/v1/unload-checkpoint'],
+    ['create/embedding', '/sdapi/v1/create/embedding'],
+    ['create/hypernetwork', '/sdapi/v1/create/hypernetwork'],
+    ['train/embedding', '/sdapi/v1/train/embedding'],
+    ['train/hypernetwork', '/sdapi/v1/train/hypernetwork'],
+    ['traversal', '/sdapi/v1/../v1/txt2img'],
+    ['traversal to kill', '/sdapi/v1/txt2img/../server-kill'],
+    ['encoded traversal', '/sdapi/v1/..%2fserver-kill'],
+    ['encoded traversal upper', '/sdapi/v1/..%2Fserver-kill'],
+    ['percent-encoded letter', '/sdapi/v1/%74xt2img'],
+    ['percent-encoded slash in prefix', '/sdapi%2fv1/txt2img'],
+    ['absolute URL', 'http://127.0.0.1:3000/sdapi/v1/txt2img'],
+    ['https URL', 'https://evil.example/sdapi/v1/txt2img'],
+    ['protocol-relative', '//evil.example/sdapi/v1/txt2img'],
+    ['query string', '/sdapi/v1/txt2img?x=1'],
+    ['query on progress', '/sdapi/v1/progress?skip_current_image=true'],
+    ['fragment', '/sdapi/v1/txt2img#frag'],
+    ['backslashes', '\\sdapi\\v1\\txt2img'],
+    ['backslash in name', '/sdapi/v1\\txt2img'],
+    ['doubled slash after prefix', '/sdapi/v1//txt2img'],
+    ['doubled slash at start', '//sdapi/v1/txt2img'],
+    ['doubled slash inside', '/sdapi//v1/txt2img'],
+    ['trailing slash', '/sdapi/v1/txt2img/'],
+    ['leading space', ' /sdapi/v1/txt2img'],
+    ['trailing space', '/sdapi/v1/txt2img '],
+    ['trailing newline', '/sdapi/v1/txt2img\n'],
+    ['tab inside', '/sdapi/v1/txt\t2img'],
+    ['no prefix', 'txt2img'],
+    ['other prefix', '/sdapi/v2/txt2img'],
+    ['internal route', '/internal/ping'],
+    ['extension route', '/controlnet/model_list'],
+    ['docs', '/docs'],
+    ['upper case', '/SDAPI/V1/TXT2IMG'],
+    ['mixed case name', '/sdapi/v1/Txt2img'],
+    ['prefix only', '/sdapi/v1/'],
+    ['empty', ''],
+    ['proto key', '/sdapi/v1/__proto__'],
+    ['dot segment', '/sdapi/v1/./txt2img'],
+    ['too long', '/sdapi/v1/' + 'a'.repeat(MAX_ENDPOINT_LENGTH)],
+  ];
+
+  it.each(abuse)('refuses %s and lists the allowed routes', (_label, endpoint) => {
+    const e = errorOf(() => resolveRoute('POST', endpoint));
+    expect(e.message).toMatch(/^api\.endpoint /);
+    expect(e.message).toContain('is not allowed');
+    expect(e.message).toContain(`allowed ${ALLOWED_ROUTES_TEXT}`);
+    expect(e.message).not.toMatch(/[\n\r]/);
+    if (typeof endpoint === 'string' && endpoint.length < 60) expect(e.message).toContain(JSON.stringify(endpoint));
+  });
+
+  it('refuses the same abuse with GET', () => {
+    for (const [, endpoint] of abuse) {
+      expect(() => resolveRoute('GET', endpoint)).toThrow(JobInputError);
+    }
+  });
+
+  it('refuses endpoints longer than 200 characters, showing a shortened value', () => {
+    const long = '/sdapi/v1/txt2img' + '/'.repeat(MAX_ENDPOINT_LENGTH);
+    const e = errorOf(() => resolveRoute('POST', long));
+    expect(e.message).toContain('longer than 200 characters');
+    expect(e.message).toContain(`(${long.length + 2} chars)`);
+    expect(e.message.length).toBeLessThan(ALLOWED_ROUTES_TEXT.length + 250);
+  });
+
+  it.each([[undefined], [null], [42], [true], [{}], [['/sdapi/v1/txt2img']]])('refuses the non-string endpoint %j', (endpoint) => {
+    const e = errorOf(() => resolveRoute('POST', endpoint));
+    expect(e.message).toMatch(/^api\.endpoint .* is not allowed \(must be a string, got /);
+    expect(e.message).toContain(`allowed ${ALLOWED_ROUTES_TEXT}`);
+  });
+
+  it('names the method a route takes on a mismatch', () => {
+    const e = errorOf(() => resolveRoute('GET', '/sdapi/v1/txt2img'));
+    expect(e.message).toBe('api.method "GET" is not allowed for /sdapi/v1/txt2img: it takes POST (api.endpoint "/sdapi/v1/txt2img")');
+    expect(errorOf(() => resolveRoute('POST', 'sdapi/v1/samplers')).message).toContain('it takes GET');
+    expect(errorOf(() => resolveRoute('GET', '/sdapi/v1/refresh-vae')).message).toContain('it takes POST');
+  });
+
+  it.each([['PUT'], ['DELETE'], [''], [' POST'], ['POST '], ['HEAD'], [undefined], [null], [1], [['POST']]])(
+    'refuses the method %j',
+    (method) => {
+      const e = errorOf(() => resolveRoute(method, '/sdapi/v1/txt2img'));
+      expect(e.message).toMatch(/^api\.method .* is not allowed: allowed "GET" or "POST"$/);
+    },
+  );
+
+  it('names the method value in its message', () => {
+    expect(errorOf(() => resolveRoute('PATCH', '/sdapi/v1/txt2img')).message).toBe(
+      'api.method "PATCH" is not allowed: allowed "GET" or "POST"',
+    );
+  });
+});
