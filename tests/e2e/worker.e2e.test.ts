@@ -1,0 +1,212 @@
+/**
+ * End to end: the built worker as a child process in platform mode, against a loopback server speaking
+ * RunPod's worker protocol and the bundled A1111 simulator.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { PNG } from 'pngjs';
+import { startSimulator, type Simulator } from '../../sim/server.js';
+import { startPlatform, type Platform } from '../helpers/platform.js';
+import { ROOT, startWorker, type WorkerProcess } from '../helpers/worker-process.js';
+
+const seed004 = JSON.parse(readFileSync(path.join(ROOT, 'test_input.json'), 'utf8')) as { input: { payload: Record<string, unknown> } };
+
+interface A1111Output {
+  images: string[];
+  info: string;
+  parameters: Record<string, unknown>;
+}
+
+function png(b64: string): PNG {
+  return PNG.sync.read(Buffer.from(b64, 'base64'));
+}
+
+/** A small real PNG (w×h, RGB gradient). */
+function makePng(w: number, h: number): string {
+  const p = new PNG({ width: w, height: h });
+  for (let i = 0; i < w * h; i++) {
+    p.data[i * 4] = i % 256;
+    p.data[i * 4 + 1] = (i * 7) % 256;
+    p.data[i * 4 + 2] = 128;
+    p.data[i * 4 + 3] = 255;
+  }
+  return PNG.sync.write(p).toString('base64');
+}
+
+async function closedPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+describe('platform mode, end to end', () => {
+  let sim: Simulator;
+  let platform: Platform;
+  let worker: WorkerProcess;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0, stepMs: 1 });
+    platform = await startPlatform({ holdMs: 500 });
+    worker = startWorker(
+      platform.env('w-e2e', {
+        A1111_URL: sim.url,
+        RUNPOD_ENDPOINT_ID: 'ep1',
+        RUNPOD_PING_INTERVAL: '1000',
+        RESULT_POST_MIN_DELAY_MS: '50',
+        RUNPOD_DEBUG_LEVEL: 'INFO',
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
+    await platform?.close();
+    await sim?.close();
+  });
+
+  it("runs seed 004's txt2img request and posts real 1024×1024 PNGs with info and parameters", async () => {
+    platform.enqueue({ id: 'seed004-u1', input: seed004.input });
+    const rec = await platform.waitForResult('seed004-u1');
+    const body = rec.body as { output: A1111Output };
+    expect(Object.keys(body)).toEqual(['output']);
+    expect(body.output.images).toHaveLength(1);
+    const img = png(body.output.images[0]!);
+    expect([img.width, img.height]).toEqual([1024, 1024]);
+    const info = JSON.parse(body.output.info) as { seed: number; all_seeds: number[]; infotexts: string[] };
+    expect(info.seed).toBeGreaterThanOrEqual(0);
+    expect(info.all_seeds).toEqual([info.seed]);
+    expect(info.infotexts[0]).toMatch(/^an astronaut riding a horse\nSteps: 30, Sampler: DPM\+\+ SDE/);
+    expect(body.output.parameters.prompt).toBe('an astronaut riding a horse');
+    // A1111 got exactly the caller's payload: no defaults injected.
+    expect(sim.requests.find((r) => r.path === '/sdapi/v1/txt2img')!.body).toEqual(seed004.input.payload);
+    expect(rec.query.isStream).toBe('false');
+    expect(rec.headers['x-request-id']).toBe('seed004-u1');
+  });
+
+  it('runs an img2img with an init image', async () => {
+    platform.enqueue({
+      id: 'i2i-u1',
+      input: { api: { method: 'POST', endpoint: '/sdapi/v1/img2img' }, payload: { init_images: [makePng(96, 64)], prompt: 'a watercolour', steps: 4, width: 128, height: 192, denoising_strength: 0.5 } },
+    });
+    const body = (await platform.waitForResult('i2i-u1')).body as { output: A1111Output };
+    const img = png(body.output.images[0]!);
+    expect([img.width, img.height]).toEqual([128, 192]);
+  });
+
+  it('runs an interrogate, a GET list route and the official worker shape (no api)', async () => {
+    platform.enqueue({ id: 'int-u1', input: { api: { method: 'POST', endpoint: 'sdapi/v1/interrogate' }, payload: { image: makePng(64, 64), model: 'clip' } } });
+    platform.enqueue({ id: 'models-u1', input: { api: { method: 'GET', endpoint: '/sdapi/v1/sd-models' } } });
+    platform.enqueue({ id: 'official-u1', input: { prompt: 'a lighthouse', steps: 2, width: 64, height: 64 } });
+    const caption = (await platform.waitForResult('int-u1')).body as { output: { caption: string } };
+    expect(typeof caption.output.caption).toBe('string');
+    expect(caption.output.caption.length).toBeGreaterThan(0);
+    const models = (await platform.waitForResult('models-u1')).body as { output: Array<{ title: string; model_name: string }> };
+    expect(models.output.map((m) => m.model_name)).toContain('sd_xl_base_1.0');
+    const official = (await platform.waitForResult('official-u1')).body as { output: A1111Output };
+    expect([png(official.output.images[0]!).width, png(official.output.images[0]!).height]).toEqual([64, 64]);
+  });
+
+  it('refuses a forbidden route and an invalid payload without calling A1111', async () => {
+    const before = sim.requests.length;
+    platform.enqueue({ id: 'kill-u1', input: { api: { method: 'POST', endpoint: '/sdapi/v1/server-kill' }, payload: {} } });
+    platform.enqueue({ id: 'bad-u1', input: { api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: { prompt: 'x', steps: 500, width: 1001, stepz: 3 } } });
+    const kill = (await platform.waitForResult('kill-u1')).body as { error: string; stopPod?: boolean };
+    expect(kill.error).toMatch(/server-kill/);
+    expect(kill.error).toMatch(/txt2img/); // lists the allowed routes
+    expect(kill.stopPod).toBeUndefined();
+    const bad = (await platform.waitForResult('bad-u1')).body as { error: string };
+    expect(bad.error).toMatch(/steps: 500/);
+    expect(bad.error).toMatch(/width: 1001/);
+    expect(bad.error).toMatch(/stepz: unknown field \(did you mean "steps"\?\)/);
+    expect(sim.requests.slice(before).filter((r) => r.path.startsWith('/sdapi/v1/') && r.path !== '/sdapi/v1/sd-models')).toEqual([]);
+  });
+
+  it("fails a job with A1111's message on an A1111 error, without stopPod, and keeps going", async () => {
+    sim.injectFault({ kind: 'status', status: 500, count: 1, route: 'txt2img', body: { error: 'OutOfMemoryError', detail: '', body: '', errors: 'CUDA out of memory' } });
+    platform.enqueue({ id: 'oom-u1', input: { prompt: 'x', steps: 1, width: 64, height: 64 } });
+    platform.enqueue({ id: 'after-oom-u1', input: { prompt: 'y', steps: 1, width: 64, height: 64 } });
+    expect((await platform.waitForResult('oom-u1')).body).toEqual({ error: 'A1111 500 on POST /sdapi/v1/txt2img: OutOfMemoryError CUDA out of memory' });
+    expect(((await platform.waitForResult('after-oom-u1')).body as { output: A1111Output }).output.images).toHaveLength(1);
+  });
+
+  it('sends heartbeats and JSON log lines with the job id', async () => {
+    const pings = platform.records.filter((r) => r.kind === 'ping');
+    expect(pings.length).toBeGreaterThan(0);
+    expect(pings[0]!.headers.authorization).toBe('test-key');
+    expect(pings.some((p) => p.query.job_id !== undefined)).toBe(true);
+    const lines = worker.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { requestId: string | null; message: string; level: string });
+    expect(lines.some((l) => l.requestId === 'seed004-u1' && l.message === 'Started.' && l.level === 'INFO')).toBe(true);
+    expect(lines.some((l) => l.requestId === 'seed004-u1' && l.message === 'Finished.')).toBe(true);
+  });
+
+  it('exits 0 within 2 s on SIGTERM while idle', async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+});
+
+describe('worker process edge cases', () => {
+  it('SIGTERM during a job: the job finishes, its result is posted, then exit 0', async () => {
+    const sim = await startSimulator({ port: 0, stepMs: 20 });
+    const platform = await startPlatform({ holdMs: 300 });
+    try {
+      const w = startWorker(platform.env('w-drain', { A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: 'INFO' }));
+      platform.enqueue({ id: 'drain-u1', input: { prompt: 'slow', steps: 50, width: 64, height: 64 } });
+      while (!platform.handedOut.has('drain-u1')) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 200));
+      w.child.kill('SIGTERM');
+      expect(await w.exited).toBe(0);
+      const body = (await platform.waitForResult('drain-u1', 100)).body as { output: A1111Output };
+      expect(body.output.images).toHaveLength(1);
+    } finally {
+      await platform.close();
+      await sim.close();
+    }
+  });
+
+  it('A1111 never ready: logs why and exits non-zero at the deadline', async () => {
+    const platform = await startPlatform();
+    try {
+      const port = await closedPort();
+      const t0 = performance.now();
+      const w = startWorker(platform.env('w-never', { A1111_URL: `http://127.0.0.1:${port}`, A1111_READY_TIMEOUT_S: '1' }));
+      expect(await w.exited).toBe(1);
+      expect(performance.now() - t0).toBeLessThan(5000);
+      expect(w.stdout()).toMatch(/not ready after 1 s/);
+      expect(platform.records.filter((r) => r.kind === 'take')).toEqual([]);
+    } finally {
+      await platform.close();
+    }
+  });
+
+  it('local mode: --test_input prints the result JSON on stdout; a failing job exits 1', async () => {
+    const sim = await startSimulator({ port: 0, stepMs: 1 });
+    try {
+      const ok = startWorker({ A1111_URL: sim.url }, ['--test_input', JSON.stringify({ input: { prompt: 'local', steps: 2, width: 64, height: 64 } })]);
+      expect(await ok.exited).toBe(0);
+      const body = JSON.parse(ok.stdout()) as { output: A1111Output };
+      expect(png(body.output.images[0]!).width).toBe(64);
+      const bad = startWorker({ A1111_URL: sim.url }, ['--test_input', JSON.stringify({ input: { api: { method: 'GET', endpoint: '/sdapi/v1/txt2img' } } })]);
+      expect(await bad.exited).toBe(1);
+      expect((JSON.parse(bad.stdout()) as { error: string }).error).toMatch(/POST/);
+      const none = startWorker({ A1111_URL: sim.url }, ['--test_input', JSON.stringify({ id: 'x' })]);
+      expect(await none.exited).toBe(1);
+      expect(none.stderr()).toMatch(/Job has no input parameter/);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('bad configuration exits 2 with a message naming the variable', async () => {
+    const w = startWorker({ A1111_REQUEST_TIMEOUT_S: 'forever' });
+    expect(await w.exited).toBe(2);
+    expect(w.stderr()).toMatch(/A1111_REQUEST_TIMEOUT_S="forever" is invalid/);
+  });
+});
