@@ -212,7 +212,7 @@ export class A1111Client {
       tries++;
       const remaining = deadline - performance.now();
       try {
-        const perTry = AbortSignal.timeout(Math.max(100, Math.min(5000, remaining)));
+        const perTry = AbortSignal.timeout(Math.ceil(Math.max(100, Math.min(5000, remaining))));
         const r = await this.http.get('/sdapi/v1/sd-models', { signal: signal ? AbortSignal.any([signal, perTry]) : perTry });
         if (r.status === 200) {
           this.needsReadyCheck = false;

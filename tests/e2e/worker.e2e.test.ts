@@ -133,11 +133,15 @@ describe('platform mode, end to end', () => {
     expect(((await platform.waitForResult('after-oom-u1')).body as { output: A1111Output }).output.images).toHaveLength(1);
   });
 
-  it('sends heartbeats and JSON log lines with the job id', async () => {
+  it('sends heartbeats (with job_id while a job runs) and JSON log lines with the job id', async () => {
+    // 10 batches × 150 steps × 1 ms: a job of about 1.5 s, longer than the 1 s ping interval.
+    platform.enqueue({ id: 'long-u1', input: { prompt: 'long', steps: 150, n_iter: 10, width: 64, height: 64 } });
+    await platform.waitForResult('long-u1');
     const pings = platform.records.filter((r) => r.kind === 'ping');
     expect(pings.length).toBeGreaterThan(0);
     expect(pings[0]!.headers.authorization).toBe('test-key');
-    expect(pings.some((p) => p.query.job_id !== undefined)).toBe(true);
+    expect(pings.some((p) => p.query.job_id === 'long-u1')).toBe(true);
+    expect(pings.some((p) => p.query.job_id === undefined && p.query.runpod_version === '0.1.0')).toBe(true);
     const lines = worker.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { requestId: string | null; message: string; level: string });
     expect(lines.some((l) => l.requestId === 'seed004-u1' && l.message === 'Started.' && l.level === 'INFO')).toBe(true);
     expect(lines.some((l) => l.requestId === 'seed004-u1' && l.message === 'Finished.')).toBe(true);

@@ -1,0 +1,128 @@
+/**
+ * The shared runtime of one simulator instance (catalog, queue lock, state,
+ * PNG cache, timing knobs) and helpers used by several routes: model loading
+ * and decoding of image inputs (base64, data URI or URL, spec §2.10).
+ */
+import { lookup } from 'node:dns/promises';
+import { isIPv4, isIPv6 } from 'node:net';
+import type { Catalog, Checkpoint } from './catalog.js';
+import { httpException, invalidEncodedImage, pyException, pyTypeName } from './errors.js';
+import { decodeImageString, sniffImage, type DecodedImage, type PngCache } from './png.js';
+import { nowMs, type QueueLock, type SharedState } from './state.js';
+
+/** Everything route code needs from the running simulator. */
+export interface SimEnv {
+  catalog: Catalog;
+  state: SharedState;
+  lock: QueueLock;
+  cache: PngCache;
+  /** simulated time per sampling step (ms) */
+  stepMs: number;
+  /** simulated checkpoint load time (ms): paid by the first generation and on every checkpoint switch */
+  modelLoadMs: number;
+  /** prints a line when logging is on */
+  log(line: string): void;
+}
+
+/**
+ * Makes sure `ckpt` is the checkpoint "in VRAM", waiting `modelLoadMs` if not
+ * (not interruptible, like a real load). Call with the queue lock held.
+ */
+export async function ensureModelLoaded(env: SimEnv, ckpt: Checkpoint): Promise<void> {
+  if (env.catalog.loadedModelTitle === ckpt.item.title) return;
+  const t0 = nowMs();
+  env.log(`Loading weights [${ckpt.item.hash}] from ${ckpt.item.filename}`);
+  await env.state.uninterruptible(env.modelLoadMs);
+  env.catalog.loadedModelTitle = ckpt.item.title;
+  const secs = (nowMs() - t0) / 1000;
+  env.log(`Model loaded in ${secs.toFixed(1)}s (load weights from disk: ${(secs * 0.3).toFixed(1)}s, create model: ${(secs * 0.2).toFixed(1)}s, apply weights to model: ${(secs * 0.5).toFixed(1)}s).`);
+}
+
+function ipv4Global(ip: string): boolean {
+  const [a, b] = ip.split('.').map(Number);
+  if (a === 0 || a === 10 || a === 127 || a >= 224) return false;
+  if (a === 100 && b >= 64 && b <= 127) return false;
+  if (a === 169 && b === 254) return false;
+  if (a === 172 && b >= 16 && b <= 31) return false;
+  if (a === 192 && b === 168) return false;
+  if (a === 192 && b === 0) return false;
+  if (a === 198 && (b === 18 || b === 19)) return false;
+  return true;
+}
+
+function ipGlobal(ip: string): boolean {
+  if (isIPv4(ip)) return ipv4Global(ip);
+  if (isIPv6(ip)) {
+    const l = ip.toLowerCase();
+    if (l === '::1' || l === '::') return false;
+    if (l.startsWith('fc') || l.startsWith('fd') || l.startsWith('fe8') || l.startsWith('fe9') || l.startsWith('fea') || l.startsWith('feb')) return false;
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(l);
+    if (mapped) return ipv4Global(mapped[1]);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * A1111's `verify_url`: resolves the URL's netloc (host *and* port, as
+ * `socket.gethostbyname_ex` gets it, so any explicit port fails) and requires
+ * every IPv4 address to be global.
+ */
+async function verifyUrl(url: string): Promise<boolean> {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.port !== '' || u.username !== '' || u.password !== '') return false;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  try {
+    if (isIPv4(host)) return ipv4Global(host);
+    if (isIPv6(host)) return false;
+    const addrs = await lookup(host, { all: true, family: 4 });
+    return addrs.length > 0 && addrs.every((a) => ipGlobal(a.address));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Decodes one image input as A1111's `decode_base64_to_image` (spec §2.10):
+ * http(s) URLs are fetched (subject to `api_enable_requests` /
+ * `api_forbid_local_requests`), a `data:image/...;base64,` prefix is stripped,
+ * base64 is decoded leniently and the header must be a known image format.
+ *
+ * @throws SimHttpError 500 `Invalid encoded image` | `Invalid image url` |
+ *   `Requests not allowed` | `Request to local resource not allowed`;
+ *   500 `AttributeError` for a non-string input
+ */
+export async function decodeImageInput(env: SimEnv, value: unknown): Promise<DecodedImage> {
+  if (typeof value !== 'string') {
+    throw pyException('AttributeError', `'${pyTypeName(value)}' object has no attribute 'startswith'`);
+  }
+  if (value.startsWith('http://') || value.startsWith('https://')) {
+    const opts = env.catalog.options;
+    if (!opts['api_enable_requests']) throw httpException(500, 'Requests not allowed');
+    if (opts['api_forbid_local_requests'] && !(await verifyUrl(value))) {
+      throw httpException(500, 'Request to local resource not allowed');
+    }
+    const ua = opts['api_useragent'];
+    let bytes: Buffer;
+    try {
+      const res = await fetch(value, {
+        signal: AbortSignal.timeout(30_000),
+        headers: typeof ua === 'string' && ua ? { 'user-agent': ua } : {},
+      });
+      bytes = Buffer.from(await res.arrayBuffer());
+    } catch (e) {
+      throw pyException('ConnectionError', e instanceof Error ? e.message : String(e));
+    }
+    const header = sniffImage(bytes);
+    if (!header) throw httpException(500, 'Invalid image url');
+    return { bytes, header };
+  }
+  const d = decodeImageString(value);
+  if (!d) throw invalidEncodedImage();
+  return d;
+}

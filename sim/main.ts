@@ -1,0 +1,185 @@
+/**
+ * CLI of the A1111 API simulator:
+ *
+ *   node dist/sim/main.js [--port 3000] [--host 127.0.0.1] [--startup-delay-ms N]
+ *     [--step-ms N] [--first-load-delay-ms N] [--fail-next N --fail-status S]
+ *     [--log] [--no-gzip]
+ *
+ * Each flag can also come from the environment (`SIM_PORT`, `SIM_HOST`,
+ * `SIM_STARTUP_DELAY_MS`, `SIM_STEP_MS`, `SIM_FIRST_LOAD_DELAY_MS`,
+ * `SIM_FAIL_NEXT`, `SIM_FAIL_STATUS`, `SIM_LOG`, `SIM_GZIP`); flags win.
+ * A bad value prints a message naming the flag and exits with code 2.
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { startSimulator, type SimOptions, type Simulator } from './server.js';
+
+/** Parsed CLI configuration. */
+export interface SimCliConfig {
+  options: SimOptions;
+  /** number of upcoming /sdapi/v1/* requests answered with `failStatus` (0 = none) */
+  failNext: number;
+  /** HTTP status for `failNext` */
+  failStatus: number;
+}
+
+/** A configuration error: message names the flag or env var and the value. */
+export class CliError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+interface Spec {
+  flag: string;
+  env: string;
+  kind: 'int' | 'bool' | 'string';
+  min?: number;
+  max?: number;
+}
+
+const SPECS: Spec[] = [
+  { flag: '--port', env: 'SIM_PORT', kind: 'int', min: 0, max: 65535 },
+  { flag: '--host', env: 'SIM_HOST', kind: 'string' },
+  { flag: '--startup-delay-ms', env: 'SIM_STARTUP_DELAY_MS', kind: 'int', min: 0 },
+  { flag: '--step-ms', env: 'SIM_STEP_MS', kind: 'int', min: 0 },
+  { flag: '--first-load-delay-ms', env: 'SIM_FIRST_LOAD_DELAY_MS', kind: 'int', min: 0 },
+  { flag: '--fail-next', env: 'SIM_FAIL_NEXT', kind: 'int', min: 0 },
+  { flag: '--fail-status', env: 'SIM_FAIL_STATUS', kind: 'int', min: 100, max: 599 },
+  { flag: '--log', env: 'SIM_LOG', kind: 'bool' },
+  { flag: '--gzip', env: 'SIM_GZIP', kind: 'bool' },
+];
+
+const USAGE = `usage: node dist/sim/main.js [--port 3000] [--host 127.0.0.1] [--startup-delay-ms N] [--step-ms N]
+       [--first-load-delay-ms N] [--fail-next N --fail-status S] [--log] [--no-gzip]`;
+
+function parseValue(spec: Spec, raw: string, source: string): number | boolean | string {
+  if (spec.kind === 'string') {
+    if (raw.trim() === '') throw new CliError(`${source}: empty value`);
+    return raw;
+  }
+  if (spec.kind === 'bool') {
+    const l = raw.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(l)) return true;
+    if (['0', 'false', 'no', 'off', ''].includes(l)) return false;
+    throw new CliError(`${source}: expected a boolean (1/0/true/false), got ${JSON.stringify(raw)}`);
+  }
+  if (!/^\d+$/.test(raw.trim())) throw new CliError(`${source}: expected a non-negative integer, got ${JSON.stringify(raw)}`);
+  const n = Number(raw.trim());
+  if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+    throw new CliError(`${source}: ${n} is out of range ${spec.min ?? '-inf'}..${spec.max ?? 'inf'}`);
+  }
+  return n;
+}
+
+/**
+ * Parses argv (without node and script) and env into a configuration.
+ * @throws CliError on an unknown flag, a missing or bad value, or `--fail-next` without a usable status
+ */
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv): SimCliConfig | 'help' {
+  const values = new Map<string, number | boolean | string>();
+  for (const spec of SPECS) {
+    const raw = env[spec.env];
+    if (raw !== undefined) values.set(spec.flag, parseValue(spec, raw, `${spec.env}=${JSON.stringify(raw)}`));
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') return 'help';
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (name === '--no-gzip' || name === '--no-log') {
+      values.set(name === '--no-gzip' ? '--gzip' : '--log', false);
+      continue;
+    }
+    const spec = SPECS.find((s) => s.flag === name);
+    if (!spec) throw new CliError(`unknown flag ${JSON.stringify(arg)}\n${USAGE}`);
+    if (spec.kind === 'bool') {
+      values.set(spec.flag, eq > 0 ? parseValue(spec, arg.slice(eq + 1), spec.flag) : true);
+      continue;
+    }
+    const raw = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (raw === undefined) throw new CliError(`${spec.flag}: missing value`);
+    values.set(spec.flag, parseValue(spec, raw, `${spec.flag} ${JSON.stringify(raw)}`));
+  }
+  const num = (f: string) => values.get(f) as number | undefined;
+  const failNext = num('--fail-next') ?? 0;
+  const failStatus = num('--fail-status') ?? 500;
+  return {
+    options: {
+      port: num('--port') ?? 3000,
+      host: (values.get('--host') as string | undefined) ?? '127.0.0.1',
+      startupDelayMs: num('--startup-delay-ms') ?? 0,
+      stepMs: num('--step-ms') ?? 2,
+      firstLoadDelayMs: num('--first-load-delay-ms') ?? 0,
+      log: (values.get('--log') as boolean | undefined) ?? false,
+      gzip: (values.get('--gzip') as boolean | undefined) ?? true,
+    },
+    failNext,
+    failStatus,
+  };
+}
+
+async function main(): Promise<void> {
+  let cfg: SimCliConfig | 'help';
+  try {
+    cfg = parseCli(process.argv.slice(2), process.env);
+  } catch (e) {
+    process.stderr.write(`sim: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(2);
+  }
+  if (cfg === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const t0 = Date.now();
+  let sim: Simulator;
+  try {
+    sim = await startSimulator(cfg.options);
+  } catch (e) {
+    process.stderr.write(`sim: cannot start: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  }
+  if (cfg.failNext > 0) sim.injectFault({ kind: 'status', status: cfg.failStatus, count: cfg.failNext });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`INFO:     Shutting down (${signal})\n`);
+    sim.close().then(
+      () => {
+        process.stdout.write('INFO:     Finished server process\n');
+        process.exit(0);
+      },
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await sim.ready;
+  } catch (e) {
+    process.stderr.write(`sim: cannot listen on ${sim.url}: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  }
+  const secs = ((Date.now() - t0) / 1000).toFixed(1);
+  process.stdout.write(
+    `Startup time: ${secs}s (prepare environment: 0.0s, import torch: 0.0s, initialize shared: 0.0s, load scripts: 0.0s, create ui: 0.0s).\n` +
+      `INFO:     Started server process [${process.pid}]\n` +
+      'INFO:     Waiting for application startup.\n' +
+      'INFO:     Application startup complete.\n' +
+      `INFO:     Uvicorn running on ${sim.url} (Press CTRL+C to quit)\n`,
+  );
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) void main();

@@ -1,0 +1,696 @@
+/**
+ * The A1111 API simulator: an HTTP server that looks like AUTOMATIC1111 v1.10
+ * started with `--api --nowebui` (spec Part 2) to a client that has never
+ * seen it, plus test controls (fault injection, request log) under `/sim/`,
+ * a prefix A1111 does not use.
+ *
+ * Built on fastify, but every response is written by this module so that none
+ * of fastify's own formats (404/415/400 bodies, headers) leak.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:net';
+import type { Socket } from 'node:net';
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import {
+  Catalog,
+  LATENT_UPSCALE_MODES,
+  RESTRICTED_OPTIONS,
+  SCRIPTS,
+  cmdFlags,
+  faceRestorers,
+  memoryReport,
+  realesrganModels,
+  scriptInfo,
+  type SimSchedulerInfo,
+} from './catalog.js';
+import { ensureModelLoaded, type SimEnv } from './env.js';
+import {
+  SimHttpError,
+  methodNotAllowed,
+  notFound,
+  pyException,
+  statusPhrase,
+  validationError,
+  type ValidationIssue,
+} from './errors.js';
+import { runExtrasBatch, runExtrasSingle, runInterrogate, runPngInfo } from './extras.js';
+import { runImg2Img, runTxt2Img } from './generation.js';
+import { PngCache } from './png.js';
+import { pyDumps, pyRepr, type PyValue } from './pyjson.js';
+import { QueueLock, SharedState, nowMs } from './state.js';
+
+export type { SimSchedulerInfo } from './catalog.js';
+
+const gzip = promisify(gzipCb);
+
+/** Options of {@link startSimulator}. All times are in milliseconds. */
+export interface SimOptions {
+  /** interface to bind; default `'127.0.0.1'` */
+  host?: string;
+  /** TCP port; default 3000; 0 = ephemeral (chosen before the start-up delay, so `url` is known at once) */
+  port?: number;
+  /** the port opens only after this delay (A1111 "not up yet": connection refused), default 0 */
+  startupDelayMs?: number;
+  /** simulated time per sampling step, default 2 */
+  stepMs?: number;
+  /**
+   * simulated checkpoint load time, default 0. Paid by the first generation
+   * (A1111 loads the model lazily here) and again whenever a job needs a
+   * checkpoint other than the one loaded (override_settings / POST /options).
+   */
+  firstLoadDelayMs?: number;
+  /** checkpoint file names (`.safetensors` added when no extension); first = current model */
+  models?: string[];
+  /** sampler names (v1.10 list by default; the first one is the fallback for unknown names) */
+  samplers?: string[];
+  /** scheduler names/labels of the v1.10 list, or full entries */
+  schedulers?: (string | SimSchedulerInfo)[];
+  /** LoRA names */
+  loras?: string[];
+  /** VAE file names */
+  vaes?: string[];
+  /** upscaler names */
+  upscalers?: string[];
+  /** print one line per `/sdapi` request (like `--api-log`) and model-load lines; default false */
+  log?: boolean;
+  /** gzip JSON bodies ≥ 1000 bytes when the client accepts it (A1111's GZipMiddleware); default true */
+  gzip?: boolean;
+}
+
+/** One request as seen by the simulator. */
+export interface SimRequestRecord {
+  method: string;
+  /** URL path without query */
+  path: string;
+  query: Record<string, string>;
+  /** parsed JSON body; the raw text when it is not JSON; `null` when empty */
+  body: unknown;
+  /** HTTP status sent; 0 while pending or when no response was sent (hang/close faults) */
+  status: number;
+  /** epoch ms (sub-ms precision): `performance.timeOrigin + performance.now()` */
+  receivedAt: number;
+  /** epoch ms when the response was handed to the socket (or the socket destroyed); 0 while pending */
+  respondedAt: number;
+}
+
+/**
+ * An injected fault, applied to the next `count` matching `/sdapi/v1/*`
+ * requests. `route` is the path after `/sdapi/v1/` (e.g. `txt2img`); absent =
+ * any `/sdapi/v1/*` request. Faults are consumed in the order injected.
+ *
+ * - `status`: answer `status` with `body` (default: A1111's error wrapper)
+ * - `hang`: accept the request and never answer (until `close()`)
+ * - `close`: destroy the socket without a response (connection reset)
+ * - `garbage`: HTTP 200 with a body that is not JSON
+ */
+export type SimFault =
+  | { kind: 'status'; status: number; count: number; route?: string; body?: unknown }
+  | { kind: 'hang'; count: number; route?: string }
+  | { kind: 'close'; count: number; route?: string }
+  | { kind: 'garbage'; count: number; route?: string };
+
+/** A running simulator. */
+export interface Simulator {
+  /** base URL without trailing slash, e.g. `http://127.0.0.1:3000` */
+  url: string;
+  port: number;
+  /** every non-`/sim/` request, in arrival order (live array; `DELETE /sim/requests` empties it) */
+  requests: SimRequestRecord[];
+  /** resolves once the port is open (at once unless `startupDelayMs`); rejects if listening fails */
+  ready: Promise<void>;
+  /**
+   * Queues a fault.
+   * @throws TypeError when the fault is malformed
+   */
+  injectFault(f: SimFault): void;
+  /** Stops listening, ends running generations and drops hanging connections. */
+  close(): Promise<void>;
+}
+
+// ------------------------------------------------------------------ faults
+
+/**
+ * Validates a fault description (from `injectFault` or `POST /sim/faults`).
+ * @throws TypeError naming the bad field
+ */
+export function parseFault(x: unknown): SimFault {
+  if (!x || typeof x !== 'object' || Array.isArray(x)) throw new TypeError('fault must be an object');
+  const f = x as Record<string, unknown>;
+  const kind = f['kind'];
+  if (kind !== 'status' && kind !== 'hang' && kind !== 'close' && kind !== 'garbage') {
+    throw new TypeError(`fault.kind must be one of status|hang|close|garbage, got ${JSON.stringify(kind)}`);
+  }
+  const count = f['count'] ?? 1;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) {
+    throw new TypeError(`fault.count must be an integer >= 1, got ${JSON.stringify(count)}`);
+  }
+  let route: string | undefined;
+  if (f['route'] !== undefined && f['route'] !== null) {
+    if (typeof f['route'] !== 'string' || f['route'] === '') throw new TypeError('fault.route must be a non-empty string');
+    route = f['route'].replace(/^\/?(sdapi\/v1\/)?/, '');
+  }
+  if (kind === 'status') {
+    const status = f['status'];
+    if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
+      throw new TypeError(`fault.status must be an HTTP status 100..599, got ${JSON.stringify(status)}`);
+    }
+    return { kind, status, count, ...(route ? { route } : {}), ...('body' in f ? { body: f['body'] } : {}) };
+  }
+  return { kind, count, ...(route ? { route } : {}) };
+}
+
+function defaultFaultBody(status: number): unknown {
+  if (status === 500) {
+    return {
+      error: 'OutOfMemoryError',
+      detail: '',
+      body: '',
+      errors: 'CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 23.65 GiB of which 1.12 GiB is free.',
+    };
+  }
+  return { error: 'HTTPException', detail: statusPhrase(status), body: '', errors: '' };
+}
+
+// ------------------------------------------------------------------ bodies
+
+type BodyInput =
+  | { kind: 'none' }
+  | { kind: 'json'; value: unknown }
+  | { kind: 'bytes'; text: string }
+  | { kind: 'badjson'; issue: ValidationIssue; text: string };
+
+interface RouteCtx {
+  query: Record<string, string>;
+  body: BodyInput;
+}
+
+type RouteHandler = (ctx: RouteCtx) => unknown;
+
+function jsonDecodeIssue(text: string, err: unknown): ValidationIssue {
+  const msg = err instanceof Error ? err.message : '';
+  const m = /position (\d+)/.exec(msg);
+  let pos = m ? Number(m[1]) : /Unexpected end/.test(msg) ? text.length : 0;
+  if (!m && !/Unexpected end/.test(msg)) {
+    // locate the first character that cannot start/continue a JSON value
+    const i = text.search(/[^\s]/);
+    pos = i < 0 ? text.length : i;
+  }
+  const before = text.slice(0, pos);
+  const lineno = before.split('\n').length;
+  const colno = pos - before.lastIndexOf('\n');
+  return {
+    loc: ['body', pos],
+    msg: `Expecting value: line ${lineno} column ${colno} (char ${pos})`,
+    type: 'value_error.jsondecode',
+    ctx: { msg: 'Expecting value', doc: text, pos, lineno, colno },
+  };
+}
+
+/**
+ * FastAPI's body handling: empty → missing; JSON (no content type, or
+ * `application/json`/`+json`) → parsed; other content types → raw bytes.
+ */
+function readBody(raw: Buffer | undefined, contentType: string | undefined): BodyInput {
+  if (!raw || raw.length === 0) return { kind: 'none' };
+  const text = raw.toString('utf8');
+  let isJson = contentType === undefined;
+  if (contentType !== undefined) {
+    const mt = contentType.split(';')[0].trim().toLowerCase();
+    const [main, sub = ''] = mt.split('/');
+    isJson = main === 'application' && (sub === 'json' || sub.endsWith('+json'));
+  }
+  if (!isJson) return { kind: 'bytes', text };
+  try {
+    return { kind: 'json', value: JSON.parse(text) as unknown };
+  } catch (e) {
+    return { kind: 'badjson', issue: jsonDecodeIssue(text, e), text };
+  }
+}
+
+/** The body as a pydantic model parameter sees it. @throws SimHttpError 422 on undecodable JSON */
+function bodyForModel(b: BodyInput): unknown {
+  if (b.kind === 'none') return undefined;
+  if (b.kind === 'badjson') throw validationError([b.issue]);
+  if (b.kind === 'bytes') return b.text; // bytes are "not a valid dict"
+  return b.value;
+}
+
+function queryBool(query: Record<string, string>, name: string): boolean {
+  const v = query[name];
+  if (v === undefined) return false;
+  const l = v.toLowerCase();
+  if (['1', 'on', 't', 'true', 'y', 'yes'].includes(l)) return true;
+  if (['0', 'off', 'f', 'false', 'n', 'no'].includes(l)) return false;
+  throw validationError([{ loc: ['query', name], msg: 'value could not be parsed to a boolean', type: 'type_error.bool' }]);
+}
+
+function pyDatetime(d: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}000`;
+}
+
+function checkNonNegative(name: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`SimOptions.${name} must be a finite number >= 0, got ${String(v)}`);
+  return v;
+}
+
+async function reservePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// ------------------------------------------------------------------ server
+
+/**
+ * Starts an A1111 API simulator.
+ *
+ * Resolves once the port is chosen; with `startupDelayMs > 0` that is before
+ * the port opens (await `ready` for the open port).
+ *
+ * @throws RangeError for negative/invalid timing options or a bad port
+ * @throws Error when a list option (models, samplers) is empty, or when
+ *   listening fails (immediate start only; with a start-up delay `ready` rejects)
+ */
+export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> {
+  const host = opts.host ?? '127.0.0.1';
+  const requestedPort = opts.port ?? 3000;
+  if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
+    throw new RangeError(`SimOptions.port must be an integer 0..65535, got ${String(opts.port)}`);
+  }
+  const startupDelayMs = checkNonNegative('startupDelayMs', opts.startupDelayMs, 0);
+  const stepMs = checkNonNegative('stepMs', opts.stepMs, 2);
+  const firstLoadDelayMs = checkNonNegative('firstLoadDelayMs', opts.firstLoadDelayMs, 0);
+  const logOn = opts.log ?? false;
+  const gzipOn = opts.gzip ?? true;
+  const log = logOn ? (line: string) => process.stdout.write(`${line}\n`) : () => undefined;
+
+  const catalog = new Catalog(opts);
+  const env: SimEnv = {
+    catalog,
+    state: new SharedState(),
+    lock: new QueueLock(),
+    cache: new PngCache(64, 256 * 1024 * 1024),
+    stepMs,
+    modelLoadMs: firstLoadDelayMs,
+    log,
+  };
+  const requests: SimRequestRecord[] = [];
+  const faults: { fault: SimFault; remaining: number }[] = [];
+  const hanging = new Set<Socket>();
+  let closed = false;
+  let port = requestedPort;
+
+  const injectFault = (f: SimFault): void => {
+    const parsed = parseFault(f);
+    faults.push({ fault: parsed, remaining: parsed.count });
+  };
+
+  const takeFault = (route: string): SimFault | undefined => {
+    const i = faults.findIndex((e) => e.fault.route === undefined || e.fault.route === route);
+    if (i < 0) return undefined;
+    const e = faults[i];
+    e.remaining--;
+    if (e.remaining <= 0) faults.splice(i, 1);
+    return e.fault;
+  };
+
+  // ---------------------------------------------------------------- A1111 routes
+  const lockedNoop = async (): Promise<null> => {
+    const release = await env.lock.acquire();
+    release();
+    return null;
+  };
+  const get: Record<string, RouteHandler> = {
+    samplers: () => catalog.samplerList(),
+    schedulers: () => catalog.schedulerList(),
+    upscalers: () => catalog.upscalerList(),
+    'latent-upscale-modes': () => LATENT_UPSCALE_MODES.map((name) => ({ name })),
+    'sd-models': () => catalog.sdModels(),
+    'sd-vae': () => catalog.sdVaes(),
+    loras: () => catalog.loraList(),
+    embeddings: () => ({ loaded: {}, skipped: {} }),
+    hypernetworks: () => [],
+    'face-restorers': () => faceRestorers(),
+    'realesrgan-models': () => realesrganModels(),
+    'prompt-styles': () => [],
+    options: () => ({ ...catalog.options }),
+    'cmd-flags': () => cmdFlags(port, host, logOn),
+    memory: () => memoryReport(),
+    progress: (c) => env.state.progress(queryBool(c.query, 'skip_current_image')),
+    scripts: () => ({
+      txt2img: [...SCRIPTS.txt2img.selectable, ...SCRIPTS.txt2img.alwayson].map((t) => t.toLowerCase()),
+      img2img: [...SCRIPTS.img2img.selectable, ...SCRIPTS.img2img.alwayson].map((t) => t.toLowerCase()),
+    }),
+    'script-info': () => scriptInfo(),
+    extensions: () => [],
+  };
+  const post: Record<string, RouteHandler> = {
+    txt2img: (c) => runTxt2Img(env, bodyForModel(c.body)),
+    img2img: (c) => runImg2Img(env, bodyForModel(c.body)),
+    interrogate: (c) => runInterrogate(env, bodyForModel(c.body)),
+    'extra-single-image': (c) => runExtrasSingle(env, bodyForModel(c.body)),
+    'extra-batch-images': (c) => runExtrasBatch(env, bodyForModel(c.body)),
+    'png-info': (c) => runPngInfo(env, bodyForModel(c.body)),
+    options: (c) => setOptions(bodyForModel(c.body)),
+    'refresh-checkpoints': lockedNoop,
+    'refresh-vae': lockedNoop,
+    'refresh-embeddings': lockedNoop,
+    'refresh-loras': () => null,
+    interrupt: () => {
+      env.state.interrupt();
+      return {};
+    },
+    skip: () => {
+      env.state.skip();
+      return null;
+    },
+    'unload-checkpoint': () => {
+      catalog.loadedModelTitle = null;
+      return {};
+    },
+    'reload-checkpoint': () => ({}),
+  };
+
+  /** POST /sdapi/v1/options (spec §2.5, §2.12). */
+  async function setOptions(body: unknown): Promise<null> {
+    if (body === undefined || body === null) throw validationError([{ loc: ['body'], msg: 'field required', type: 'value_error.missing' }]);
+    if (typeof body !== 'object' || Array.isArray(body)) {
+      throw validationError([{ loc: ['body'], msg: 'value is not a valid dict', type: 'type_error.dict' }]);
+    }
+    const req = body as Record<string, unknown>;
+    const ck = req['sd_model_checkpoint'];
+    if (ck !== undefined && ck !== null && (typeof ck !== 'string' || !catalog.findCheckpoint(ck))) {
+      throw pyException('RuntimeError', `model ${typeof ck === 'string' ? pyRepr(ck) : pyDumps(ck as PyValue)} not found`);
+    }
+    for (const [k, v] of Object.entries(req)) {
+      if (!(k in catalog.options)) throw pyException('KeyError', pyRepr(k));
+      if (RESTRICTED_OPTIONS.has(k)) continue;
+      if (k === 'sd_model_checkpoint') {
+        const c = typeof v === 'string' ? catalog.findCheckpoint(v) : undefined;
+        if (!c) continue;
+        catalog.options[k] = c.item.title;
+        catalog.options['sd_checkpoint_hash'] = c.item.sha256;
+        if (catalog.loadedModelTitle !== c.item.title) {
+          const release = await env.lock.acquire();
+          try {
+            await ensureModelLoaded(env, c);
+          } finally {
+            release();
+          }
+        }
+      } else {
+        catalog.options[k] = v;
+      }
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------- responses
+  const finish = (rec: SimRequestRecord | null, status: number) => {
+    if (!rec) return;
+    rec.status = status;
+    rec.respondedAt = nowMs();
+  };
+
+  const apiLog = (req: IncomingMessage, path: string, status: number, duration: string) => {
+    if (!logOn || !path.startsWith('/sdapi')) return;
+    const client = req.socket.remoteAddress ?? '0:0.0.0';
+    log(`API ${pyDatetime(new Date())} ${status} http/${req.httpVersion} ${req.method ?? 'err'} ${path} ${client} ${duration}`);
+  };
+
+  async function send(
+    req: IncomingMessage,
+    res: ServerResponse,
+    rec: SimRequestRecord | null,
+    path: string,
+    t0: number,
+    status: number,
+    payload: string | Buffer,
+    extraHeaders: Record<string, string> = {},
+    contentType = 'application/json',
+  ): Promise<void> {
+    let body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+    const headers: Record<string, string | number> = { server: 'uvicorn', 'content-type': contentType, ...extraHeaders };
+    const accepts = String(req.headers['accept-encoding'] ?? '');
+    if (gzipOn && body.length >= 1000 && /\bgzip\b/i.test(accepts)) {
+      body = await gzip(body, { level: 1 });
+      headers['content-encoding'] = 'gzip';
+      headers['vary'] = 'Accept-Encoding';
+    }
+    const duration = String(Math.round((nowMs() - t0) / 1000 * 10000) / 10000);
+    headers['x-process-time'] = duration;
+    headers['content-length'] = body.length;
+    if (res.destroyed || res.writableEnded) {
+      finish(rec, 0);
+      return;
+    }
+    res.writeHead(status, headers);
+    res.end(body);
+    finish(rec, status);
+    apiLog(req, path, status, duration);
+  }
+
+  const sendJson = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    rec: SimRequestRecord | null,
+    path: string,
+    t0: number,
+    status: number,
+    value: unknown,
+    headers: Record<string, string> = {},
+  ) => send(req, res, rec, path, t0, status, JSON.stringify(value === undefined ? null : value), headers);
+
+  const errorResponse = (e: unknown): { status: number; body: unknown; headers: Record<string, string> } => {
+    if (e instanceof SimHttpError) return { status: e.status, body: e.body, headers: e.headers };
+    const err = e instanceof Error ? e : new Error(String(e));
+    if (logOn) log(`API error: ${err.stack ?? err.message}`);
+    return { status: 500, body: { error: err.name || 'Exception', detail: '', body: '', errors: err.message }, headers: {} };
+  };
+
+  // ---------------------------------------------------------------- /sim control routes
+  async function handleControl(req: IncomingMessage, res: ServerResponse, path: string, query: Record<string, string>, body: BodyInput, t0: number) {
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    const reply = (status: number, value: unknown) => sendJson(req, res, null, path, t0, status, value);
+    if (path === '/sim/faults') {
+      if (method === 'POST') {
+        try {
+          const value = body.kind === 'json' ? body.value : body.kind === 'none' ? undefined : null;
+          injectFault(parseFault(value));
+          return reply(200, { ok: true, pending: faults.length });
+        } catch (e) {
+          return reply(400, { detail: e instanceof Error ? e.message : String(e) });
+        }
+      }
+      if (method === 'GET') return reply(200, { faults: faults.map((e) => ({ ...e.fault, count: e.remaining })) });
+      if (method === 'DELETE') {
+        const n = faults.length;
+        faults.length = 0;
+        return reply(200, { cleared: n });
+      }
+      return reply(405, { detail: 'Method Not Allowed' });
+    }
+    if (path === '/sim/requests') {
+      if (method === 'GET') {
+        const since = query['since'] === undefined ? 0 : Number(query['since']);
+        if (!Number.isInteger(since) || since < 0) return reply(400, { detail: `since must be an integer >= 0, got ${query['since']}` });
+        return reply(200, requests.slice(since));
+      }
+      if (method === 'DELETE') {
+        const n = requests.length;
+        requests.length = 0;
+        return reply(200, { cleared: n });
+      }
+      return reply(405, { detail: 'Method Not Allowed' });
+    }
+    if (path === '/sim/state' && method === 'GET') {
+      return reply(200, {
+        queue: env.lock.pending,
+        loaded_model: catalog.loadedModelTitle,
+        current_model: catalog.currentCheckpoint().item.title,
+        state: env.state.dict(),
+        pending_faults: faults.length,
+        cached_images: env.cache.size,
+      });
+    }
+    return reply(404, { detail: 'Not Found' });
+  }
+
+  // ---------------------------------------------------------------- dispatcher
+  async function dispatch(req: IncomingMessage, res: ServerResponse, rawBody: Buffer | undefined, forceBytes = false): Promise<void> {
+    const t0 = nowMs();
+    res.on('error', () => undefined);
+    const url = new URL(req.url ?? '/', 'http://sim.invalid');
+    let path = url.pathname;
+    try {
+      path = decodeURIComponent(path);
+    } catch {
+      // keep the raw path, like Starlette does for undecodable sequences
+    }
+    const query: Record<string, string> = {};
+    for (const [k, v] of url.searchParams) query[k] = v;
+    const ct = req.headers['content-type'];
+    const body = forceBytes ? ({ kind: 'bytes', text: rawBody?.toString('utf8') ?? '' } as BodyInput) : readBody(rawBody, ct);
+    if (closed) {
+      req.socket.destroy();
+      return;
+    }
+    if (path.startsWith('/sim/')) return handleControl(req, res, path, query, body, t0);
+
+    const rec: SimRequestRecord = {
+      method: req.method ?? 'GET',
+      path,
+      query,
+      body: body.kind === 'json' ? body.value : body.kind === 'none' ? null : body.text,
+      status: 0,
+      receivedAt: t0,
+      respondedAt: 0,
+    };
+    requests.push(rec);
+
+    if (path.startsWith('/sdapi/v1/')) {
+      const fault = takeFault(path.slice('/sdapi/v1/'.length));
+      if (fault) {
+        if (logOn) log(`SIM fault ${fault.kind} on ${req.method ?? ''} ${path}`);
+        if (fault.kind === 'status') {
+          return sendJson(req, res, rec, path, t0, fault.status, 'body' in fault && fault.body !== undefined ? fault.body : defaultFaultBody(fault.status));
+        }
+        if (fault.kind === 'garbage') {
+          return send(req, res, rec, path, t0, 200, '{"images": ["iVBORw0KGgoAAAANSUhEUgAA\u0000<html><body>Internal Server Error', {}, 'application/json');
+        }
+        if (fault.kind === 'close') {
+          req.socket.destroy();
+          finish(rec, 0);
+          return;
+        }
+        hanging.add(req.socket);
+        req.socket.once('close', () => hanging.delete(req.socket));
+        return;
+      }
+    }
+
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    const name = path.startsWith('/sdapi/v1/') ? path.slice('/sdapi/v1/'.length) : null;
+    const table = method === 'GET' ? get : method === 'POST' ? post : null;
+    const handler = name !== null && table && Object.prototype.hasOwnProperty.call(table, name) ? table[name] : undefined;
+    try {
+      if (!handler) {
+        if (name !== null) {
+          const allow: string[] = [];
+          if (Object.prototype.hasOwnProperty.call(get, name)) allow.push('GET');
+          if (Object.prototype.hasOwnProperty.call(post, name)) allow.push('POST');
+          if (allow.length) throw methodNotAllowed(allow);
+          const trimmed = name.replace(/\/+$/, '');
+          if (trimmed !== name && (Object.prototype.hasOwnProperty.call(get, trimmed) || Object.prototype.hasOwnProperty.call(post, trimmed))) {
+            // Starlette's redirect_slashes
+            const location = `/sdapi/v1/${trimmed}${url.search}`;
+            return await send(req, res, rec, path, t0, 307, Buffer.alloc(0), { location }, 'text/plain; charset=utf-8');
+          }
+        }
+        throw notFound();
+      }
+      const value = await handler({ query, body });
+      return await sendJson(req, res, rec, path, t0, 200, value);
+    } catch (e) {
+      const r = errorResponse(e);
+      return sendJson(req, res, rec, path, t0, r.status, r.body, r.headers);
+    }
+  }
+
+  // ---------------------------------------------------------------- fastify wiring
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024 * 1024,
+    forceCloseConnections: true,
+    return503OnClosing: false,
+    keepAliveTimeout: 30_000,
+    clientErrorHandler: (err: Error, socket: Socket) => {
+      if (socket.writable) {
+        const msg = 'Invalid HTTP request received.';
+        socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: ${msg.length}\r\n\r\n${msg}`);
+      } else {
+        socket.destroy(err);
+      }
+    },
+    frameworkErrors: (_err: Error, request: FastifyRequest, reply: FastifyReply) => {
+      reply.hijack();
+      void dispatch(request.raw, reply.raw, undefined);
+    },
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req: FastifyRequest, payload: Buffer, done: (err: Error | null, body?: Buffer) => void) => {
+    done(null, payload);
+  });
+  const fastifyHandler = (request: FastifyRequest, reply: FastifyReply) => {
+    reply.hijack();
+    const raw = Buffer.isBuffer(request.body) ? request.body : undefined;
+    void dispatch(request.raw, reply.raw, raw);
+  };
+  app.all('*', fastifyHandler);
+  app.setNotFoundHandler(fastifyHandler);
+  app.setErrorHandler((_err: Error, request: FastifyRequest, reply: FastifyReply) => {
+    // e.g. an unparsable Content-Type header: FastAPI would read the body as bytes
+    reply.hijack();
+    void dispatch(request.raw, reply.raw, Buffer.from('-'), true);
+  });
+
+  let listening = false;
+  const listen = async () => {
+    await app.listen({ port, host });
+    listening = true;
+    const addr = app.server.address();
+    if (addr && typeof addr === 'object') port = addr.port;
+  };
+
+  let startTimer: NodeJS.Timeout | null = null;
+  let ready: Promise<void>;
+  let rejectReady: ((e: Error) => void) | null = null;
+  if (startupDelayMs > 0) {
+    if (port === 0) port = await reservePort(host);
+    ready = new Promise<void>((resolve, reject) => {
+      rejectReady = reject;
+      startTimer = setTimeout(() => {
+        startTimer = null;
+        listen().then(resolve, reject);
+      }, startupDelayMs);
+    });
+    ready.catch(() => undefined);
+  } else {
+    await listen();
+    ready = Promise.resolve();
+  }
+
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const sim: Simulator = {
+    url: `http://${urlHost}:${port}`,
+    port,
+    requests,
+    ready,
+    injectFault,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      env.state.closed = true;
+      env.state.interrupt();
+      if (startTimer) {
+        clearTimeout(startTimer);
+        startTimer = null;
+        rejectReady?.(new Error('simulator closed before it started listening'));
+      }
+      for (const s of hanging) s.destroy();
+      hanging.clear();
+      if (listening) await app.close();
+    },
+  };
+  return sim;
+}
