@@ -59,7 +59,8 @@ async function runLocal(cfg: Config, log: Log, handler: Handler, a1111: A1111Cli
     return 1;
   }
   const out = await runLocalJob(raw, handler, log, identity(cfg));
-  process.stdout.write(Buffer.concat([out.bytes, Buffer.from('\n')]));
+  // Wait until the (possibly large) result is flushed: the process exits right after.
+  await new Promise<void>((resolve, reject) => process.stdout.write(Buffer.concat([out.bytes, Buffer.from('\n')]), (e) => (e ? reject(e) : resolve())));
   log.info('Local testing complete, exiting.');
   return out.exitCode;
 }

@@ -193,10 +193,10 @@ describe('worker process edge cases', () => {
   it('local mode: --test_input prints the result JSON on stdout; a failing job exits 1', async () => {
     const sim = await startSimulator({ port: 0, stepMs: 1 });
     try {
-      const ok = startWorker({ A1111_URL: sim.url }, ['--test_input', JSON.stringify({ input: { prompt: 'local', steps: 2, width: 64, height: 64 } })]);
+      const ok = startWorker({ A1111_URL: sim.url }, ['--test_input', JSON.stringify({ input: { prompt: 'local', steps: 2, width: 1024, height: 1024 } })]);
       expect(await ok.exited).toBe(0);
       const body = JSON.parse(ok.stdout()) as { output: A1111Output };
-      expect(png(body.output.images[0]!).width).toBe(64);
+      expect(png(body.output.images[0]!).width).toBe(1024); // ~2 MB on stdout: the whole result must be flushed before exit
       const bad = startWorker({ A1111_URL: sim.url }, ['--test_input', JSON.stringify({ input: { api: { method: 'GET', endpoint: '/sdapi/v1/txt2img' } } })]);
       expect(await bad.exited).toBe(1);
       expect((JSON.parse(bad.stdout()) as { error: string }).error).toMatch(/POST/);
