@@ -117,12 +117,18 @@ export class A1111Client {
       baseURL: config.url,
       httpAgent: new http.Agent({ keepAlive: true }),
       httpsAgent: new https.Agent({ keepAlive: true }),
+      // A1111 gzips every answer ≥ 1000 bytes when asked (spec a1111 §2.2, GZip middleware). On loopback that only
+      // burns CPU on both sides (base64 PNGs barely compress), so ask for the identity encoding.
+      headers: { 'Accept-Encoding': 'identity' },
       responseType: 'arraybuffer',
       transformResponse: (d: unknown) => d,
       validateStatus: () => true,
       maxBodyLength: Infinity,
       maxContentLength: Infinity,
       proxy: false,
+      // No redirects: axios would route every request through follow-redirects, which keeps a copy of each
+      // request body for replays (20 MB results twice in memory). Neither RunPod nor A1111 redirects these calls.
+      maxRedirects: 0,
     });
   }
 

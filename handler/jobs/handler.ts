@@ -12,6 +12,7 @@
 import type { LimitsConfig } from '../config.js';
 import type { Log } from '../log.js';
 import { A1111Error, type A1111Client } from '../a1111/client.js';
+import { jsonSkeleton } from '../a1111/json-skeleton.js';
 import { JobInputError } from './errors.js';
 import { resolveRoute, type RouteSpec } from './routes.js';
 import { validatePayload } from './validate.js';
@@ -89,9 +90,10 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
     }
     try {
       const res = await client.call(route.method, route.path, route.method === 'POST' ? (payload ?? {}) : undefined, { signal: ctx.signal });
+      // Only the structure is read (long base64 strings skipped); the bytes themselves are passed through.
       let parsed: unknown;
       try {
-        parsed = JSON.parse(res.body.toString('utf8'));
+        parsed = jsonSkeleton(res.body);
       } catch {
         return { error: `A1111 ${res.status} on ${route.method} ${route.path}: answer is not JSON: ${JSON.stringify(res.body.subarray(0, 80).toString('utf8'))}` };
       }
@@ -106,7 +108,8 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       if (isObject(parsed) && Object.keys(parsed).length > 0 && !('error' in parsed) && !('refresh_worker' in parsed)) {
         return ctx.rawJson(res.body);
       }
-      return parsed;
+      // Small or special answers: the exact value (the skeleton may have blanked long strings).
+      return JSON.parse(res.body.toString('utf8'));
     } catch (e) {
       if (e instanceof A1111Error) {
         log.error(e.message, job.id);

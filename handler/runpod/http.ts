@@ -3,6 +3,7 @@
  * `Authorization`, and result posts (job-done, job-stream) retried with p-retry.
  */
 import http from 'node:http';
+import { Readable } from 'node:stream';
 import https from 'node:https';
 import axios, { AxiosError, type AxiosInstance } from 'axios';
 import pRetry from 'p-retry';
@@ -27,6 +28,9 @@ export function createPlatformClient(apiKey: string | undefined, ua: string): Ax
     maxContentLength: Infinity,
     // Never let axios read proxy settings from the environment: platform traffic goes where the URL says.
     proxy: false,
+    // No redirects: axios would route every request through follow-redirects, which keeps a copy of each
+    // request body for replays (20 MB results twice in memory). The platform does not redirect these calls.
+    maxRedirects: 0,
   });
 }
 
@@ -61,27 +65,32 @@ export interface PostOutcome {
  * `Content-Type: application/x-www-form-urlencoded`, `charset: utf-8`, `X-Request-ID: <job id>`.
  * Retries transport errors, 429 and 5xx with exponential backoff (`retry`: by default 6 retries,
  * 2 s doubling to a 30 s cap, 90 s in all — a deliberate improvement over the SDK's 3 attempts on 5xx only, spec §5.2);
- * any other status fails at once. Never throws: a give-up is logged at ERROR with the job id and returned.
+ * any other status fails at once. A body given as chunks is streamed (with its `Content-Length`), never joined.
+ * Never throws: a give-up is logged at ERROR with the job id and returned.
  */
 export async function postResult(
   client: AxiosInstance,
   url: string,
   jobId: string,
-  body: Buffer,
+  body: Buffer | readonly Buffer[],
   retry: ResultRetryConfig,
   log: Log,
   what = 'job result',
 ): Promise<PostOutcome> {
   let attempts = 0;
+  const parts = Buffer.isBuffer(body) ? [body] : body;
+  const length = parts.reduce((n, p) => n + p.length, 0);
   try {
     await pRetry(
       async () => {
         attempts++;
         let status: number;
         try {
-          const res = await client.post(url, body, {
+          const data = parts.length === 1 ? parts[0] : Readable.from(parts, { objectMode: false });
+          const res = await client.post(url, data, {
             headers: {
               'Content-Type': 'application/x-www-form-urlencoded',
+              'Content-Length': String(length),
               charset: 'utf-8',
               'X-Request-ID': jobId,
             },

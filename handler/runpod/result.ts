@@ -83,22 +83,25 @@ export function resultFromError(err: unknown, who: WorkerIdentity): ResultBody {
 }
 
 /**
- * Serialises a result body to UTF-8 JSON bytes (spec §3.3: JSON text, non-ASCII kept as UTF-8).
- * A `RawJson` output is spliced in verbatim. Keys keep the order output, error, stopPod.
+ * Serialises a result body to UTF-8 JSON, as a list of byte chunks to be sent in order (spec §3.3: JSON text,
+ * non-ASCII kept as UTF-8). A `RawJson` output is not copied: its bytes are one of the chunks, between
+ * `{"output":` and the rest. Keys keep the order output, error, stopPod.
  * @throws TypeError when the output cannot be serialised (e.g. a BigInt or a cycle).
  */
-export function serializeResult(body: ResultBody): Buffer {
+export function serializeResultParts(body: ResultBody): Buffer[] {
   if (body.output instanceof RawJson) {
     const tail: string[] = [];
     if (body.error !== undefined) tail.push(`"error":${JSON.stringify(body.error)}`);
     if (body.stopPod) tail.push('"stopPod":true');
-    return Buffer.concat([
-      Buffer.from('{"output":'),
-      body.output.bytes,
-      Buffer.from(tail.length ? `,${tail.join(',')}}` : '}'),
-    ]);
+    return [Buffer.from('{"output":'), body.output.bytes, Buffer.from(tail.length ? `,${tail.join(',')}}` : '}')];
   }
   const json = JSON.stringify(body);
   if (json === undefined) throw new TypeError('result is not JSON-serialisable');
-  return Buffer.from(json);
+  return [Buffer.from(json)];
+}
+
+/** {@link serializeResultParts} joined into one buffer. @throws TypeError as there. */
+export function serializeResult(body: ResultBody): Buffer {
+  const parts = serializeResultParts(body);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }

@@ -8,7 +8,7 @@ import type { ResultRetryConfig } from '../config.js';
 import type { Log } from '../log.js';
 import type { Heartbeat } from './heartbeat.js';
 import { postResult } from './http.js';
-import { RawJson, resultFromError, resultFromOutput, serializeResult, type WorkerIdentity } from './result.js';
+import { RawJson, resultFromError, resultFromOutput, serializeResult, serializeResultParts, type WorkerIdentity } from './result.js';
 import type { Handler, HandlerContext, Job, ResultBody } from './types.js';
 import type { WorkerUrls } from './urls.js';
 
@@ -239,13 +239,13 @@ export class WorkerRuntime {
     finished = true;
     await progressChain; // the final result is always the last post (spec §19 Q6)
 
-    let bytes: Buffer;
+    let bytes: Buffer[];
     try {
-      bytes = serializeResult(body);
+      bytes = serializeResultParts(body);
     } catch (e) {
       // The SDK posts nothing here and the job hangs until it times out (spec §19 Q3); we fail it instead.
       body = { error: `handler output is not JSON-serialisable: ${(e as Error).message}` };
-      bytes = serializeResult(body);
+      bytes = serializeResultParts(body);
     }
     const failed = body.error !== undefined;
     const outcome = await postResult(client, urls.jobDone(job.id, false), job.id, bytes, this.o.retry, log);
