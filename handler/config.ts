@@ -198,7 +198,12 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
   else if (args.test_input || !env.RUNPOD_WEBHOOK_GET_JOB) mode = 'local';
   else mode = 'platform';
 
-  const logLevel = parseLogLevel(args.rp_log_level ?? env.RUNPOD_DEBUG_LEVEL ?? 'DEBUG');
+  let logLevel: RunpodLogLevel;
+  try {
+    logLevel = parseLogLevel(args.rp_log_level ?? env.RUNPOD_DEBUG_LEVEL ?? 'DEBUG');
+  } catch (e) {
+    throw new ConfigError(`${args.rp_log_level !== undefined ? '--rp_log_level' : 'RUNPOD_DEBUG_LEVEL'}: ${(e as Error).message}`);
+  }
   const podId = env.RUNPOD_POD_ID;
   const pingRaw = envInt(env, 'RUNPOD_PING_INTERVAL', 10000, 0);
   const a1111ReadyS = envInt(env, 'A1111_READY_TIMEOUT_S', 600, 1);

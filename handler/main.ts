@@ -136,7 +136,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     cfg = loadConfig(argv);
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof Error) {
+    if (e instanceof ConfigError) {
       process.stderr.write(`configuration error: ${e.message}\n`);
       return 2;
     }

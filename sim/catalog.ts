@@ -207,11 +207,17 @@ export interface Vae {
 
 /** The lists a simulator serves, built from {@link SimOptions}-style inputs. */
 export interface CatalogInput {
+  /** checkpoint file names (`.safetensors` added when no extension); first = current model */
   models?: string[];
+  /** sampler names (v1.10 list by default; the first one is the fallback for unknown names) */
   samplers?: string[];
+  /** scheduler names/labels of the v1.10 list, or full entries */
   schedulers?: (string | SimSchedulerInfo)[];
+  /** LoRA names */
   loras?: string[];
+  /** VAE file names */
   vaes?: string[];
+  /** upscaler names */
   upscalers?: string[];
 }
 

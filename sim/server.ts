@@ -23,7 +23,7 @@ import {
   memoryReport,
   realesrganModels,
   scriptInfo,
-  type SimSchedulerInfo,
+  type CatalogInput,
 } from './catalog.js';
 import { ensureModelLoaded, type SimEnv } from './env.js';
 import {
@@ -45,8 +45,8 @@ export type { SimSchedulerInfo } from './catalog.js';
 
 const gzip = promisify(gzipCb);
 
-/** Options of {@link startSimulator}. All times are in milliseconds. */
-export interface SimOptions {
+/** Options of {@link startSimulator}. All times are in milliseconds; the model/sampler/… lists are {@link CatalogInput}'s. */
+export interface SimOptions extends CatalogInput {
   /** interface to bind; default `'127.0.0.1'` */
   host?: string;
   /** TCP port; default 3000; 0 = ephemeral (chosen before the start-up delay, so `url` is known at once) */
@@ -61,18 +61,6 @@ export interface SimOptions {
    * checkpoint other than the one loaded (override_settings / POST /options).
    */
   firstLoadDelayMs?: number;
-  /** checkpoint file names (`.safetensors` added when no extension); first = current model */
-  models?: string[];
-  /** sampler names (v1.10 list by default; the first one is the fallback for unknown names) */
-  samplers?: string[];
-  /** scheduler names/labels of the v1.10 list, or full entries */
-  schedulers?: (string | SimSchedulerInfo)[];
-  /** LoRA names */
-  loras?: string[];
-  /** VAE file names */
-  vaes?: string[];
-  /** upscaler names */
-  upscalers?: string[];
   /** print one line per `/sdapi` request (like `--api-log`) and model-load lines; default false */
   log?: boolean;
   /** gzip JSON bodies ≥ 1000 bytes when the client accepts it (A1111's GZipMiddleware); default true */

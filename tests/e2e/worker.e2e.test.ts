@@ -3,15 +3,13 @@
  * RunPod's worker protocol and the bundled A1111 simulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
 import { PNG } from 'pngjs';
 import { startSimulator, type Simulator } from '../../sim/server.js';
 import { startPlatform, type Platform } from '../helpers/platform.js';
-import { ROOT, startWorker, type WorkerProcess } from '../helpers/worker-process.js';
+import { startWorker, type WorkerProcess } from '../helpers/worker-process.js';
+import { SEED_004, closedPort } from '../helpers/fixtures.js';
 
-const seed004 = JSON.parse(readFileSync(path.join(ROOT, 'test_input.json'), 'utf8')) as { input: { payload: Record<string, unknown> } };
+const seed004 = SEED_004;
 
 interface A1111Output {
   images: string[];
@@ -33,14 +31,6 @@ function makePng(w: number, h: number): string {
     p.data[i * 4 + 3] = 255;
   }
   return PNG.sync.write(p).toString('base64');
-}
-
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 describe('platform mode, end to end', () => {

@@ -3,7 +3,7 @@
  * protocol spec §4–§9), for tests and the benchmark until the full endpoint emulator (`handler/endpoint/`) exists.
  * It records everything the worker sends, can queue jobs and can inject platform faults.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { performance } from 'node:perf_hooks';
 
 /** One request the worker made. */
@@ -89,20 +89,24 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     return rec;
   };
   const q = (query: unknown): Record<string, string> => ({ ...(query as Record<string, string>) });
+  /** Applies the next fault for `on`, if any: records the request and answers (or resets). True when it did. */
+  const applyFault = (on: PlatformFault['on'], base: Omit<PlatformRecord, 'at' | 'status'>, req: FastifyRequest, reply: FastifyReply): boolean => {
+    const f = takeFault(on);
+    if (!f) return false;
+    if (f.kind === 'reset') {
+      record({ ...base, status: 0 });
+      req.raw.socket.destroy();
+      return true;
+    }
+    record({ ...base, status: f.status });
+    void reply.code(f.status).type(f.contentType ?? 'text/plain').send(f.body ?? '');
+    return true;
+  };
 
   app.get('/v2/:ep/job-take/:wid', async (req, reply) => {
     const { wid } = req.params as { wid: string };
     const base = { kind: 'take' as const, workerId: wid, url: req.url, query: q(req.query), headers: req.headers };
-    const f = takeFault('take');
-    if (f?.kind === 'reset') {
-      record({ ...base, status: 0 });
-      req.raw.socket.destroy();
-      return reply;
-    }
-    if (f?.kind === 'status') {
-      record({ ...base, status: f.status });
-      return reply.code(f.status).type(f.contentType ?? 'text/plain').send(f.body ?? '');
-    }
+    if (applyFault('take', base, req, reply)) return reply;
     if (queue.length === 0) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, holdMs);
@@ -122,7 +126,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     return reply.code(next.status).type(next.contentType ?? 'application/json').send(next.body);
   });
 
-  const onPost = (kind: 'done' | 'stream') => async (req: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) => {
+  const onPost = (kind: 'done' | 'stream') => async (req: FastifyRequest, reply: FastifyReply) => {
     const { wid, jobId } = req.params as { wid: string; jobId: string };
     const raw = keepBodies && Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
     let body: unknown;
@@ -138,16 +142,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     }
     const bytes = Buffer.isBuffer(req.body) ? req.body.length : 0;
     const base = { kind, workerId: wid, jobId, url: req.url, query: q(req.query), headers: req.headers, raw: keepBodies ? raw : undefined, body, bytes };
-    const f = kind === 'done' ? takeFault('done') : undefined;
-    if (f?.kind === 'reset') {
-      record({ ...base, status: 0 });
-      req.raw.socket.destroy();
-      return reply;
-    }
-    if (f?.kind === 'status') {
-      record({ ...base, status: f.status });
-      return reply.code(f.status).send(f.body ?? '');
-    }
+    if (kind === 'done' && applyFault('done', base, req, reply)) return reply;
     const rec = record({ ...base, status: 200 });
     const isProgress = (body as { status?: string } | undefined)?.status === 'IN_PROGRESS';
     if (kind === 'done' && !isProgress) {
@@ -169,16 +164,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   app.get('/v2/:ep/ping/:wid', async (req, reply) => {
     const { wid } = req.params as { wid: string };
     const base = { kind: 'ping' as const, workerId: wid, url: req.url, query: q(req.query), headers: req.headers };
-    const f = takeFault('ping');
-    if (f?.kind === 'reset') {
-      record({ ...base, status: 0 });
-      req.raw.socket.destroy();
-      return reply;
-    }
-    if (f?.kind === 'status') {
-      record({ ...base, status: f.status });
-      return reply.code(f.status).send('');
-    }
+    if (applyFault('ping', base, req, reply)) return reply;
     record({ ...base, status: 200 });
     return reply.code(200).send('');
   });

@@ -2,10 +2,10 @@
  * The A1111 client (handler/a1111/) against the bundled A1111 simulator on loopback.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import net from 'node:net';
 import { A1111Client, A1111Error, formatA1111Error } from '../../handler/a1111/client.js';
 import { silentLog } from '../../handler/log.js';
 import { startSimulator, type Simulator } from '../../sim/server.js';
+import { closedPort } from '../helpers/fixtures.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -20,15 +20,6 @@ async function sim(opts: Parameters<typeof startSimulator>[0] = {}): Promise<Sim
 
 function client(url: string, over: Partial<{ readyTimeoutMs: number; requestTimeoutMs: number }> = {}): A1111Client {
   return new A1111Client({ url, readyTimeoutMs: 5000, readyIntervalMs: 50, requestTimeoutMs: 10_000, ...over }, silentLog);
-}
-
-/** A loopback port with nothing listening. */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 async function expectA1111Error(p: Promise<unknown>): Promise<A1111Error> {

@@ -6,26 +6,10 @@ import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type SimRequestRecord, type Simulator } from '../../sim/server.js';
+import { SEED_004 } from '../helpers/fixtures.js';
 
 /** The demo payload of seed 004 (`input.payload`). */
-const SEED_004_PAYLOAD = {
-  override_settings: { sd_model_checkpoint: 'sd_xl_base_1.0', sd_vae: 'sdxl_vae.safetensors' },
-  override_settings_restore_afterwards: true,
-  refiner_checkpoint: 'sd_xl_refiner_1.0',
-  refiner_switch_at: 0.8,
-  prompt: 'an astronaut riding a horse',
-  negative_prompt: '',
-  seed: -1,
-  batch_size: 1,
-  steps: 30,
-  cfg_scale: 7,
-  width: 1024,
-  height: 1024,
-  sampler_name: 'DPM++ SDE',
-  sampler_index: 'DPM++ SDE',
-  scheduler: 'karras',
-  restore_faces: false,
-};
+const SEED_004_PAYLOAD = SEED_004.input.payload;
 
 interface GenResponse {
   images: string[];

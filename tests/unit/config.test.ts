@@ -45,7 +45,8 @@ describe('mode selection (spec §1 step 5) and env', () => {
     expect(() => loadConfig([], { A1111_READY_TIMEOUT_S: 'soon' })).toThrow(ConfigError);
     expect(() => loadConfig([], { A1111_READY_TIMEOUT_S: 'soon' })).toThrow(/A1111_READY_TIMEOUT_S="soon" is invalid: allowed an integer from 1/);
     expect(() => loadConfig([], { A1111_URL: 'ftp://x' })).toThrow(/A1111_URL.*http or https/);
-    expect(() => loadConfig([], { RUNPOD_DEBUG_LEVEL: 'WARNING' })).toThrow(/invalid log level "WARNING"/);
+    expect(() => loadConfig([], { RUNPOD_DEBUG_LEVEL: 'WARNING' })).toThrow(/^RUNPOD_DEBUG_LEVEL: invalid log level "WARNING"/);
+    expect(() => loadConfig(['--rp_log_level', 'loud'], {})).toThrow(ConfigError);
   });
 });
 
