@@ -155,6 +155,8 @@ export class A1111Client {
     } catch (e) {
       const ax = e as AxiosError;
       if (opts.signal?.aborted) {
+        // The job was stopped (cancel, execution timeout): stop the GPU work too.
+        await this.interrupt();
         throw new A1111Error(`A1111 call ${method} ${path} aborted: ${String(opts.signal.reason ?? 'stopped')}`, 'aborted', null, method, path);
       }
       if (timeout.aborted) {

@@ -34,6 +34,8 @@ export interface WorkerStats {
   resultsLost: number;
   /** Job-take answers that were errors (non-2xx other than 204/400/429, bad bodies, transport errors). */
   takeErrors: number;
+  /** Jobs stopped through the job-stop channel (cancelled or timed out on the platform): nothing posted for them. */
+  stopped: number;
 }
 
 /** Everything the loop needs. */
@@ -82,9 +84,25 @@ function parseJobs(raw: string, contentType: string | undefined): TakeOutcome {
   return { kind: 'jobs', jobs };
 }
 
+/** Reads `{"jobsToStop": [...]}` (spec §8); anything else, and non-string ids, are ignored. */
+function parseStopIds(raw: unknown): string[] {
+  let body: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return [];
+    }
+  }
+  const list = body !== null && typeof body === 'object' ? (body as { jobsToStop?: unknown }).jobsToStop : undefined;
+  return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
+}
+
 /** The worker loop (one instance per process). */
 export class WorkerRuntime {
-  readonly stats: WorkerStats = { jobsTaken: 0, completed: 0, failed: 0, resultsLost: 0, takeErrors: 0 };
+  readonly stats: WorkerStats = { jobsTaken: 0, completed: 0, failed: 0, resultsLost: 0, takeErrors: 0, stopped: 0 };
+  /** The running job's abort controller, by job id (concurrency 1: at most one). */
+  private readonly running = new Map<string, AbortController>();
   private stopping = false;
   private readonly stopController = new AbortController();
   private readonly held = new Set<string>();
@@ -120,6 +138,63 @@ export class WorkerRuntime {
    * @throws whatever `beforeTake` throws (e.g. the backend never became ready).
    */
   async run(): Promise<void> {
+    const stopLoopEnd = new AbortController();
+    const stopLoop = this.watchStopSignals(AbortSignal.any([this.stopController.signal, stopLoopEnd.signal]));
+    try {
+      await this.takeLoop();
+    } finally {
+      stopLoopEnd.abort();
+      await stopLoop;
+    }
+    this.o.log.info(
+      `Worker stopped: ${this.stats.jobsTaken} job(s) taken, ${this.stats.completed} completed, ${this.stats.failed} failed, ${this.stats.stopped} stopped, ${this.stats.resultsLost} result(s) lost.`,
+    );
+  }
+
+  /**
+   * The per-job stop channel (spec §8): long-polls `job-stop` and aborts the running job whose id comes back in
+   * `{"jobsToStop": [...]}` (a cancel or an expired execution timeout on the platform). At least 1 s between
+   * poll starts so the loop cannot spin; 5 s after a 429.
+   */
+  private async watchStopSignals(signal: AbortSignal): Promise<void> {
+    const url = this.o.urls.jobStop;
+    if (url === null) {
+      this.o.log.warn('Stop channel could not be derived from the job-take URL; per-job stop is disabled for this worker.');
+      return;
+    }
+    while (!signal.aborted) {
+      const started = performance.now();
+      let floorMs = 1000;
+      try {
+        const res = await this.o.client.get<string>(url, { signal, timeout: this.o.takeTimeoutMs ?? JOB_TAKE_TIMEOUT_MS });
+        if (res.status === 429) floorMs = TOO_MANY_REQUESTS_PAUSE_MS;
+        else if (res.status >= 200 && res.status < 300 && res.status !== 204) {
+          for (const id of parseStopIds(res.data)) this.stopJob(id);
+        } else if (res.status !== 204) {
+          this.o.log.warn(`job-stop answered HTTP ${res.status}`);
+        }
+      } catch (e) {
+        if (signal.aborted) break;
+        const ax = e as AxiosError;
+        if (ax.code !== 'ECONNABORTED' && ax.code !== 'ETIMEDOUT') this.o.log.warn(`Failed to get stop signals: ${ax.code ?? ''} ${ax.message}`);
+      }
+      const rest = floorMs - (performance.now() - started);
+      if (rest > 0) await this.pause(rest, signal);
+    }
+  }
+
+  /** Aborts a running job on the platform's request; nothing will be posted for it (spec §8). */
+  private stopJob(id: string): void {
+    const ac = this.running.get(id);
+    if (!ac) {
+      this.o.log.debug(`No in-progress job for stop signal ${id}.`);
+      return;
+    }
+    this.o.log.info('Stopping job.', id);
+    ac.abort(new Error('job stopped by the platform (cancelled or timed out)'));
+  }
+
+  private async takeLoop(): Promise<void> {
     let consecutiveErrors = 0;
     const signal = this.stopController.signal;
     while (!this.stopping) {
@@ -151,9 +226,6 @@ export class WorkerRuntime {
         await this.pause(delay, signal);
       }
     }
-    this.o.log.info(
-      `Worker stopped: ${this.stats.jobsTaken} job(s) taken, ${this.stats.completed} completed, ${this.stats.failed} failed, ${this.stats.resultsLost} result(s) lost.`,
-    );
   }
 
   private async pause(ms: number, signal: AbortSignal): Promise<void> {
@@ -206,6 +278,7 @@ export class WorkerRuntime {
     let finished = false;
     let progressChain: Promise<unknown> = Promise.resolve();
     const jobAbort = new AbortController();
+    this.running.set(job.id, jobAbort);
     const ctx: HandlerContext = {
       signal: jobAbort.signal,
       progress: (output: unknown) => {
@@ -237,7 +310,15 @@ export class WorkerRuntime {
       log.error(`Captured Handler Exception: ${String(body.error)}`, job.id);
     }
     finished = true;
+    this.running.delete(job.id);
     await progressChain; // the final result is always the last post (spec §19 Q6)
+    if (jobAbort.signal.aborted) {
+      // Stopped through job-stop: the platform has already decided the job's state; post nothing (spec §8).
+      this.stats.stopped++;
+      log.info('Job stopped.', job.id);
+      this.setHeld(job.id, false);
+      return;
+    }
 
     let bytes: Buffer[];
     try {

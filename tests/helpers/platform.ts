@@ -39,6 +39,8 @@ export interface Platform {
   /** A raw job-take answer for the next take (status, body, content type). */
   enqueueRaw(answer: { status: number; body: string; contentType?: string }): void;
   fault(f: PlatformFault): void;
+  /** Sends a job id on the next job-stop answer (a cancel or a timeout on the platform, spec §8). */
+  stopJob(jobId: string): void;
   /** Final (non-IN_PROGRESS) job-done records, in arrival order. */
   results(): PlatformRecord[];
   /** Waits for the final result of a job. */
@@ -74,6 +76,8 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   const waiters: Array<() => void> = [];
   const resultWaiters = new Map<string, Array<(r: PlatformRecord) => void>>();
   const handedOut = new Map<string, number>();
+  const toStop: string[] = [];
+  const stopWaiters: Array<() => void> = [];
 
   const takeFault = (on: PlatformFault['on']): PlatformFault | undefined => {
     const i = faults.findIndex((f) => f.on === on);
@@ -156,9 +160,19 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
 
   app.get('/v2/:ep/job-stop/:wid', async (req, reply) => {
     const { wid } = req.params as { wid: string };
-    await new Promise((r) => setTimeout(r, holdMs));
-    record({ kind: 'stop', workerId: wid, url: req.url, query: q(req.query), headers: req.headers, status: 204 });
-    return reply.code(204).send();
+    if (toStop.length === 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, holdMs);
+        stopWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    const ids = toStop.splice(0);
+    const status = ids.length ? 200 : 204;
+    record({ kind: 'stop', workerId: wid, url: req.url, query: q(req.query), headers: req.headers, status });
+    return ids.length ? reply.code(200).type('application/json').send(JSON.stringify({ jobsToStop: ids })) : reply.code(204).send();
   });
 
   app.get('/v2/:ep/ping/:wid', async (req, reply) => {
@@ -195,6 +209,10 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     fault(f) {
       faults.push({ ...f });
     },
+    stopJob(jobId) {
+      toStop.push(jobId);
+      while (stopWaiters.length) stopWaiters.shift()!();
+    },
     results: finals,
     waitForResult(jobId, timeoutMs = 30_000) {
       const existing = finals().find((r) => r.jobId === jobId);
@@ -222,6 +240,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     },
     async close() {
       wake();
+      while (stopWaiters.length) stopWaiters.shift()!();
       await app.close();
     },
   };

@@ -131,5 +131,10 @@ describe('calls and error normalisation (a1111 spec §2.10)', () => {
     setTimeout(() => ac.abort(new Error('job stopped')), 100);
     const e = await expectA1111Error(client(s.url).call('POST', '/sdapi/v1/txt2img', { steps: 100, width: 64, height: 64 }, { signal: ac.signal }));
     expect(e.kind).toBe('aborted');
+    // The GPU work is stopped too: A1111 got an interrupt and the generation ended early.
+    expect(s.requests.some((r) => r.path === '/sdapi/v1/interrupt')).toBe(true);
+    const gen = s.requests.find((r) => r.path === '/sdapi/v1/txt2img')!;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(gen.respondedAt - gen.receivedAt).toBeLessThan(100 * 50);
   });
 });

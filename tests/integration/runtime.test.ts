@@ -221,6 +221,30 @@ describe('progress updates (protocol spec §7)', () => {
   });
 });
 
+describe('per-job stop channel (protocol spec §8)', () => {
+  it('aborts the running job named on job-stop and posts nothing for it; the next job runs', async () => {
+    let aborted: unknown;
+    const { platform, runtime, lines } = await setup(async (job, ctx) => {
+      if (job.id !== 'cancel-me') return 'next ok';
+      await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+      aborted = ctx.signal.reason;
+      return { late: 'must not be posted' };
+    });
+    platform.enqueue({ id: 'cancel-me', input: {} });
+    while (!platform.handedOut.has('cancel-me')) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 100));
+    platform.stopJob('cancel-me');
+    await until(() => runtime.stats.stopped === 1);
+    expect(String(aborted)).toMatch(/stopped by the platform/);
+    platform.enqueue({ id: 'next', input: {} });
+    expect((await platform.waitForResult('next')).body).toEqual({ output: 'next ok' });
+    expect(platform.records.filter((r) => r.kind === 'done' && r.jobId === 'cancel-me')).toEqual([]);
+    const stopPoll = platform.records.find((r) => r.kind === 'stop')!;
+    expect(stopPoll.url).toBe('/v2/ep1/job-stop/w42?gpu=NVIDIA+H200');
+    expect(lines.some((l) => l.message === 'Job stopped.' && l.requestId === 'cancel-me')).toBe(true);
+  });
+});
+
 describe('stop (SIGTERM/SIGINT drain, protocol spec §11)', () => {
   it('while idle: aborts the in-flight job-take and returns at once', async () => {
     const { runtime, done } = await setup(async () => 'x', { holdMs: 30_000 });
