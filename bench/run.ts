@@ -10,39 +10,15 @@
  *
  * Writes bench/RESULTS.md (figures, command, machine).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPlatform, type Platform } from '../tests/helpers/platform.js';
+import { startSimProcess, type SimProcess } from '../tests/helpers/sim-process.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-interface SimRecord {
-  path: string;
-  receivedAt: number;
-  respondedAt: number;
-}
-
-async function startSim(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [path.join(root, 'dist/sim/main.js'), '--port', '0', '--step-ms', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /Uvicorn running on (http:\/\/[^\s]+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`simulator exited (${code})`)));
-  });
-  return { url, child };
-}
-
-async function simRecords(url: string, since: number): Promise<SimRecord[]> {
-  const r = await fetch(`${url}/sim/requests?since=${since}`);
-  return (await r.json()) as SimRecord[];
-}
 
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -55,17 +31,17 @@ function peakRss(pid: number): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-async function runJobs(platform: Platform, simUrl: string, prefix: string, n: number, input: unknown): Promise<{ overheadMs: number[]; a1111Ms: number[]; bytes: number[] }> {
+async function runJobs(platform: Platform, sim: SimProcess, prefix: string, n: number, input: unknown): Promise<{ overheadMs: number[]; a1111Ms: number[]; bytes: number[] }> {
   const overheadMs: number[] = [];
   const a1111Ms: number[] = [];
   const bytes: number[] = [];
   for (let i = 0; i < n; i++) {
     const id = `${prefix}-${i}`;
-    const since = (await simRecords(simUrl, 0)).length;
+    const since = (await sim.requests()).length;
     platform.enqueue({ id, input });
     const done = await platform.waitForResult(id, 120_000);
     const handed = platform.handedOut.get(id)!;
-    const gen = (await simRecords(simUrl, since)).filter((r) => r.path === '/sdapi/v1/txt2img');
+    const gen = (await sim.requests(since)).filter((r) => r.path === '/sdapi/v1/txt2img');
     if (gen.length !== 1) throw new Error(`expected 1 txt2img call for ${id}, saw ${gen.length}`);
     const a = gen[0]!.respondedAt - gen[0]!.receivedAt;
     a1111Ms.push(a);
@@ -76,7 +52,7 @@ async function runJobs(platform: Platform, simUrl: string, prefix: string, n: nu
 }
 
 async function main(): Promise<void> {
-  const sim = await startSim();
+  const sim = await startSimProcess(['--step-ms', '0']);
   const platform = await startPlatform({ holdMs: 1000, keepBodies: false });
   const worker = spawn(process.execPath, [path.join(root, 'dist/handler/main.js')], {
     env: { PATH: process.env.PATH ?? '', ...platform.env('w-bench', { A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: 'WARN', RUNPOD_PING_INTERVAL: '10000' }) },
@@ -85,10 +61,10 @@ async function main(): Promise<void> {
   try {
     const small = { api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: { prompt: 'a small benchmark image', steps: 20, width: 512, height: 512, seed: 1 } };
     const large = { api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: { prompt: 'a large benchmark batch', steps: 20, width: 1024, height: 1024, batch_size: 8, seed: 2 } };
-    await runJobs(platform, sim.url, 'warm', 20, small); // JIT and connection warm-up
-    await runJobs(platform, sim.url, 'warm-large', 2, large);
-    const s = await runJobs(platform, sim.url, 'small', 200, small);
-    const l = await runJobs(platform, sim.url, 'large', 10, large);
+    await runJobs(platform, sim, 'warm', 20, small); // JIT and connection warm-up
+    await runJobs(platform, sim, 'warm-large', 2, large);
+    const s = await runJobs(platform, sim, 'small', 200, small);
+    const l = await runJobs(platform, sim, 'large', 10, large);
     const rss = peakRss(worker.pid!);
 
     const smallMedian = quantile(s.overheadMs, 0.5);
@@ -122,7 +98,7 @@ Date: ${new Date().toISOString()}.
   } finally {
     worker.kill('SIGTERM');
     await new Promise((r) => worker.once('exit', r));
-    sim.child.kill('SIGTERM');
+    await sim.close();
     await platform.close();
   }
 }

@@ -93,8 +93,22 @@ export interface Config {
   resultRetry: ResultRetryConfig;
   a1111: A1111Config;
   limits: LimitsConfig;
-  /** Local API (`--rp_serve_api`) host and port. */
-  api: { host: string; port: number; concurrency: number };
+  /**
+   * Local endpoint (`--rp_serve_api`): host and port (`--rp_api_host`, default 127.0.0.1; `--rp_api_port`,
+   * default 8000), and `RUNPOD_API_KEY`, which, when set, every public request must carry as `Bearer`.
+   */
+  api: {
+    host: string;
+    port: number;
+    concurrency: number;
+    apiKey: string | undefined;
+    /** `LOCAL_ENDPOINT_RETENTION_RUN_MS`: how long a `/run` job's result is kept (default 30 min, as RunPod). */
+    retentionRunMs: number;
+    /** `LOCAL_ENDPOINT_RETENTION_SYNC_MS`: the same for `/runsync` jobs (default 60 s, as RunPod). */
+    retentionSyncMs: number;
+    /** `LOCAL_ENDPOINT_WEBHOOK_RETRY_MS`: pause between webhook attempts (default 10 s, as RunPod). */
+    webhookRetryDelayMs: number;
+  };
 }
 
 /** A configuration error: names the variable or flag, the value and what is allowed. */
@@ -248,6 +262,10 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
       host: args.rp_api_host ?? '127.0.0.1',
       port: args.rp_api_port ?? 8000,
       concurrency: args.rp_api_concurrency ?? 1,
+      apiKey: env.RUNPOD_API_KEY || undefined,
+      retentionRunMs: envInt(env, 'LOCAL_ENDPOINT_RETENTION_RUN_MS', 30 * 60_000, 1),
+      retentionSyncMs: envInt(env, 'LOCAL_ENDPOINT_RETENTION_SYNC_MS', 60_000, 1),
+      webhookRetryDelayMs: envInt(env, 'LOCAL_ENDPOINT_WEBHOOK_RETRY_MS', 10_000, 0),
     },
   };
 }

@@ -27,3 +27,20 @@ export function startWorker(env: Record<string, string>, args: string[] = [], cw
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return { child, stdout: () => out, stderr: () => err, exited };
 }
+
+/** Starts the worker with `--rp_serve_api --rp_api_port 0` and waits until its local endpoint is listening. */
+export async function startServeApi(env: Record<string, string>, args: string[] = []): Promise<WorkerProcess & { url: string }> {
+  const w = startWorker(env, ['--rp_serve_api', '--rp_api_port', '0', ...args]);
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (): void => {
+      const m = /Local RunPod endpoint at (http:\/\/[^\s]+?) /.exec(w.stdout());
+      if (m) {
+        w.child.stdout.off('data', onData);
+        resolve(m[1]!);
+      }
+    };
+    w.child.stdout.on('data', onData);
+    void w.exited.then((code) => reject(new Error(`worker exited (${code}) before its endpoint was up:\n${w.stdout()}\n${w.stderr()}`)));
+  });
+  return { ...w, url };
+}

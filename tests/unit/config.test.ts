@@ -32,7 +32,7 @@ describe('mode selection (spec §1 step 5) and env', () => {
     expect(c.runpod.workerId).toMatch(/^[0-9a-f-]{36}$/);
     expect(c.resultRetry.retries).toBeGreaterThanOrEqual(6);
     expect(c.logJson).toBe(false);
-    expect(c.api).toEqual({ host: '127.0.0.1', port: 8000, concurrency: 1 });
+    expect(c.api).toEqual({ host: '127.0.0.1', port: 8000, concurrency: 1, apiKey: undefined, retentionRunMs: 1_800_000, retentionSyncMs: 60_000, webhookRetryDelayMs: 10_000 });
   });
   it('reads RunPod env vars; clamps the ping interval to 1 s (spec §19 Q9)', () => {
     const c = loadConfig([], { RUNPOD_POD_ID: 'w1', RUNPOD_PING_INTERVAL: '500', RUNPOD_ENDPOINT_ID: 'ep', RUNPOD_DEBUG_LEVEL: 'warn' });
