@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Log } from './log.js';
 import { A1111Client } from './a1111/client.js';
+import { startEndpoint, type LocalEndpoint } from './endpoint/index.js';
 import { createA1111Handler } from './jobs/handler.js';
 import { createPlatformClient } from './runpod/http.js';
 import { Heartbeat } from './runpod/heartbeat.js';
@@ -65,31 +66,44 @@ async function runLocal(cfg: Config, log: Log, handler: Handler, a1111: A1111Cli
   return out.exitCode;
 }
 
-async function runPlatform(cfg: Config, log: Log, handler: Handler, a1111: A1111Client): Promise<number> {
+/** The webhook templates a worker loop is pointed at (the platform's, or the local endpoint's). */
+interface Templates {
+  RUNPOD_WEBHOOK_GET_JOB: string | undefined;
+  RUNPOD_WEBHOOK_POST_OUTPUT: string | undefined;
+  RUNPOD_WEBHOOK_POST_STREAM: string | undefined;
+  RUNPOD_WEBHOOK_PING: string | undefined;
+}
+
+/**
+ * The job-take loop with its heartbeat, readiness wait and signal handling; shared by platform mode and
+ * `--rp_serve_api` (there pointed at the local endpoint through the same templates).
+ * Resolves to the exit code once the loop has drained.
+ */
+async function runWorkerLoop(
+  cfg: Config,
+  log: Log,
+  handler: Handler,
+  a1111: A1111Client,
+  templates: Templates,
+  who: { workerId: string; apiKey: string | undefined; podId: string | undefined },
+): Promise<number> {
   const urls = resolveUrls(
     {
-      getJob: cfg.runpod.webhookGetJob,
-      postOutput: cfg.runpod.webhookPostOutput,
-      postStream: cfg.runpod.webhookPostStream,
-      ping: cfg.runpod.webhookPing,
+      getJob: templates.RUNPOD_WEBHOOK_GET_JOB,
+      postOutput: templates.RUNPOD_WEBHOOK_POST_OUTPUT,
+      postStream: templates.RUNPOD_WEBHOOK_POST_STREAM,
+      ping: templates.RUNPOD_WEBHOOK_PING,
     },
-    cfg.runpod.workerId,
+    who.workerId,
   );
   const ua = userAgent(cfg.runpod.uaIntegration);
   const heartbeat = Heartbeat.start(
-    {
-      pingUrl: urls.ping,
-      apiKey: cfg.runpod.apiKey,
-      podId: cfg.runpod.podId,
-      intervalMs: cfg.runpod.pingIntervalMs,
-      version: RUNTIME_VERSION,
-      userAgent: ua,
-    },
+    { pingUrl: urls.ping, apiKey: who.apiKey, podId: who.podId, intervalMs: cfg.runpod.pingIntervalMs, version: RUNTIME_VERSION, userAgent: ua },
     log,
   );
   const runtime = new WorkerRuntime({
     urls,
-    client: createPlatformClient(cfg.runpod.apiKey, ua),
+    client: createPlatformClient(who.apiKey, ua),
     handler,
     retry: cfg.resultRetry,
     log,
@@ -103,7 +117,7 @@ async function runPlatform(cfg: Config, log: Log, handler: Handler, a1111: A1111
     },
   });
   let signals = 0;
-  const onSignal = (sig: NodeJS.Signals): void => {
+  const handle = (sig: NodeJS.Signals): void => {
     signals++;
     if (signals > 1) {
       log.warn(`${sig} received again; exiting now.`);
@@ -112,8 +126,8 @@ async function runPlatform(cfg: Config, log: Log, handler: Handler, a1111: A1111
     log.info(`${sig} received. Shutting down.`);
     runtime.stop(sig);
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', handle);
+  process.on('SIGINT', handle);
 
   let code = 0;
   try {
@@ -127,6 +141,60 @@ async function runPlatform(cfg: Config, log: Log, handler: Handler, a1111: A1111
     }
   }
   await heartbeat?.stop();
+  return code;
+}
+
+function runPlatform(cfg: Config, log: Log, handler: Handler, a1111: A1111Client): Promise<number> {
+  const r = cfg.runpod;
+  return runWorkerLoop(
+    cfg,
+    log,
+    handler,
+    a1111,
+    {
+      RUNPOD_WEBHOOK_GET_JOB: r.webhookGetJob,
+      RUNPOD_WEBHOOK_POST_OUTPUT: r.webhookPostOutput,
+      RUNPOD_WEBHOOK_POST_STREAM: r.webhookPostStream,
+      RUNPOD_WEBHOOK_PING: r.webhookPing,
+    },
+    { workerId: r.workerId, apiKey: r.apiKey, podId: r.podId },
+  );
+}
+
+/**
+ * `--rp_serve_api`: the local RunPod endpoint (public API + worker API) and the real worker loop pointed at it
+ * through the `RUNPOD_WEBHOOK_*` templates the platform would inject, so the local path is the production path.
+ */
+async function runServeApi(cfg: Config, log: Log, handler: Handler, a1111: A1111Client): Promise<number> {
+  let endpoint: LocalEndpoint;
+  try {
+    endpoint = await startEndpoint({
+      host: cfg.api.host,
+      port: cfg.api.port,
+      apiKey: cfg.api.apiKey,
+      retentionRunMs: cfg.api.retentionRunMs,
+      retentionSyncMs: cfg.api.retentionSyncMs,
+      webhookRetryDelayMs: cfg.api.webhookRetryDelayMs,
+      log,
+    });
+  } catch (e) {
+    log.error(`Cannot start the local endpoint on ${cfg.api.host}:${cfg.api.port}: ${(e as Error).message}`);
+    return 1;
+  }
+  log.info(
+    `Local RunPod endpoint at ${endpoint.url} (POST /run, POST /runsync, GET /status/{id}, also under /v2/{endpointId}/)${cfg.api.apiKey ? '; requests need Authorization: Bearer $RUNPOD_API_KEY' : ''}.`,
+  );
+  const workerId = cfg.runpod.podId || 'local-worker';
+  const code = await runWorkerLoop(
+    cfg,
+    log,
+    handler,
+    a1111,
+    endpoint.workerEnv(),
+    // The worker API of the local endpoint needs no key; a placeholder lets the heartbeat run as on the platform.
+    { workerId, apiKey: cfg.runpod.apiKey || 'local', podId: workerId },
+  );
+  await endpoint.close();
   return code;
 }
 
@@ -159,8 +227,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'platform':
       return runPlatform(cfg, log, handler, a1111);
     case 'serve_api':
-      log.error('--rp_serve_api (the local RunPod endpoint) is not available in this version yet.');
-      return 2;
+      return runServeApi(cfg, log, handler, a1111);
     case 'realtime':
       log.error('RUNPOD_REALTIME_PORT (realtime mode) is not supported by this worker; unset it to run in platform mode.');
       return 2;

@@ -1,0 +1,6 @@
+/**
+ * The local RunPod endpoint emulator (protocol spec §14.5): the platform's public queue API and the worker
+ * protocol on one loopback server. See `server.ts`.
+ */
+export { ENDPOINT_DEFAULTS, startEndpoint, type EndpointOptions, type LocalEndpoint } from './server.js';
+export type { HealthBody, JobStatus, StatusBody } from './jobs.js';

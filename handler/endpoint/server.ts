@@ -1,0 +1,164 @@
+/**
+ * The local RunPod endpoint emulator (protocol spec §14.5): one HTTP server speaking the platform's public queue
+ * API (§17) to clients such as `runpod-sdk` or curl, and the worker protocol (§4–§9) to a worker started with
+ * {@link LocalEndpoint.workerEnv}. Jobs live in memory; nothing is persisted.
+ */
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { silentLog, type Log } from '../log.js';
+import { readRawBody } from './http.js';
+import { JobStore } from './jobs.js';
+import { registerPublicApi } from './public-api.js';
+import { HttpError } from './request.js';
+import { WebhookSender } from './webhook.js';
+import { registerWorkerApi } from './worker-api.js';
+
+/** Options of {@link startEndpoint}; every field is optional. */
+export interface EndpointOptions {
+  /** Interface to listen on; default `127.0.0.1`. */
+  host?: string;
+  /** TCP port; default 8000; 0 picks a free port. */
+  port?: number;
+  /**
+   * `RUNPOD_API_KEY`: when set (non-empty), every public route requires `Authorization: Bearer <key>` or the raw
+   * key (spec §17), else 401 `{"error": ...}`. The worker API is never checked.
+   */
+  apiKey?: string;
+  /** Endpoint id used in {@link LocalEndpoint.workerEnv} and logs; default `local`. Any id is served. */
+  endpointId?: string;
+  /** How long a `/run` job's final result is kept, ms; then `/status` answers 404. Default 30 min (spec §17). */
+  retentionRunMs?: number;
+  /** The same for `/runsync` jobs, ms. Default 60 s (spec §17). */
+  retentionSyncMs?: number;
+  /** Delay between webhook attempts, ms (3 attempts in all). Default 10 000 (spec §17). */
+  webhookRetryDelayMs?: number;
+  /** Bound of one webhook attempt, ms. Default 10 000. */
+  webhookTimeoutMs?: number;
+  /** How long an empty job-take / job-stop is held before 204, ms. Default 20 000. */
+  takeHoldMs?: number;
+  /** How long `/stream` holds when there is no new chunk and the job is not final, ms. Default 1000. */
+  streamHoldMs?: number;
+  /** `policy.executionTimeout` of jobs that give none, ms. Default 600 000 (spec §17). Not bounded by the 5 s minimum. */
+  executionTimeoutDefaultMs?: number;
+  /** Where the emulator logs; default silent. */
+  log?: Log;
+}
+
+/** A running emulator. */
+export interface LocalEndpoint {
+  /** `http://host:port`, no trailing slash (a wildcard host is given as loopback). */
+  url: string;
+  /** The port listened on (useful with `port: 0`). */
+  port: number;
+  /**
+   * The `RUNPOD_WEBHOOK_*` templates a worker needs, exactly as the platform injects them (spec §2):
+   * GET_JOB `${url}/v2/${endpointId}/job-take/$ID?gpu=local`, POST_OUTPUT `…/job-done/$RUNPOD_POD_ID/$ID?gpu=local`,
+   * POST_STREAM `…/job-stream/$RUNPOD_POD_ID/$ID?gpu=local`, PING `…/ping/$RUNPOD_POD_ID?gpu=local`.
+   */
+  workerEnv(): { RUNPOD_WEBHOOK_GET_JOB: string; RUNPOD_WEBHOOK_POST_OUTPUT: string; RUNPOD_WEBHOOK_POST_STREAM: string; RUNPOD_WEBHOOK_PING: string };
+  /** Stops the timers, answers held long-polls (204 / current status), abandons webhook retries, closes the server. */
+  close(): Promise<void>;
+}
+
+/** The defaults of {@link EndpointOptions}. */
+export const ENDPOINT_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8000,
+  endpointId: 'local',
+  retentionRunMs: 30 * 60_000,
+  retentionSyncMs: 60_000,
+  webhookRetryDelayMs: 10_000,
+  webhookTimeoutMs: 10_000,
+  takeHoldMs: 20_000,
+  streamHoldMs: 1_000,
+  executionTimeoutDefaultMs: 600_000,
+} as const;
+
+/** `http://host:port` for clients: wildcard hosts become loopback, IPv6 literals get brackets. */
+function clientUrl(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
+/** The `{"error"}` answer for any error reaching fastify (never fastify's own error shape). */
+function installErrorHandling(app: FastifyInstance, log: Log): void {
+  app.setErrorHandler((err: FastifyError | HttpError | Error, req, reply) => {
+    if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.message });
+    const code = (err as FastifyError).statusCode;
+    if (typeof code === 'number' && code >= 400 && code < 500) return reply.code(code).send({ error: err.message });
+    log.error(`Internal error on ${req.method} ${req.url}: ${err.stack ?? err.message}`);
+    return reply.code(500).send({ error: `internal error: ${err.message}` });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }));
+}
+
+/**
+ * Starts the emulator and resolves once it listens.
+ * @throws the listen error (e.g. `EADDRINUSE`) after releasing everything it created
+ */
+export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEndpoint> {
+  const o = { ...ENDPOINT_DEFAULTS, ...stripUndefined(opts) };
+  const log = opts.log ?? silentLog;
+  const webhooks = new WebhookSender({ retryDelayMs: o.webhookRetryDelayMs, timeoutMs: o.webhookTimeoutMs, log });
+  const store = new JobStore({
+    retentionRunMs: o.retentionRunMs,
+    retentionSyncMs: o.retentionSyncMs,
+    log,
+    onFinal: (job) => {
+      if (job.request.webhook !== undefined) webhooks.send(job.request.webhook, store.webhookBody(job), job.id);
+    },
+  });
+
+  const app = Fastify({
+    logger: false,
+    exposeHeadRoutes: false,
+    forceCloseConnections: 'idle',
+    frameworkErrors: (err, _req, reply) => {
+      void (reply as FastifyReply).code(400).send({ error: err.message });
+    },
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', readRawBody);
+  installErrorHandling(app, log);
+  registerPublicApi(app, { store, log, apiKey: opts.apiKey, streamHoldMs: o.streamHoldMs, executionTimeoutDefaultMs: o.executionTimeoutDefaultMs });
+  registerWorkerApi(app, { store, log, takeHoldMs: o.takeHoldMs });
+
+  try {
+    await app.listen({ host: o.host, port: o.port });
+  } catch (e) {
+    store.close();
+    webhooks.close();
+    await app.close().catch(() => undefined);
+    throw e;
+  }
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : o.port;
+  const url = clientUrl(o.host, port);
+  const base = `${url}/v2/${o.endpointId}`;
+  log.info(`Local RunPod endpoint ${o.endpointId} listening on ${url} (public API at ${base}/run; worker API at ${base}/job-take/…).`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    workerEnv: () => ({
+      RUNPOD_WEBHOOK_GET_JOB: `${base}/job-take/$ID?gpu=local`,
+      RUNPOD_WEBHOOK_POST_OUTPUT: `${base}/job-done/$RUNPOD_POD_ID/$ID?gpu=local`,
+      RUNPOD_WEBHOOK_POST_STREAM: `${base}/job-stream/$RUNPOD_POD_ID/$ID?gpu=local`,
+      RUNPOD_WEBHOOK_PING: `${base}/ping/$RUNPOD_POD_ID?gpu=local`,
+    }),
+    close() {
+      closing ??= (async () => {
+        store.close();
+        webhooks.close();
+        await app.close();
+        log.info(`Local RunPod endpoint ${o.endpointId} closed.`);
+      })();
+      return closing;
+    },
+  };
+}
+
+/** `o` without its undefined fields (so they do not override defaults). */
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,132 @@
+/**
+ * The worker side of the platform as the emulator serves it (protocol spec §4–§9): job-take (long-poll, single
+ * and batch), job-done (results and progress), job-stream, job-stop (long-poll) and ping. These routes are what
+ * the `RUNPOD_WEBHOOK_*` templates of `LocalEndpoint.workerEnv()` point at; they are never API-key checked.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Log } from '../log.js';
+import { addRoute, clientGone, queryParam, rawBody } from './http.js';
+import type { Assignment, Job, JobStore, WorkerPostOutcome } from './jobs.js';
+import { HttpError, isObject, OTHER_BODY_LIMIT_BYTES, parseWorkerJson, WORKER_BODY_LIMIT_BYTES } from './request.js';
+
+/** What the worker routes need. */
+export interface WorkerApiOptions {
+  store: JobStore;
+  log: Log;
+  /** How long an empty job-take / job-stop is held before 204, ms. */
+  takeHoldMs: number;
+}
+
+/**
+ * The job a job-take hands out (spec §4.4): `{id, input}` plus the request's `webhook` and `s3Config` when it
+ * had them.
+ */
+export function takeBody(job: Job): Record<string, unknown> {
+  const body: Record<string, unknown> = { id: job.id, input: job.request.input };
+  if (job.request.webhook !== undefined) body.webhook = job.request.webhook;
+  if (job.request.s3Config !== undefined) body.s3Config = job.request.s3Config;
+  return body;
+}
+
+/**
+ * Parses `batch_size` of job-take-batch (spec §4.1): a positive integer; default 1.
+ * @throws HttpError 400 for anything else
+ */
+export function parseBatchSize(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new HttpError(400, `batch_size must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+interface WorkerParams {
+  workerId: string;
+  jobId: string;
+}
+
+/** Registers the worker routes on `app`. */
+export function registerWorkerApi(app: FastifyInstance, o: WorkerApiOptions): void {
+  const { store, log } = o;
+
+  /** Job-take (spec §4): the next job(s) or, after holding up to `takeHoldMs`, 204. */
+  const take = (batch: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
+    const { workerId } = req.params as WorkerParams;
+    const max = batch ? parseBatchSize(queryParam(req, 'batch_size')) : 1;
+    const assigned = await new Promise<Assignment[]>((resolve) => {
+      const end = store.take({ workerId, max, alive: () => !clientGone(req, reply), deliver: resolve }, o.takeHoldMs);
+      reply.raw.once('close', end);
+    });
+    if (assigned.length === 0) return reply.code(204).send();
+    if (clientGone(req, reply)) {
+      store.giveBack(assigned);
+      return reply.code(204).send();
+    }
+    // If the answer does not reach the worker, its jobs go back to the head of the queue.
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) store.giveBack(assigned);
+    });
+    const jobs = assigned.map((a) => takeBody(a.job));
+    return reply
+      .code(200)
+      .type('application/json')
+      .send(JSON.stringify(batch ? jobs : jobs[0]));
+  };
+  addRoute(app, ['GET'], '/job-take/:workerId', { label: 'job-take', bodyLimit: OTHER_BODY_LIMIT_BYTES }, take(false));
+  addRoute(app, ['GET'], '/job-take-batch/:workerId', { label: 'job-take-batch', bodyLimit: OTHER_BODY_LIMIT_BYTES }, take(true));
+
+  /** Answers a job-done / job-stream outcome: 404 unknown job, else 200 (`{"ignored": why}` when ignored). */
+  const answer = (reply: FastifyReply, jobId: string, what: string, outcome: WorkerPostOutcome): FastifyReply => {
+    if (outcome.kind === 'unknown') throw new HttpError(404, `job ${jobId} not found`);
+    if (outcome.kind === 'ignored') {
+      log.debug(`${what} ignored: ${outcome.reason}.`, jobId);
+      return reply.code(200).send({ ignored: outcome.reason });
+    }
+    return reply.code(200).send({});
+  };
+
+  /** The body of a job-done / job-stream post: JSON whatever the Content-Type says (spec §3.3), an object. */
+  const workerBody = (req: FastifyRequest, what: string): Record<string, unknown> => {
+    const body = parseWorkerJson(rawBody(req), `${what} body`);
+    if (!isObject(body)) throw new HttpError(400, `${what} body must be a JSON object such as {"output": ...}, got ${JSON.stringify(body).slice(0, 80)}`);
+    return body;
+  };
+
+  // POST job-done/{workerId}/{jobId}?isStream=… (spec §5, §7).
+  addRoute(app, ['POST'], '/job-done/:workerId/:jobId', { label: 'job-done', bodyLimit: WORKER_BODY_LIMIT_BYTES }, async (req, reply) => {
+    const { workerId, jobId } = req.params as WorkerParams;
+    const body = workerBody(req, 'job-done');
+    return answer(reply, jobId, 'job-done', store.workerDone(jobId, workerId, body));
+  });
+
+  // POST job-stream/{workerId}/{jobId} (spec §6): body {"output": chunk}.
+  addRoute(app, ['POST'], '/job-stream/:workerId/:jobId', { label: 'job-stream', bodyLimit: WORKER_BODY_LIMIT_BYTES }, async (req, reply) => {
+    const { workerId, jobId } = req.params as WorkerParams;
+    const body = workerBody(req, 'job-stream');
+    return answer(reply, jobId, 'job-stream', store.workerStream(jobId, workerId, 'output' in body ? body.output : null));
+  });
+
+  // GET job-stop/{workerId} (spec §8): {"jobsToStop": [ids]} or, after holding, 204.
+  addRoute(app, ['GET'], '/job-stop/:workerId', { label: 'job-stop', bodyLimit: OTHER_BODY_LIMIT_BYTES }, async (req, reply) => {
+    const { workerId } = req.params as WorkerParams;
+    const ids = await new Promise<string[]>((resolve) => {
+      const end = store.takeStops({ workerId, alive: () => !clientGone(req, reply), deliver: resolve }, o.takeHoldMs);
+      reply.raw.once('close', end);
+    });
+    if (ids.length === 0) return reply.code(204).send();
+    if (clientGone(req, reply)) {
+      store.restoreStops(workerId, ids);
+      return reply.code(204).send();
+    }
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) store.restoreStops(workerId, ids);
+    });
+    log.debug(`Stop signals sent to worker ${workerId}: ${ids.join(', ')}.`);
+    return reply.code(200).type('application/json').send(JSON.stringify({ jobsToStop: ids }));
+  });
+
+  // GET ping/{workerId} (spec §9): records the worker as seen.
+  addRoute(app, ['GET'], '/ping/:workerId', { label: 'ping', bodyLimit: OTHER_BODY_LIMIT_BYTES }, async (req, reply) => {
+    store.seen((req.params as WorkerParams).workerId);
+    return reply.code(200).send();
+  });
+}
