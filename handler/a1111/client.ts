@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import axios, { type AxiosError, type AxiosInstance } from 'axios';
 import type { A1111Config } from '../config.js';
@@ -101,6 +102,33 @@ export function formatA1111Error(status: number, method: string, route: string, 
   return { message, fields };
 }
 
+/**
+ * Reads a response body into one buffer. With a known length (Content-Length of an unencoded body) the buffer is
+ * allocated once and filled in place, so a 20 MB answer is held once, not as chunks plus their concatenation.
+ * @throws the stream's error (connection reset, abort)
+ */
+function readBody(stream: Readable, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const sized = Number.isSafeInteger(length) && length >= 0 ? Buffer.allocUnsafe(length) : null;
+    let filled = 0;
+    let chunks: Buffer[] | null = sized ? null : [];
+    stream.on('data', (chunk: Buffer) => {
+      if (chunks === null && filled + chunk.length <= sized!.length) {
+        chunk.copy(sized!, filled);
+      } else {
+        if (chunks === null) chunks = [sized!.subarray(0, filled)]; // more bytes than announced: fall back
+        chunks.push(chunk);
+      }
+      filled += chunk.length;
+    });
+    stream.once('error', reject);
+    stream.once('end', () => {
+      if (chunks !== null) resolve(Buffer.concat(chunks, filled));
+      else resolve(filled === sized!.length ? sized! : sized!.subarray(0, filled));
+    });
+  });
+}
+
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
 
 /** The A1111 API client for one backend. */
@@ -120,7 +148,8 @@ export class A1111Client {
       // A1111 gzips every answer ≥ 1000 bytes when asked (spec a1111 §2.2, GZip middleware). On loopback that only
       // burns CPU on both sides (base64 PNGs barely compress), so ask for the identity encoding.
       headers: { 'Accept-Encoding': 'identity' },
-      responseType: 'arraybuffer',
+      // Bodies are read as a stream into one buffer sized from Content-Length (see readBody).
+      responseType: 'stream',
       transformResponse: (d: unknown) => d,
       validateStatus: () => true,
       maxBodyLength: Infinity,
@@ -142,9 +171,10 @@ export class A1111Client {
     const timeoutMs = opts.timeoutMs ?? this.config.requestTimeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    let res;
+    let status: number;
+    let body: Buffer;
     try {
-      res = await this.http.request<Buffer>({
+      const res = await this.http.request<Readable>({
         method,
         url: path,
         signal,
@@ -152,6 +182,9 @@ export class A1111Client {
           ? { data: JSON.stringify(payload ?? {}), headers: { 'Content-Type': 'application/json' } }
           : {}),
       });
+      status = res.status;
+      const encoded = res.headers['content-encoding'] !== undefined && res.headers['content-encoding'] !== 'identity';
+      body = await readBody(res.data, encoded ? NaN : Number(res.headers['content-length']));
     } catch (e) {
       const ax = e as AxiosError;
       if (opts.signal?.aborted) {
@@ -180,12 +213,11 @@ export class A1111Client {
         path,
       );
     }
-    const body = Buffer.isBuffer(res.data) ? res.data : Buffer.from(res.data as ArrayBuffer);
-    if (res.status < 200 || res.status >= 300) {
-      const { message, fields } = formatA1111Error(res.status, method, path, body);
-      throw new A1111Error(message, 'http', res.status, method, path, fields);
+    if (status < 200 || status >= 300) {
+      const { message, fields } = formatA1111Error(status, method, path, body);
+      throw new A1111Error(message, 'http', status, method, path, fields);
     }
-    return { status: res.status, body };
+    return { status, body };
   }
 
   /** `POST /sdapi/v1/interrupt` (spec a1111 §2.4), best effort with a 5 s timeout; never throws. */
@@ -193,6 +225,7 @@ export class A1111Client {
     try {
       const r = await this.http.post('/sdapi/v1/interrupt', '{}', {
         headers: { 'Content-Type': 'application/json' },
+        responseType: 'arraybuffer',
         signal: AbortSignal.timeout(5000),
       });
       return r.status >= 200 && r.status < 300;
@@ -221,7 +254,7 @@ export class A1111Client {
       const remaining = deadline - performance.now();
       try {
         const perTry = AbortSignal.timeout(Math.ceil(Math.max(100, Math.min(5000, remaining))));
-        const r = await this.http.get('/sdapi/v1/sd-models', { signal: signal ? AbortSignal.any([signal, perTry]) : perTry });
+        const r = await this.http.get('/sdapi/v1/sd-models', { signal: signal ? AbortSignal.any([signal, perTry]) : perTry, responseType: 'arraybuffer' });
         if (r.status === 200) {
           this.needsReadyCheck = false;
           return performance.now() - start;

@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from './root.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const root = ROOT;
 
 /** Seed 004's job (`{input: {api, payload}}`), read from the repo's `test_input.json`. */
 export const SEED_004 = JSON.parse(readFileSync(path.join(root, 'test_input.json'), 'utf8')) as {
