@@ -74,12 +74,30 @@ export interface A1111Config {
   readyIntervalMs: number;
   /** `A1111_REQUEST_TIMEOUT_S`: per-request timeout, seconds (default 600). */
   requestTimeoutMs: number;
+  /** `A1111_API_AUTH` (`user:password`, as A1111's `--api-auth`): sent as HTTP Basic; never logged. */
+  auth?: { username: string; password: string };
 }
 
-/** Limits on job inputs (the issue's validation rules). */
+/** Limits on job inputs: size and cost caps and the image/URL policy (README "Input limits"). */
 export interface LimitsConfig {
   /** `MAX_IMAGES_PER_JOB`: `batch_size × n_iter` cap (default 16). */
   maxImagesPerJob: number;
+  /** `MAX_INPUT_BYTES`: size of a job's `input` as JSON, bytes (default 20 MiB, RunPod's `/runsync` limit). */
+  maxInputBytes: number;
+  /** `MAX_PIXELS_PER_JOB`: `width × height × batch_size × n_iter`, hires scale included, px (default 16 Mpx = 16 × 1024²). */
+  maxPixelsPerJob: number;
+  /** `MAX_STEPS`: cap of `steps` (default 150). */
+  maxSteps: number;
+  /** `MAX_HR_STEPS`: cap of `hr_second_pass_steps` (default 150). */
+  maxHrSteps: number;
+  /** `MAX_INPUT_IMAGES`: number of input images in one job (`init_images`, `mask`, `image`, `imageList` items; default 16). */
+  maxInputImages: number;
+  /** `MAX_INPUT_IMAGE_BYTES`: decoded size of one input image, bytes (default 16 MiB). */
+  maxInputImageBytes: number;
+  /** `MAX_IMAGE_SIDE`: largest width or height of an input image, px (default 8192). */
+  maxImageSide: number;
+  /** `ALLOW_IMAGE_URLS`: accept http(s) image URLs (public addresses only) instead of base64 (default false: SSRF). */
+  allowImageUrls: boolean;
 }
 
 /** The whole configuration. */
@@ -176,6 +194,15 @@ function envInt(env: Env, name: string, def: number, min: number, max = Number.M
   return n;
 }
 
+function envBool(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return def;
+  const v = raw.trim().toLowerCase();
+  if (['true', '1', 'yes'].includes(v)) return true;
+  if (['false', '0', 'no'].includes(v)) return false;
+  throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: allowed true or false (default ${def})`);
+}
+
 function envUrl(env: Env, name: string, def: string): string {
   const raw = (env[name] ?? '').trim() || def;
   let u: URL;
@@ -188,6 +215,14 @@ function envUrl(env: Env, name: string, def: string): string {
     throw new ConfigError(`${name}=${JSON.stringify(raw)} must use http or https`);
   }
   return raw.replace(/\/+$/, '');
+}
+
+/** Parses `A1111_API_AUTH=user:password` (the password may contain `:`). The value is never echoed in errors. */
+function parseApiAuth(raw: string | undefined): { auth?: { username: string; password: string } } {
+  if (raw === undefined || raw === '') return {};
+  const i = raw.indexOf(':');
+  if (i <= 0) throw new ConfigError('A1111_API_AUTH is invalid: allowed user:password (the value is not shown)');
+  return { auth: { username: raw.slice(0, i), password: raw.slice(i + 1) } };
 }
 
 /**
@@ -254,9 +289,18 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
       readyTimeoutMs: a1111ReadyS * 1000,
       readyIntervalMs: envInt(env, 'A1111_READY_INTERVAL_MS', 250, 1, 250),
       requestTimeoutMs: a1111RequestS * 1000,
+      ...parseApiAuth(env.A1111_API_AUTH),
     },
     limits: {
       maxImagesPerJob: envInt(env, 'MAX_IMAGES_PER_JOB', 16, 1, 1000),
+      maxInputBytes: envInt(env, 'MAX_INPUT_BYTES', 20 * 1024 * 1024, 1024),
+      maxPixelsPerJob: envInt(env, 'MAX_PIXELS_PER_JOB', 16 * 1024 * 1024, 4096),
+      maxSteps: envInt(env, 'MAX_STEPS', 150, 1, 10_000),
+      maxHrSteps: envInt(env, 'MAX_HR_STEPS', 150, 0, 10_000),
+      maxInputImages: envInt(env, 'MAX_INPUT_IMAGES', 16, 0, 1000),
+      maxInputImageBytes: envInt(env, 'MAX_INPUT_IMAGE_BYTES', 16 * 1024 * 1024, 1024),
+      maxImageSide: envInt(env, 'MAX_IMAGE_SIDE', 8192, 64, 65536),
+      allowImageUrls: envBool(env, 'ALLOW_IMAGE_URLS', false),
     },
     api: {
       host: args.rp_api_host ?? '127.0.0.1',

@@ -158,6 +158,8 @@ export class A1111Client {
       // No redirects: axios would route every request through follow-redirects, which keeps a copy of each
       // request body for replays (20 MB results twice in memory). Neither RunPod nor A1111 redirects these calls.
       maxRedirects: 0,
+      // A1111 started with --api-auth: HTTP Basic on every call (the credentials are never logged).
+      ...(config.auth ? { auth: config.auth } : {}),
     });
   }
 

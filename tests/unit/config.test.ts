@@ -27,6 +27,17 @@ describe('mode selection (spec §1 step 5) and env', () => {
   it('defaults', () => {
     const c = loadConfig([], {});
     expect(c.a1111).toEqual({ url: 'http://127.0.0.1:3000', readyTimeoutMs: 600_000, readyIntervalMs: 250, requestTimeoutMs: 600_000 });
+    expect(c.limits).toEqual({
+      maxImagesPerJob: 16,
+      maxInputBytes: 20 * 1024 * 1024,
+      maxPixelsPerJob: 16 * 1024 * 1024,
+      maxSteps: 150,
+      maxHrSteps: 150,
+      maxInputImages: 16,
+      maxInputImageBytes: 16 * 1024 * 1024,
+      maxImageSide: 8192,
+      allowImageUrls: false,
+    });
     expect(c.runpod.pingIntervalMs).toBe(10_000);
     expect(c.runpod.podHostname).toBe('unknown');
     expect(c.runpod.workerId).toMatch(/^[0-9a-f-]{36}$/);
@@ -45,6 +56,9 @@ describe('mode selection (spec §1 step 5) and env', () => {
     expect(() => loadConfig([], { A1111_READY_TIMEOUT_S: 'soon' })).toThrow(ConfigError);
     expect(() => loadConfig([], { A1111_READY_TIMEOUT_S: 'soon' })).toThrow(/A1111_READY_TIMEOUT_S="soon" is invalid: allowed an integer from 1/);
     expect(() => loadConfig([], { A1111_URL: 'ftp://x' })).toThrow(/A1111_URL.*http or https/);
+    expect(() => loadConfig([], { ALLOW_IMAGE_URLS: 'maybe' })).toThrow(/ALLOW_IMAGE_URLS="maybe" is invalid: allowed true or false/);
+    expect(() => loadConfig([], { A1111_API_AUTH: 'secretword' })).toThrow(/^A1111_API_AUTH is invalid: allowed user:password \(the value is not shown\)$/);
+    expect(loadConfig([], { A1111_API_AUTH: 'u:p:w' }).a1111.auth).toEqual({ username: 'u', password: 'p:w' });
     expect(() => loadConfig([], { RUNPOD_DEBUG_LEVEL: 'WARNING' })).toThrow(/^RUNPOD_DEBUG_LEVEL: invalid log level "WARNING"/);
     expect(() => loadConfig(['--rp_log_level', 'loud'], {})).toThrow(ConfigError);
   });

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { LimitsConfig } from '../../handler/config.js';
+import { loadConfig, type LimitsConfig } from '../../handler/config.js';
 import { JobInputError } from '../../handler/jobs/errors.js';
 import { ROUTES, resolveRoute, type RouteSpec } from '../../handler/jobs/routes.js';
 import { suggestField, validatePayload } from '../../handler/jobs/validate.js';
@@ -11,7 +11,7 @@ import img2imgSchema from '../../schemas/img2img.json' with { type: 'json' };
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SEEDS_DIR = join(REPO_ROOT, '..', 'shared', 'seeds');
-const LIMITS: LimitsConfig = { maxImagesPerJob: 16 };
+const LIMITS: LimitsConfig = loadConfig([], {}).limits;
 
 const TXT2IMG = resolveRoute('POST', '/sdapi/v1/txt2img');
 const IMG2IMG = resolveRoute('POST', '/sdapi/v1/img2img');
@@ -333,8 +333,8 @@ describe('images per job (batch_size × n_iter)', () => {
   });
 
   it('uses the configured limit', () => {
-    expect(check(TXT2IMG, { batch_size: 8, n_iter: 8 }, { maxImagesPerJob: 64 })).not.toThrow();
-    expect(messageOf(check(TXT2IMG, { batch_size: 2, n_iter: 2 }, { maxImagesPerJob: 3 }))).toContain(
+    expect(check(TXT2IMG, { batch_size: 8, n_iter: 8 }, { ...LIMITS, maxImagesPerJob: 64 })).not.toThrow();
+    expect(messageOf(check(TXT2IMG, { batch_size: 2, n_iter: 2 }, { ...LIMITS, maxImagesPerJob: 3 }))).toContain(
       '2 × 2 = 4 images is over the limit of 3 per job',
     );
   });
