@@ -214,6 +214,10 @@ function envUrl(env: Env, name: string, def: string): string {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
     throw new ConfigError(`${name}=${JSON.stringify(raw)} must use http or https`);
   }
+  // Credentials in the URL are not kept in it (it is logged): A1111_API_AUTH carries them.
+  if (u.username || u.password) {
+    throw new ConfigError(`${name} must not carry credentials (user:password@); set A1111_API_AUTH=user:password instead`);
+  }
   return raw.replace(/\/+$/, '');
 }
 

@@ -59,6 +59,8 @@ export interface LogOptions {
   json: boolean;
   /** Where lines go; default `process.stdout`. */
   out?: NodeJS.WritableStream;
+  /** Secret values (API keys, passwords) replaced by `[REDACTED]` wherever they appear in a message or field. */
+  secrets?: readonly string[];
 }
 
 /** The project's logger: RunPod's levels, an optional job id (`requestId`) per line, extra fields. */
@@ -86,9 +88,24 @@ function plainDestination(out: NodeJS.WritableStream): DestinationStream {
   };
 }
 
+/**
+ * Returns a function that hides secrets in text: every given secret value (ignoring empty and very short ones,
+ * which would blank ordinary words) and the userinfo of any URL (`scheme://user:pass@host` →
+ * `scheme://[REDACTED]@host`) become `[REDACTED]`.
+ */
+export function redactor(secrets: readonly string[]): (text: string) => string {
+  const values = [...new Set(secrets.filter((v) => v.length >= 4))].sort((a, b) => b.length - a.length);
+  return (text: string): string => {
+    let out = text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s@]+@/gi, '$1[REDACTED]@');
+    for (const v of values) if (out.includes(v)) out = out.split(v).join('[REDACTED]');
+    return out;
+  };
+}
+
 /** Creates a {@link Log} writing RunPod-format lines (see the module comment). */
 export function createLogger(opts: LogOptions): Log {
   const out = opts.out ?? process.stdout;
+  const redact = redactor(opts.secrets ?? []);
   const destination: DestinationStream = opts.json ? (out as DestinationStream) : plainDestination(out);
   const p: PinoLogger = pino(
     {
@@ -104,7 +121,8 @@ export function createLogger(opts: LogOptions): Log {
     (level: 'trace' | 'debug' | 'info' | 'warn' | 'error') =>
     (message: string, requestId?: string | null, extra?: Record<string, unknown>): void => {
       if (!p.isLevelEnabled(level)) return;
-      p[level]({ requestId: requestId ?? null, ...extra }, truncateMessage(message));
+      const fields = extra ? (JSON.parse(redact(JSON.stringify(extra))) as Record<string, unknown>) : undefined;
+      p[level]({ requestId: requestId ?? null, ...fields }, truncateMessage(redact(message)));
     };
   return { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

@@ -198,6 +198,18 @@ async function runServeApi(cfg: Config, log: Log, handler: Handler, a1111: A1111
   return code;
 }
 
+/** Every secret the process knows, for log redaction: RunPod keys, bucket keys, A1111 basic-auth password. */
+function secretValues(cfg: Config): string[] {
+  const env = process.env;
+  return [
+    cfg.runpod.apiKey,
+    cfg.api.apiKey,
+    cfg.a1111.auth?.password,
+    env.BUCKET_ACCESS_KEY_ID,
+    env.BUCKET_SECRET_ACCESS_KEY,
+  ].filter((v): v is string => typeof v === 'string' && v !== '');
+}
+
 /** Runs the CLI; resolves to the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   let cfg: Config;
@@ -214,6 +226,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const log = createLogger({
     level: cfg.logLevel,
     json: cfg.logJson,
+    secrets: secretValues(cfg),
     out: cfg.mode === 'local' ? process.stderr : process.stdout,
   });
   (cfg.mode === 'local' ? process.stderr : process.stdout).write(`--- Starting Serverless Worker |  Version ${RUNTIME_VERSION} ---\n`);

@@ -2,6 +2,7 @@
  * The A1111 client (handler/a1111/) against the bundled A1111 simulator on loopback.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import http from 'node:http';
 import { A1111Client, A1111Error, formatA1111Error } from '../../handler/a1111/client.js';
 import { silentLog } from '../../handler/log.js';
 import { startSimulator, type Simulator } from '../../sim/server.js';
@@ -136,5 +137,25 @@ describe('calls and error normalisation (a1111 spec §2.10)', () => {
     const gen = s.requests.find((r) => r.path === '/sdapi/v1/txt2img')!;
     await new Promise((r) => setTimeout(r, 200));
     expect(gen.respondedAt - gen.receivedAt).toBeLessThan(100 * 50);
+  });
+});
+
+describe('A1111_API_AUTH', () => {
+  it('sends HTTP Basic credentials on every call (A1111 --api-auth)', async () => {
+    const seen: Array<string | undefined> = [];
+    const srv = http.createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.setHeader('content-type', 'application/json');
+      res.end(req.url === '/sdapi/v1/sd-models' ? '[]' : '{"images":[]}');
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise((r) => srv.close(() => r())));
+    const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+    const c = new A1111Client({ url, readyTimeoutMs: 2000, readyIntervalMs: 50, requestTimeoutMs: 2000, auth: { username: 'admin', password: 'p:w' } }, silentLog);
+    await c.waitReady();
+    await c.call('POST', '/sdapi/v1/txt2img', { steps: 1 });
+    await c.interrupt();
+    const expected = `Basic ${Buffer.from('admin:p:w').toString('base64')}`;
+    expect(seen).toEqual([expected, expected, expected]);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseArgs } from '../../handler/config.js';
-import { parseLogLevel, truncateMessage } from '../../handler/log.js';
+import { createLogger, parseLogLevel, redactor, truncateMessage } from '../../handler/log.js';
+import { Writable } from 'node:stream';
 
 describe('CLI flags (protocol spec §13.1)', () => {
   it('parses --flag value and --flag=value, keeps unknown args', () => {
@@ -74,5 +75,26 @@ describe('log helpers (spec §12)', () => {
     const t = truncateMessage(m);
     expect(t).toBe('a'.repeat(2048) + '\n...TRUNCATED 1904 CHARACTERS...\n' + 'b'.repeat(2048));
     expect(truncateMessage('short')).toBe('short');
+  });
+});
+
+describe('secrets never reach the logs', () => {
+  it('redacts given secret values and URL credentials', () => {
+    const r = redactor(['rk_SECRET_1', 'pw', 'hunter2-long']);
+    expect(r('key rk_SECRET_1 and hunter2-long; pw stays (too short to redact safely)')).toBe('key [REDACTED] and [REDACTED]; pw stays (too short to redact safely)');
+    expect(r('POST to https://bob:s3cret@hooks.example.com/x failed')).toBe('POST to https://[REDACTED]@hooks.example.com/x failed');
+    expect(r('user@example.com is not a URL')).toBe('user@example.com is not a URL');
+  });
+  it('applies to messages and extra fields of every line', () => {
+    let out = '';
+    const sink = new Writable({ write: (c: Buffer, _e, cb) => ((out += c.toString()), cb()) });
+    const log = createLogger({ level: 'TRACE', json: true, out: sink, secrets: ['rk_SECRET_1'] });
+    log.error('failed with rk_SECRET_1', 'job-1', { url: 'http://a:b@h/', key: 'rk_SECRET_1' });
+    expect(out).not.toContain('rk_SECRET_1');
+    expect(out).not.toContain('a:b@');
+    expect(JSON.parse(out)).toEqual({ level: 'ERROR', requestId: 'job-1', url: 'http://[REDACTED]@h/', key: '[REDACTED]', message: 'failed with [REDACTED]' });
+  });
+  it('refuses credentials inside A1111_URL', () => {
+    expect(() => loadConfig([], { A1111_URL: 'http://admin:pw@127.0.0.1:3000' })).toThrow(/A1111_URL must not carry credentials/);
   });
 });
