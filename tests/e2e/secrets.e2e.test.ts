@@ -1,0 +1,85 @@
+/**
+ * Secrets never appear in logs or outputs: the RunPod keys, bucket keys, the A1111 basic-auth password and
+ * credentials inside webhook URLs. The worker runs as a process with every secret set and logs at TRACE; each
+ * captured line and each posted result is searched for them.
+ */
+import { describe, expect, it } from 'vitest';
+import { startSimulator } from '../../sim/server.js';
+import { closedPort } from '../helpers/fixtures.js';
+import { startPlatform } from '../helpers/platform.js';
+import { startServeApi, startWorker } from '../helpers/worker-process.js';
+
+const SECRETS = {
+  RUNPOD_AI_API_KEY: 'rk_ai_SECRET_d41d8cd98f',
+  RUNPOD_API_KEY: 'rk_api_SECRET_9e107d9d37',
+  BUCKET_ACCESS_KEY_ID: 'AKIA_SECRET_7F3A9B21',
+  BUCKET_SECRET_ACCESS_KEY: 'bucket_SECRET_wJalrXUtnFEMI',
+  A1111_API_AUTH: 'admin:a1111_SECRET_pw',
+};
+const NEEDLES = ['rk_ai_SECRET_d41d8cd98f', 'rk_api_SECRET_9e107d9d37', 'AKIA_SECRET_7F3A9B21', 'bucket_SECRET_wJalrXUtnFEMI', 'a1111_SECRET_pw', 'hook_SECRET_pw'];
+
+function expectClean(text: string): void {
+  for (const n of NEEDLES) expect(text, `"${n}" leaked`).not.toContain(n);
+}
+
+describe('no secret in logs or outputs', () => {
+  it('platform mode: good, refused, failing and lost results', async () => {
+    const sim = await startSimulator({ port: 0, stepMs: 1 });
+    const platform = await startPlatform({ holdMs: 300 });
+    try {
+      const env = { ...platform.env('w-secret'), ...SECRETS, A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: 'TRACE', RUNPOD_ENDPOINT_ID: 'ep1', RUNPOD_PING_INTERVAL: '1000', RESULT_POST_MIN_DELAY_MS: '20', RESULT_POST_RETRIES: '1' };
+      // The platform's own key is what the worker authenticates with: make it the secret under test.
+      env.RUNPOD_AI_API_KEY = SECRETS.RUNPOD_AI_API_KEY;
+      const w = startWorker(env);
+      sim.injectFault({ kind: 'status', status: 500, count: 1, route: 'txt2img' });
+      platform.enqueue({ id: 's-fail', input: { prompt: 'x', steps: 1, width: 64, height: 64 } });
+      platform.enqueue({ id: 's-ok', input: { prompt: 'y', steps: 1, width: 64, height: 64 } });
+      platform.enqueue({ id: 's-refused', input: { api: { method: 'POST', endpoint: "/sdapi/v1/server-kill" } } });
+      platform.fault({ on: 'done', kind: 'status', status: 400, count: 1 }); // one result lost: logged with its job id
+      platform.enqueue({ id: 's-lost', input: { prompt: 'z', steps: 1, width: 64, height: 64 } });
+      platform.enqueue({ id: 's-last', input: { prompt: 'w', steps: 1, width: 64, height: 64 } });
+      await platform.waitForResult('s-last');
+      w.child.kill('SIGTERM');
+      expect(await w.exited).toBe(0);
+      const logs = w.stdout() + w.stderr();
+      expect(logs).toMatch(/s-lost/); // the loss is logged…
+      expectClean(logs); // …without any secret
+      for (const r of platform.records) expectClean(r.raw ?? '');
+      // The key does travel where it must: as the raw Authorization header to the platform.
+      expect(platform.records.find((r) => r.kind === 'take')!.headers.authorization).toBe(SECRETS.RUNPOD_AI_API_KEY);
+    } finally {
+      await platform.close();
+      await sim.close();
+    }
+  });
+
+  it('--rp_serve_api: webhook URL credentials and the endpoint key stay out of the logs', async () => {
+    const sim = await startSimulator({ port: 0, stepMs: 1 });
+    try {
+      const hookPort = await closedPort();
+      const w = await startServeApi({ ...SECRETS, A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: 'TRACE', LOCAL_ENDPOINT_WEBHOOK_RETRY_MS: '50' });
+      const r = await fetch(`${w.url}/run`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${SECRETS.RUNPOD_API_KEY}` },
+        body: JSON.stringify({ input: { prompt: 'hook', steps: 1, width: 64, height: 64 }, webhook: `http://hookuser:hook_SECRET_pw@127.0.0.1:${hookPort}/hook` }),
+      });
+      const { id } = (await r.json()) as { id: string };
+      const bad = await fetch(`${w.url}/status/${id}`, { headers: { authorization: 'Bearer wrong-key-value' } });
+      expect(bad.status).toBe(401);
+      expectClean(await bad.text());
+      for (let i = 0; i < 100; i++) {
+        const s = (await (await fetch(`${w.url}/status/${id}`, { headers: { authorization: `Bearer ${SECRETS.RUNPOD_API_KEY}` } })).json()) as { status: string };
+        if (s.status === 'COMPLETED') break;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      await new Promise((res) => setTimeout(res, 500)); // webhook attempts (all refused) are logged
+      w.child.kill('SIGTERM');
+      await w.exited;
+      // The failed webhook is logged with its URL, credentials replaced.
+      expect(w.stdout()).toMatch(/Webhook to http:\/\/\[REDACTED\]@127\.0\.0\.1:\d+\/hook failed/);
+      expectClean(w.stdout() + w.stderr());
+    } finally {
+      await sim.close();
+    }
+  });
+});
