@@ -6,6 +6,13 @@
  * - `{"api": {"method": "POST", "endpoint": "/sdapi/v1/txt2img"}, "payload": {...}}` — any allow-listed route;
  * - an input **without `api`** is a txt2img payload (the official runpod-workers/worker-a1111 shape).
  *
+ * Input checks, in order, each refusing the job with one line and without calling A1111 (issue 4 "Bad input"):
+ * 1. `checkInputShape` (guard.ts): size of the input as JSON (`MAX_INPUT_BYTES`), nesting depth, no
+ *    `__proto__`/`constructor`/`prototype` keys — before anything else is looked at;
+ * 2. `parseEnvelope` and `resolveRoute` (routes.ts): the route allow-list;
+ * 3. `validatePayload` (validate.ts): the JSON Schema, the cost caps, the settings allow-list;
+ * 4. `checkImages` (images.ts, async: DNS for image URLs): base64, image headers, the URL policy.
+ *
  * Output: A1111's JSON body as returned (passed through without re-encoding), or `{error}` — plus
  * `refresh_worker: true` when A1111 is unreachable or its process died — so the runtime posts a FAILED job.
  */
@@ -14,6 +21,9 @@ import type { Log } from '../log.js';
 import { A1111Error, type A1111Client } from '../a1111/client.js';
 import { jsonSkeleton } from '../a1111/json-skeleton.js';
 import { JobInputError } from './errors.js';
+import { appendKey, showValue } from './format.js';
+import { checkInputShape } from './guard.js';
+import { checkImages, type HostLookup } from './images.js';
 import { resolveRoute, type RouteSpec } from './routes.js';
 import { validatePayload } from './validate.js';
 
@@ -34,6 +44,8 @@ export interface A1111HandlerOptions {
   client: A1111Client;
   limits: LimitsConfig;
   log: Log;
+  /** Resolves image URL hosts (only with `limits.allowImageUrls`); default the system resolver. Tests inject one. */
+  lookup?: HostLookup;
 }
 
 const ENVELOPE_KEYS = ['api', 'payload'];
@@ -46,22 +58,25 @@ export function parseEnvelope(input: unknown): { route: RouteSpec; payload: unkn
     );
   }
   const obj = input as Record<string, unknown>;
-  if (!('api' in obj)) {
+  // Own properties only: nothing is ever read through a prototype.
+  if (!Object.hasOwn(obj, 'api')) {
     // The official worker's shape: the whole input is a txt2img payload.
     return { route: resolveRoute('POST', '/sdapi/v1/txt2img'), payload: obj };
   }
   const extra = Object.keys(obj).filter((k) => !ENVELOPE_KEYS.includes(k));
   if (extra.length) {
-    throw new JobInputError(`input.${extra[0]}: unknown field (an input with "api" allows only: ${ENVELOPE_KEYS.join(', ')})`);
+    throw new JobInputError(`${appendKey('input', extra[0]!)}: unknown field (an input with "api" allows only: ${ENVELOPE_KEYS.join(', ')})`);
   }
   const api = obj.api;
   if (api === null || typeof api !== 'object' || Array.isArray(api)) {
-    throw new JobInputError(`input.api must be an object {"method": "GET"|"POST", "endpoint": "/sdapi/v1/..."}, got ${JSON.stringify(api)}`);
+    throw new JobInputError(`input.api must be an object {"method": "GET"|"POST", "endpoint": "/sdapi/v1/..."}, got ${showValue(api)}`);
   }
-  const { method, endpoint, ...rest } = api as Record<string, unknown>;
-  const unknownApi = Object.keys(rest);
-  if (unknownApi.length) throw new JobInputError(`input.api.${unknownApi[0]}: unknown field (allowed: method, endpoint)`);
-  return { route: resolveRoute(method, endpoint), payload: obj.payload };
+  const apiObj = api as Record<string, unknown>;
+  const unknownApi = Object.keys(apiObj).filter((k) => k !== 'method' && k !== 'endpoint');
+  if (unknownApi.length) throw new JobInputError(`${appendKey('input.api', unknownApi[0]!)}: unknown field (allowed: method, endpoint)`);
+  const method = Object.hasOwn(apiObj, 'method') ? apiObj.method : undefined;
+  const endpoint = Object.hasOwn(apiObj, 'endpoint') ? apiObj.endpoint : undefined;
+  return { route: resolveRoute(method, endpoint), payload: Object.hasOwn(obj, 'payload') ? obj.payload : undefined };
 }
 
 /** True for a JSON object (not an array, not null). */
@@ -71,16 +86,21 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /**
  * Creates the job handler.
- * Never throws for bad input or A1111 failures: those return `{error}` (FAILED job). Only a bug throws.
+ *
+ * Each job's input goes through the four checks of the module comment (size/depth/keys, route, payload
+ * schema + caps + settings, images/URLs); the first that fails returns `{error: <one line>}` and A1111 is not
+ * called. Never throws for bad input or A1111 failures: those return `{error}` (FAILED job). Only a bug throws.
  */
 export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ctx: JobContext) => Promise<unknown> {
-  const { client, limits, log } = opts;
+  const { client, limits, log, lookup } = opts;
   return async (job, ctx) => {
     let route: RouteSpec;
     let payload: unknown;
     try {
+      checkInputShape(job.input, limits);
       ({ route, payload } = parseEnvelope(job.input));
       validatePayload(route, payload, limits);
+      await checkImages(route, payload, limits, { signal: ctx.signal, ...(lookup ? { lookup } : {}) });
     } catch (e) {
       if (e instanceof JobInputError) {
         log.warn(`Job refused: ${e.message}`, job.id);
@@ -105,7 +125,7 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       }
       // Pass A1111's bytes through untouched unless the result rules of RunPod would treat the object
       // specially (an `error`/`refresh_worker` key, or `{}`): then the parsed value keeps those rules exact.
-      if (isObject(parsed) && Object.keys(parsed).length > 0 && !('error' in parsed) && !('refresh_worker' in parsed)) {
+      if (isObject(parsed) && Object.keys(parsed).length > 0 && !Object.hasOwn(parsed, 'error') && !Object.hasOwn(parsed, 'refresh_worker')) {
         return ctx.rawJson(res.body);
       }
       // Small or special answers: the exact value (the skeleton may have blanked long strings).

@@ -12,6 +12,7 @@
  * is refused.
  */
 import { JobInputError } from './errors.js';
+import { oneLineJson } from './format.js';
 import type { SchemaName } from './validate.js';
 
 /** HTTP methods a job may use (`api.method`). */
@@ -97,15 +98,10 @@ export const ALLOWED_ROUTES_TEXT: string = (['POST', 'GET'] as const)
   .map((method) => `${method} ${ROUTES.filter((r) => r.method === method).map((r) => r.name).join(', ')}`)
   .join('; ');
 
-/** A value for a one-line message: JSON (escapes control characters), cut at 80 characters. */
+/** A value for a one-line message: JSON (escapes control characters and U+2028/U+2029), cut at 80 characters. */
 function show(value: unknown): string {
   if (value === undefined) return 'undefined';
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
+  const text = oneLineJson(value) ?? String(value);
   const chars = Array.from(text);
   return chars.length > 80 ? `${chars.slice(0, 80).join('')}… (${chars.length} chars)` : text;
 }

@@ -9,7 +9,10 @@ import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 
 import formatsModule from 'ajv-formats';
 import type { LimitsConfig } from '../config.js';
 import { JobInputError } from './errors.js';
+import { appendKey, plural, showValue as show } from './format.js';
+import { imageFields } from './images.js';
 import type { RouteSpec } from './routes.js';
+import { scriptNameReason, settingsIssues, type SettingIssue } from './settings.js';
 import common from '../../schemas/common.json' with { type: 'json' };
 import txt2img from '../../schemas/txt2img.json' with { type: 'json' };
 import img2img from '../../schemas/img2img.json' with { type: 'json' };
@@ -31,9 +34,6 @@ export type SchemaName =
 
 /** At most this many offending fields are listed in one message; the rest are counted. */
 export const MAX_LISTED_ISSUES = 50;
-
-/** Strings longer than this are shortened in messages. */
-const MAX_SHOWN_CHARS = 40;
 
 const SCHEMAS: Readonly<Record<SchemaName, SchemaObject>> = {
   txt2img,
@@ -85,38 +85,6 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
-function looksLikeBase64(s: string): boolean {
-  return /^data:[^,]{0,200},/.test(s) || /^[A-Za-z0-9+/_-]+={0,2}$/.test(s);
-}
-
-/**
- * A value as it appears in messages: JSON for short values; long strings cut at 40 characters
- * (base64 strings as `<string of N chars>`); long arrays/objects summarised by their size.
- */
-function show(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (typeof value === 'string') {
-    const chars = Array.from(value);
-    if (chars.length <= MAX_SHOWN_CHARS) return JSON.stringify(value);
-    if (looksLikeBase64(value)) return `<string of ${value.length} chars>`;
-    return `${JSON.stringify(chars.slice(0, MAX_SHOWN_CHARS).join(''))}… (${value.length} chars)`;
-  }
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(value);
-  } catch {
-    json = undefined;
-  }
-  if (json !== undefined && json.length <= MAX_SHOWN_CHARS) return json;
-  if (Array.isArray(value)) return `an array of ${plural(value.length, 'item')}`;
-  if (isObject(value)) return `an object with ${plural(Object.keys(value).length, 'key')}`;
-  return json ?? String(value);
-}
-
 /** A payload described for "got …" messages. */
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
@@ -129,12 +97,6 @@ function describe(value: unknown): string {
     return `an object with ${keys.length === 1 ? 'key' : 'keys'} ${listed.join(', ')}${more}`;
   }
   return `a ${typeof value} ${show(value)}`;
-}
-
-/** Appends one key to a field path: `a.b` for plain names, `a["odd key"]` otherwise. */
-function appendKey(path: string, key: string): string {
-  if (/^[A-Za-z_$][\w$-]*$/.test(key) && key.length <= 60) return path ? `${path}.${key}` : key;
-  return `${path}[${show(key)}]`;
 }
 
 /** Resolves an ajv JSON pointer against the payload: the readable field path and the value there. */
@@ -227,6 +189,18 @@ class IssueList {
       this.byPath.set(path, issue);
     }
     if (!issue.reasons.includes(reason)) issue.reasons.push(reason);
+  }
+
+  /** Sets `path`'s issue to this one reason (keeping its place), e.g. a configured cap over a schema bound. */
+  replace(path: string, value: unknown, reason: string, showValue = true): void {
+    const issue = this.byPath.get(path);
+    if (issue) {
+      issue.value = value;
+      issue.showValue = showValue;
+      issue.reasons = [reason];
+    } else {
+      this.add(path, value, reason, showValue);
+    }
   }
 
   has(path: string): boolean {
@@ -330,11 +304,139 @@ function collectSchemaIssues(schemaName: SchemaName, payload: unknown, errors: r
   }
 }
 
+/** An own property of a payload object (never one inherited from a prototype). */
+function own(payload: JsonObject, key: string): unknown {
+  return Object.hasOwn(payload, key) ? payload[key] : undefined;
+}
+
 /** A positive integer field of a generation payload, `1` when absent or null, undefined when invalid. */
 function countField(payload: JsonObject, key: string): number | undefined {
-  const v = payload[key];
+  const v = own(payload, key);
   if (v === undefined || v === null) return 1;
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : undefined;
+}
+
+/**
+ * A numeric field for the cost caps: A1111's default when absent or null (spec §2.6), undefined when it is
+ * not a number of the right kind (the schema reports that).
+ */
+function numberField(payload: JsonObject, key: string, def: number, kind: 'integer' | 'number', min: number): number | undefined {
+  const v = own(payload, key);
+  if (v === undefined || v === null) return def;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) return undefined;
+  return kind === 'integer' && !Number.isInteger(v) ? undefined : v;
+}
+
+/**
+ * The configurable step caps (`MAX_STEPS`, `MAX_HR_STEPS`). The schemas only keep a hard sanity bound
+ * (10000) so that the env vars can raise the caps; when both fail, the message names the env var.
+ */
+function collectStepIssues(payload: JsonObject, limits: LimitsConfig, issues: IssueList): void {
+  const caps: Array<[string, number, string]> = [
+    ['steps', limits.maxSteps, 'MAX_STEPS'],
+    ['hr_second_pass_steps', limits.maxHrSteps, 'MAX_HR_STEPS'],
+  ];
+  for (const [key, cap, env] of caps) {
+    const v = own(payload, key);
+    if (typeof v === 'number' && Number.isInteger(v) && v > cap) issues.replace(key, v, `${v} is over ${env}=${cap}`, false);
+  }
+}
+
+/** A1111's defaults of the fields of the pixel count (spec §2.6). */
+const PIXEL_DEFAULTS = { width: 512, height: 512, hr_scale: 2 } as const;
+
+/**
+ * The pixel cap (`MAX_PIXELS_PER_JOB`): `width × height × batch_size × n_iter`, where with txt2img's hires
+ * fix (`enable_hr: true`) width × height is the size A1111 upscales to: `hr_scale` × each side (A1111 default
+ * 2, so 4× the pixels), or `hr_resize_x × hr_resize_y` when set (with only one of them set, the other follows
+ * the aspect ratio; with both set and another aspect ratio, A1111 upscales to cover that box, then crops — that
+ * larger size is counted). Absent or null fields count with A1111's defaults (512, 512, 1, 1, 2).
+ */
+function collectPixelIssue(route: RouteSpec, payload: JsonObject, limits: LimitsConfig, issues: IssueList): void {
+  const width = numberField(payload, 'width', PIXEL_DEFAULTS.width, 'integer', 1);
+  const height = numberField(payload, 'height', PIXEL_DEFAULTS.height, 'integer', 1);
+  const batchSize = countField(payload, 'batch_size');
+  const nIter = countField(payload, 'n_iter');
+  if (width === undefined || height === undefined || batchSize === undefined || nIter === undefined) return;
+  let outW = width;
+  let outH = height;
+  let hires = '';
+  if (route.schema === 'txt2img' && own(payload, 'enable_hr') === true) {
+    const scale = numberField(payload, 'hr_scale', PIXEL_DEFAULTS.hr_scale, 'number', 0);
+    const rx = numberField(payload, 'hr_resize_x', 0, 'integer', 0);
+    const ry = numberField(payload, 'hr_resize_y', 0, 'integer', 0);
+    if (scale === undefined || rx === undefined || ry === undefined) return;
+    if (rx === 0 && ry === 0) {
+      outW = Math.floor(width * scale);
+      outH = Math.floor(height * scale);
+      hires = `hr_scale ${scale}`;
+    } else if (ry === 0) {
+      outW = rx;
+      outH = Math.floor((rx * height) / width);
+      hires = `hr_resize_x ${rx}`;
+    } else if (rx === 0) {
+      outW = Math.floor((ry * width) / height);
+      outH = ry;
+      hires = `hr_resize_y ${ry}`;
+    } else {
+      if (width / height < rx / ry) {
+        outW = rx;
+        outH = Math.floor((rx * height) / width);
+      } else {
+        outW = Math.floor((ry * width) / height);
+        outH = ry;
+      }
+      hires = `hr_resize_x × hr_resize_y ${rx} × ${ry}`;
+    }
+  }
+  const total = outW * outH * batchSize * nIter;
+  if (total <= limits.maxPixelsPerJob) return;
+  const size = hires ? `${outW} × ${outH} (hires fix of ${width} × ${height} at ${hires})` : `${width} × ${height}`;
+  issues.add(
+    hires ? 'width × height × batch_size × n_iter (hires fix)' : 'width × height × batch_size × n_iter',
+    undefined,
+    `${size} × ${batchSize} × ${nIter} = ${total} px is over MAX_PIXELS_PER_JOB=${limits.maxPixelsPerJob}`,
+    false,
+  );
+}
+
+/** The number of input images (`MAX_INPUT_IMAGES`): `init_images`, `mask`, `latent_mask`, `firstpass_image`, `image`, `imageList`. */
+function collectImageCountIssue(route: RouteSpec, payload: JsonObject, limits: LimitsConfig, issues: IssueList): void {
+  const fields = imageFields(route, payload);
+  if (fields.length <= limits.maxInputImages) return;
+  const byField = new Map<string, number>();
+  for (const f of fields) {
+    const top = f.path.split(/[[.]/)[0]!;
+    byField.set(top, (byField.get(top) ?? 0) + 1);
+  }
+  const cap = `over MAX_INPUT_IMAGES=${limits.maxInputImages}`;
+  if (byField.size === 1) {
+    const [name] = [...byField.keys()];
+    // Over the configured cap is the useful message, also when the schema's hard bound (1000) failed too.
+    issues.replace(name!, undefined, `${plural(fields.length, 'image')} is ${cap}`, false);
+  } else {
+    const parts = [...byField].map(([k, n]) => `${k} ${n}`).join(', ');
+    issues.add('input images', undefined, `${fields.length} (${parts}) is ${cap}`, false);
+  }
+}
+
+/**
+ * The settings allow-list (settings.ts) for `override_settings` and the POST /options payload, and the
+ * selectable scripts that could get around it (`script_name`).
+ */
+function collectSettingsIssues(route: RouteSpec, payload: JsonObject, issues: IssueList): void {
+  let found: SettingIssue[];
+  if (route.schema === 'options') {
+    found = settingsIssues(payload, '');
+  } else {
+    const script = own(payload, 'script_name');
+    const why = scriptNameReason(script);
+    if (why) issues.add('script_name', script, why);
+    const overrides = own(payload, 'override_settings');
+    if (!isObject(overrides)) return;
+    found = settingsIssues(overrides, 'override_settings');
+  }
+  for (const i of found) issues.add(i.path, i.value, i.reason, i.showValue);
 }
 
 /** Checks across fields of txt2img/img2img payloads that a schema cannot express. */
@@ -354,7 +456,7 @@ function collectGenerationIssues(route: RouteSpec, payload: JsonObject, limits: 
   }
   // A1111 repeats one init image batch_size times, takes k <= batch_size images as the batch, and
   // fails with a 500 "bad number of images passed" for more (A1111 spec §2.7).
-  const init = payload.init_images;
+  const init = own(payload, 'init_images');
   const initValid = Array.isArray(init) && !issues.has('init_images');
   if (route.schema === 'img2img' && batchSize !== undefined && initValid && init.length > 1 && init.length > batchSize) {
     issues.add(
@@ -376,10 +478,18 @@ function collectGenerationIssues(route: RouteSpec, payload: JsonObject, limits: 
  *   "did you mean" suggestion when a known field is close.
  * - For `generates` routes, `batch_size × n_iter` (each 1 when absent or null) must be at most
  *   `limits.maxImagesPerJob`; for img2img, more than one init image needs `batch_size` ≥ their number.
+ * - Configurable caps (issue 4), each message naming the field, the value, the limit and its env var:
+ *   `steps` ≤ `maxSteps` (`steps: 400 is over MAX_STEPS=150`), `hr_second_pass_steps` ≤ `maxHrSteps`
+ *   (`MAX_HR_STEPS`), `width × height × batch_size × n_iter` with the hires-fix size ≤ `maxPixelsPerJob`
+ *   (`MAX_PIXELS_PER_JOB`, px; see {@link collectPixelIssue}), number of input images ≤ `maxInputImages`
+ *   (`MAX_INPUT_IMAGES`). The images themselves are checked afterwards by `checkImages` (images.ts).
+ * - `override_settings` keys (txt2img, img2img) and the `POST /sdapi/v1/options` payload keys must be in the
+ *   settings allow-list, with values of the setting's type (settings.ts, spec §2.12); `script_name` must not
+ *   name a script that gets around it ("Prompts from file or textbox", settings.ts `REFUSED_SCRIPT_TITLES`).
  *
  * @param route the resolved route (from `resolveRoute`).
  * @param payload the job's `input.payload` as parsed from JSON.
- * @param limits the worker's input limits (`MAX_IMAGES_PER_JOB`).
+ * @param limits the worker's input limits (config.ts `LimitsConfig`).
  * @throws JobInputError with one line naming every offending field (JSON-pointer-like paths such as
  *   `override_settings.sd_vae` or `init_images[0]`), its value (long strings shortened) and what is allowed,
  *   e.g. `invalid payload for POST /sdapi/v1/txt2img: steps: 500 is not allowed (must be <= 150); stepz:
@@ -401,6 +511,12 @@ export function validatePayload(route: RouteSpec, payload: unknown, limits: Limi
   }
   const issues = new IssueList();
   if (!validator(payload)) collectSchemaIssues(route.schema, payload, validator.errors ?? [], issues);
-  if (route.generates) collectGenerationIssues(route, payload, limits, issues);
+  collectImageCountIssue(route, payload, limits, issues);
+  if (route.generates) {
+    collectGenerationIssues(route, payload, limits, issues);
+    collectStepIssues(payload, limits, issues);
+    collectPixelIssue(route, payload, limits, issues);
+  }
+  if (route.generates || route.schema === 'options') collectSettingsIssues(route, payload, issues);
   if (issues.size > 0) throw new JobInputError(`invalid payload for ${where}: ${issues.render()}`);
 }
