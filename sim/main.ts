@@ -3,16 +3,18 @@
  *
  *   node dist/sim/main.js [--port 3000] [--host 127.0.0.1] [--startup-delay-ms N]
  *     [--step-ms N] [--first-load-delay-ms N] [--fail-next N --fail-status S]
+ *     [--fault-rate R --fault-seed N [--fault-kinds status,close,garbage] [--fault-routes txt2img,...]]
  *     [--log] [--no-gzip]
  *
  * Each flag can also come from the environment (`SIM_PORT`, `SIM_HOST`,
  * `SIM_STARTUP_DELAY_MS`, `SIM_STEP_MS`, `SIM_FIRST_LOAD_DELAY_MS`,
- * `SIM_FAIL_NEXT`, `SIM_FAIL_STATUS`, `SIM_LOG`, `SIM_GZIP`); flags win.
+ * `SIM_FAIL_NEXT`, `SIM_FAIL_STATUS`, `SIM_FAULT_RATE`, `SIM_FAULT_SEED`,
+ * `SIM_FAULT_KINDS`, `SIM_FAULT_ROUTES`, `SIM_LOG`, `SIM_GZIP`); flags win.
  * A bad value prints a message naming the flag and exits with code 2.
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { startSimulator, type SimOptions, type Simulator } from './server.js';
+import { SIM_RANDOM_FAULT_KINDS, startSimulator, type SimOptions, type SimRandomFaultKind, type Simulator } from './server.js';
 
 /** Parsed CLI configuration. */
 export interface SimCliConfig {
@@ -34,7 +36,7 @@ export class CliError extends Error {
 interface Spec {
   flag: string;
   env: string;
-  kind: 'int' | 'bool' | 'string';
+  kind: 'int' | 'bool' | 'string' | 'rate' | 'list';
   min?: number;
   max?: number;
 }
@@ -47,14 +49,30 @@ const SPECS: Spec[] = [
   { flag: '--first-load-delay-ms', env: 'SIM_FIRST_LOAD_DELAY_MS', kind: 'int', min: 0 },
   { flag: '--fail-next', env: 'SIM_FAIL_NEXT', kind: 'int', min: 0 },
   { flag: '--fail-status', env: 'SIM_FAIL_STATUS', kind: 'int', min: 100, max: 599 },
+  { flag: '--fault-rate', env: 'SIM_FAULT_RATE', kind: 'rate' },
+  { flag: '--fault-seed', env: 'SIM_FAULT_SEED', kind: 'int', min: 0 },
+  { flag: '--fault-kinds', env: 'SIM_FAULT_KINDS', kind: 'list' },
+  { flag: '--fault-routes', env: 'SIM_FAULT_ROUTES', kind: 'list' },
   { flag: '--log', env: 'SIM_LOG', kind: 'bool' },
   { flag: '--gzip', env: 'SIM_GZIP', kind: 'bool' },
 ];
 
 const USAGE = `usage: node dist/sim/main.js [--port 3000] [--host 127.0.0.1] [--startup-delay-ms N] [--step-ms N]
-       [--first-load-delay-ms N] [--fail-next N --fail-status S] [--log] [--no-gzip]`;
+       [--first-load-delay-ms N] [--fail-next N --fail-status S]
+       [--fault-rate R --fault-seed N [--fault-kinds status,close,garbage] [--fault-routes txt2img,...]]
+       [--log] [--no-gzip]`;
 
-function parseValue(spec: Spec, raw: string, source: string): number | boolean | string {
+function parseValue(spec: Spec, raw: string, source: string): number | boolean | string | string[] {
+  if (spec.kind === 'list') {
+    const items = raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
+    if (items.length === 0) throw new CliError(`${source}: expected a comma-separated list`);
+    return items;
+  }
+  if (spec.kind === 'rate') {
+    const n = Number(raw.trim());
+    if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new CliError(`${source}: expected a number from 0 to 1, got ${JSON.stringify(raw)}`);
+    return n;
+  }
   if (spec.kind === 'string') {
     if (raw.trim() === '') throw new CliError(`${source}: empty value`);
     return raw;
@@ -78,7 +96,7 @@ function parseValue(spec: Spec, raw: string, source: string): number | boolean |
  * @throws CliError on an unknown flag, a missing or bad value, or `--fail-next` without a usable status
  */
 export function parseCli(argv: string[], env: NodeJS.ProcessEnv): SimCliConfig | 'help' {
-  const values = new Map<string, number | boolean | string>();
+  const values = new Map<string, number | boolean | string | string[]>();
   for (const spec of SPECS) {
     const raw = env[spec.env];
     if (raw !== undefined) values.set(spec.flag, parseValue(spec, raw, `${spec.env}=${JSON.stringify(raw)}`));
@@ -105,6 +123,14 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): SimCliConfig |
   const num = (f: string) => values.get(f) as number | undefined;
   const failNext = num('--fail-next') ?? 0;
   const failStatus = num('--fail-status') ?? 500;
+  const faultRate = num('--fault-rate');
+  const kinds = values.get('--fault-kinds') as string[] | undefined;
+  const routes = values.get('--fault-routes') as string[] | undefined;
+  const badKind = kinds?.find((k) => !SIM_RANDOM_FAULT_KINDS.includes(k as SimRandomFaultKind));
+  if (badKind !== undefined) throw new CliError(`--fault-kinds: unknown kind ${JSON.stringify(badKind)} (allowed: ${SIM_RANDOM_FAULT_KINDS.join(', ')})`);
+  if (faultRate === undefined && (kinds || routes || values.has('--fault-seed'))) {
+    throw new CliError('--fault-seed / --fault-kinds / --fault-routes need --fault-rate');
+  }
   return {
     options: {
       port: num('--port') ?? 3000,
@@ -114,6 +140,16 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): SimCliConfig |
       firstLoadDelayMs: num('--first-load-delay-ms') ?? 0,
       log: (values.get('--log') as boolean | undefined) ?? false,
       gzip: (values.get('--gzip') as boolean | undefined) ?? true,
+      ...(faultRate !== undefined
+        ? {
+            randomFaults: {
+              rate: faultRate,
+              seed: num('--fault-seed') ?? 0,
+              ...(kinds ? { kinds: kinds as SimRandomFaultKind[] } : {}),
+              ...(routes ? { routes } : {}),
+            },
+          }
+        : {}),
     },
     failNext,
     failStatus,

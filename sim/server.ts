@@ -39,6 +39,7 @@ import { runExtrasBatch, runExtrasSingle, runInterrogate, runPngInfo } from './e
 import { runImg2Img, runTxt2Img } from './generation.js';
 import { PngCache } from './png.js';
 import { pyDumps, pyRepr, type PyValue } from './pyjson.js';
+import { seededRandom } from './random.js';
 import { QueueLock, SharedState, nowMs } from './state.js';
 
 export type { SimSchedulerInfo } from './catalog.js';
@@ -65,6 +66,42 @@ export interface SimOptions extends CatalogInput {
   log?: boolean;
   /** gzip JSON bodies ≥ 1000 bytes when the client accepts it (A1111's GZipMiddleware); default true */
   gzip?: boolean;
+  /** seeded random faults on `/sdapi/v1/*` requests (soak tests); default none */
+  randomFaults?: SimRandomFaults;
+}
+
+/** Kinds of the random fault mode (see {@link SimFault}): `status` is a 500 with A1111's CUDA OOM body. */
+export type SimRandomFaultKind = 'status' | 'close' | 'garbage';
+
+/** The kinds of {@link SimRandomFaultKind}, in draw order. */
+export const SIM_RANDOM_FAULT_KINDS: readonly SimRandomFaultKind[] = ['status', 'close', 'garbage'];
+
+/**
+ * The seeded random fault mode: each `/sdapi/v1/*` request of `routes` that no injected fault claims is faulted
+ * with probability `rate`, with a kind drawn uniformly from `kinds`. The same seed gives the same sequence of
+ * decisions for the same sequence of eligible requests.
+ */
+export interface SimRandomFaults {
+  /** probability 0..1 that one eligible request is faulted */
+  rate: number;
+  /** seed of the generator (an integer) */
+  seed: number;
+  /** kinds to draw from, equally likely; default all of {@link SIM_RANDOM_FAULT_KINDS} */
+  kinds?: SimRandomFaultKind[];
+  /** paths after `/sdapi/v1/` that are eligible (e.g. `txt2img`); default every `/sdapi/v1/*` request */
+  routes?: string[];
+}
+
+/** Fault counters of a simulator (`Simulator.faultStats()`, `GET /sim/state` → `fault_stats`). */
+export interface SimFaultStats {
+  /** `/sdapi/v1/*` requests received */
+  requests: number;
+  /** of those, the requests eligible for random faults (all of them when no `routes` filter is set) */
+  eligible: number;
+  /** injected faults (`injectFault`, `POST /sim/faults`, `--fail-next`) applied */
+  injected: number;
+  /** random faults applied: by kind, by route (path after `/sdapi/v1/`), and in all */
+  random: { total: number; byKind: Record<SimRandomFaultKind, number>; byRoute: Record<string, number> };
 }
 
 /** One request as seen by the simulator. */
@@ -113,6 +150,8 @@ export interface Simulator {
    * @throws TypeError when the fault is malformed
    */
   injectFault(f: SimFault): void;
+  /** Counters of requests and faults (injected and random). */
+  faultStats(): SimFaultStats;
   /** Stops listening, ends running generations and drops hanging connections. */
   close(): Promise<void>;
 }
@@ -147,6 +186,23 @@ export function parseFault(x: unknown): SimFault {
     return { kind, status, count, ...(route ? { route } : {}), ...('body' in f ? { body: f['body'] } : {}) };
   }
   return { kind, count, ...(route ? { route } : {}) };
+}
+
+/**
+ * Validates the random fault mode's options.
+ * @throws RangeError naming the bad field
+ */
+export function parseRandomFaults(x: SimRandomFaults): Required<SimRandomFaults> {
+  const { rate, seed } = x;
+  if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1)) throw new RangeError(`randomFaults.rate must be a number 0..1, got ${String(rate)}`);
+  if (typeof seed !== 'number' || !Number.isInteger(seed)) throw new RangeError(`randomFaults.seed must be an integer, got ${String(seed)}`);
+  const kinds = x.kinds ?? [...SIM_RANDOM_FAULT_KINDS];
+  if (!Array.isArray(kinds) || kinds.length === 0 || kinds.some((k) => !SIM_RANDOM_FAULT_KINDS.includes(k))) {
+    throw new RangeError(`randomFaults.kinds must be a non-empty list of ${SIM_RANDOM_FAULT_KINDS.join('|')}, got ${JSON.stringify(x.kinds)}`);
+  }
+  const routes = (x.routes ?? []).map((r) => String(r).replace(/^\/?(sdapi\/v1\/)?/, ''));
+  if (routes.some((r) => r === '')) throw new RangeError('randomFaults.routes must not contain an empty route');
+  return { rate, seed, kinds, routes };
 }
 
 function defaultFaultBody(status: number): unknown {
@@ -294,6 +350,9 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   };
   const requests: SimRequestRecord[] = [];
   const faults: { fault: SimFault; remaining: number }[] = [];
+  const randomFaults = opts.randomFaults ? parseRandomFaults(opts.randomFaults) : null;
+  const rand = randomFaults ? seededRandom(randomFaults.seed) : null;
+  const stats: SimFaultStats = { requests: 0, eligible: 0, injected: 0, random: { total: 0, byKind: { status: 0, close: 0, garbage: 0 }, byRoute: {} } };
   const hanging = new Set<Socket>();
   let closed = false;
   let port = requestedPort;
@@ -303,14 +362,33 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     faults.push({ fault: parsed, remaining: parsed.count });
   };
 
+  /** The fault for one `/sdapi/v1/<route>` request: an injected one first, else maybe a random one. Counts both. */
   const takeFault = (route: string): SimFault | undefined => {
+    stats.requests++;
     const i = faults.findIndex((e) => e.fault.route === undefined || e.fault.route === route);
-    if (i < 0) return undefined;
-    const e = faults[i];
-    e.remaining--;
-    if (e.remaining <= 0) faults.splice(i, 1);
-    return e.fault;
+    if (i >= 0) {
+      const e = faults[i];
+      e.remaining--;
+      if (e.remaining <= 0) faults.splice(i, 1);
+      stats.injected++;
+      return e.fault;
+    }
+    if (!randomFaults || !rand) return undefined;
+    if (randomFaults.routes.length > 0 && !randomFaults.routes.includes(route)) return undefined;
+    stats.eligible++;
+    const hit = rand() < randomFaults.rate;
+    const u = rand(); // drawn either way: every eligible request consumes two draws
+    if (!hit) return undefined;
+    const kind = randomFaults.kinds[Math.min(randomFaults.kinds.length - 1, Math.floor(u * randomFaults.kinds.length))];
+    stats.random.total++;
+    stats.random.byKind[kind]++;
+    stats.random.byRoute[route] = (stats.random.byRoute[route] ?? 0) + 1;
+    return kind === 'status' ? { kind, status: 500, count: 1, route } : { kind, count: 1, route };
   };
+  const faultStats = (): SimFaultStats => ({
+    ...stats,
+    random: { total: stats.random.total, byKind: { ...stats.random.byKind }, byRoute: { ...stats.random.byRoute } },
+  });
 
   // ---------------------------------------------------------------- A1111 routes
   const lockedNoop = async (): Promise<null> => {
@@ -508,6 +586,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
         current_model: catalog.currentCheckpoint().item.title,
         state: env.state.dict(),
         pending_faults: faults.length,
+        fault_stats: faultStats(),
         cached_images: env.cache.size,
       });
     }
@@ -665,6 +744,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     requests,
     ready,
     injectFault,
+    faultStats,
     close: async () => {
       if (closed) return;
       closed = true;

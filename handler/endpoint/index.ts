@@ -4,3 +4,11 @@
  */
 export { ENDPOINT_DEFAULTS, startEndpoint, type EndpointOptions, type LocalEndpoint } from './server.js';
 export type { HealthBody, JobStatus, StatusBody } from './jobs.js';
+export {
+  DONE_FAULT_KINDS,
+  TAKE_FAULT_KINDS,
+  type DoneFaultKind,
+  type EndpointFaultOptions,
+  type EndpointStats,
+  type TakeFaultKind,
+} from './faults.js';

@@ -68,6 +68,8 @@ export interface Job {
   stream: unknown[];
   /** How often `/retry` re-queued it. */
   retries: number;
+  /** True once a worker's final result was recorded for the current attempt (cleared by `/retry`). */
+  resultRecorded: boolean;
   /** Set once the job is gone (ttl, retention); lookups no longer find it. */
   deleted: boolean;
 }
@@ -161,6 +163,8 @@ export class JobStore {
   private readonly lastSeen = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly counters = { completed: 0, failed: 0, retried: 0 };
+  private readonly results = { recorded: 0, duplicate: 0, late: 0 };
+  private readonly duplicateIds = new Set<string>();
   private isClosed = false;
 
   constructor(private readonly o: JobStoreOptions) {
@@ -192,6 +196,7 @@ export class JobStore {
       assignment: 0,
       stream: [],
       retries: 0,
+      resultRecorded: false,
       deleted: false,
     };
     this.jobs.set(job.id, job);
@@ -309,6 +314,7 @@ export class JobStore {
     job.takenAt = job.finishedAt = job.retainUntil = job.workerId = undefined;
     job.output = job.error = job.progress = undefined;
     job.stream = [];
+    job.resultRecorded = false;
     job.retries++;
     this.counters.retried++;
     this.queue.push(job);
@@ -398,16 +404,33 @@ export class JobStore {
    * A job-done post (spec §5, §7). `{"status":"IN_PROGRESS", output}` stores a progress update; any other body is
    * the final result: a truthy `error` makes the job FAILED (keeping `output` if present), else COMPLETED with
    * `output` (null when missing). `stopPod` is ignored. The first final result wins; posts for final, cancelled,
-   * timed-out or ttl-expired jobs are acknowledged and ignored.
+   * timed-out or ttl-expired jobs are acknowledged and ignored, and counted (see {@link resultCounters}).
    */
   workerDone(jobId: string, workerId: string, body: Record<string, unknown>): WorkerPostOutcome {
     this.seen(workerId);
-    const found = this.lookupForWorker(jobId);
-    if (found.kind !== 'job') return found.outcome;
-    const job = found.job;
     const progress = body.status === 'IN_PROGRESS';
-    if (isFinal(job.status)) return { kind: 'ignored', reason: `job is already ${job.status}` };
-    if (job.status !== 'IN_PROGRESS') return { kind: 'ignored', reason: `job is ${job.status}, not held by a worker` };
+    const found = this.lookupForWorker(jobId);
+    if (found.kind !== 'job') {
+      if (!progress && found.outcome.kind === 'ignored') this.results.late++;
+      return found.outcome;
+    }
+    const job = found.job;
+    if (isFinal(job.status)) {
+      if (!progress) {
+        if (job.resultRecorded) {
+          this.results.duplicate++;
+          this.duplicateIds.add(job.id);
+          this.o.log.warn(`Duplicate final result posted by worker ${workerId}; the first one stands.`, job.id);
+        } else {
+          this.results.late++;
+        }
+      }
+      return { kind: 'ignored', reason: `job is already ${job.status}` };
+    }
+    if (job.status !== 'IN_PROGRESS') {
+      if (!progress) this.results.late++;
+      return { kind: 'ignored', reason: `job is ${job.status}, not held by a worker` };
+    }
     if (job.workerId !== workerId) {
       this.o.log.warn(`Result posted by worker ${workerId}, but the job was handed to ${job.workerId}; accepting it.`, job.id);
     }
@@ -417,6 +440,8 @@ export class JobStore {
       return { kind: 'applied' };
     }
     if ('output' in body) job.output = { value: body.output };
+    job.resultRecorded = true;
+    this.results.recorded++;
     if (isTruthy(body.error)) {
       job.error = { value: body.error };
       this.finish(job, 'FAILED', now());
@@ -424,6 +449,15 @@ export class JobStore {
       this.finish(job, 'COMPLETED', now());
     }
     return { kind: 'applied' };
+  }
+
+  /**
+   * Result counters since start: final results recorded (at most one per job attempt), final posts for a job
+   * whose result was already recorded (duplicates, with their job ids), and final posts for cancelled, timed-out
+   * or expired jobs (late).
+   */
+  resultCounters(): { recorded: number; duplicate: number; duplicateJobIds: string[]; late: number } {
+    return { ...this.results, duplicateJobIds: [...this.duplicateIds] };
   }
 
   /** A job-stream post (spec §6): appends the chunk for `/stream` while the job runs; ignored once it is final. */

@@ -5,6 +5,7 @@
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { silentLog, type Log } from '../log.js';
+import { FaultInjector, type EndpointFaultOptions, type EndpointStats } from './faults.js';
 import { readRawBody } from './http.js';
 import { JobStore } from './jobs.js';
 import { registerPublicApi } from './public-api.js';
@@ -41,6 +42,11 @@ export interface EndpointOptions {
   executionTimeoutDefaultMs?: number;
   /** Where the emulator logs; default silent. */
   log?: Log;
+  /**
+   * Seeded fault injection on the worker API (tests, soak): job-take answers 500 / 429 / garbage / reset before
+   * any job is assigned, job-done answers 500 / reset before the result is recorded. Default: none.
+   */
+  faults?: EndpointFaultOptions;
 }
 
 /** A running emulator. */
@@ -55,6 +61,8 @@ export interface LocalEndpoint {
    * POST_STREAM `…/job-stream/$RUNPOD_POD_ID/$ID?gpu=local`, PING `…/ping/$RUNPOD_POD_ID?gpu=local`.
    */
   workerEnv(): { RUNPOD_WEBHOOK_GET_JOB: string; RUNPOD_WEBHOOK_POST_OUTPUT: string; RUNPOD_WEBHOOK_POST_STREAM: string; RUNPOD_WEBHOOK_PING: string };
+  /** Worker-API counters: requests, injected faults by kind, results recorded, duplicate and late final posts. */
+  stats(): EndpointStats;
   /** Stops the timers, answers held long-polls (204 / current status), abandons webhook retries, closes the server. */
   close(): Promise<void>;
 }
@@ -98,6 +106,7 @@ function installErrorHandling(app: FastifyInstance, log: Log): void {
 export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEndpoint> {
   const o = { ...ENDPOINT_DEFAULTS, ...stripUndefined(opts) };
   const log = opts.log ?? silentLog;
+  const faults = new FaultInjector(opts.faults);
   const webhooks = new WebhookSender({ retryDelayMs: o.webhookRetryDelayMs, timeoutMs: o.webhookTimeoutMs, log });
   const store = new JobStore({
     retentionRunMs: o.retentionRunMs,
@@ -120,7 +129,7 @@ export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEn
   app.addContentTypeParser('*', readRawBody);
   installErrorHandling(app, log);
   registerPublicApi(app, { store, log, apiKey: opts.apiKey, streamHoldMs: o.streamHoldMs, executionTimeoutDefaultMs: o.executionTimeoutDefaultMs });
-  registerWorkerApi(app, { store, log, takeHoldMs: o.takeHoldMs });
+  registerWorkerApi(app, { store, log, takeHoldMs: o.takeHoldMs, faults });
 
   try {
     await app.listen({ host: o.host, port: o.port });
@@ -146,6 +155,10 @@ export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEn
       RUNPOD_WEBHOOK_POST_STREAM: `${base}/job-stream/$RUNPOD_POD_ID/$ID?gpu=local`,
       RUNPOD_WEBHOOK_PING: `${base}/ping/$RUNPOD_POD_ID?gpu=local`,
     }),
+    stats() {
+      const r = store.resultCounters();
+      return { ...faults.counters(), resultsRecorded: r.recorded, duplicateResults: r.duplicate, duplicateJobIds: r.duplicateJobIds, lateResults: r.late };
+    },
     close() {
       closing ??= (async () => {
         store.close();

@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Log } from '../log.js';
 import { addRoute, clientGone, queryParam, rawBody } from './http.js';
+import type { FaultInjector, TakeFaultKind } from './faults.js';
 import type { Assignment, Job, JobStore, WorkerPostOutcome } from './jobs.js';
 import { HttpError, isObject, OTHER_BODY_LIMIT_BYTES, parseWorkerJson, WORKER_BODY_LIMIT_BYTES } from './request.js';
 
@@ -15,6 +16,26 @@ export interface WorkerApiOptions {
   log: Log;
   /** How long an empty job-take / job-stop is held before 204, ms. */
   takeHoldMs: number;
+  /** Counts job-take / job-done requests and injects the seeded faults, if any. */
+  faults: FaultInjector;
+}
+
+/** The body of an injected "garbage" job-take answer: labelled JSON, not JSON. */
+export const GARBAGE_TAKE_BODY = '{"id": "injected-fault", "input": {"prompt": <html>502 Bad Gateway</html>';
+
+/**
+ * Answers a request with an injected fault: `status500` / `status429` with `{"error": ...}`, `garbage` with a
+ * 200 `application/json` body that is not JSON, `reset` by destroying the connection without an answer.
+ */
+function sendFault(req: FastifyRequest, reply: FastifyReply, kind: TakeFaultKind, what: string): FastifyReply {
+  if (kind === 'reset') {
+    reply.hijack();
+    req.raw.socket.destroy();
+    return reply;
+  }
+  if (kind === 'garbage') return reply.code(200).type('application/json').send(GARBAGE_TAKE_BODY);
+  const status = kind === 'status429' ? 429 : 500;
+  return reply.code(status).send({ error: `injected fault: ${what} answered ${status}` });
 }
 
 /**
@@ -52,6 +73,13 @@ export function registerWorkerApi(app: FastifyInstance, o: WorkerApiOptions): vo
   const take = (batch: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
     const { workerId } = req.params as WorkerParams;
     const max = batch ? parseBatchSize(queryParam(req, 'batch_size')) : 1;
+    // An injected fault answers before any job is assigned: the take hands out nothing.
+    const fault = o.faults.onTake();
+    if (fault !== null) {
+      store.seen(workerId);
+      log.debug(`Injected fault on job-take of worker ${workerId}: ${fault}.`);
+      return sendFault(req, reply, fault, 'job-take');
+    }
     const assigned = await new Promise<Assignment[]>((resolve) => {
       const end = store.take({ workerId, max, alive: () => !clientGone(req, reply), deliver: resolve }, o.takeHoldMs);
       reply.raw.once('close', end);
@@ -94,6 +122,13 @@ export function registerWorkerApi(app: FastifyInstance, o: WorkerApiOptions): vo
   // POST job-done/{workerId}/{jobId}?isStream=… (spec §5, §7).
   addRoute(app, ['POST'], '/job-done/:workerId/:jobId', { label: 'job-done', bodyLimit: WORKER_BODY_LIMIT_BYTES }, async (req, reply) => {
     const { workerId, jobId } = req.params as WorkerParams;
+    // An injected fault answers before the body is looked at: nothing is recorded.
+    const fault = o.faults.onDone();
+    if (fault !== null) {
+      store.seen(workerId);
+      log.debug(`Injected fault on job-done: ${fault}.`, jobId);
+      return sendFault(req, reply, fault, 'job-done');
+    }
     const body = workerBody(req, 'job-done');
     return answer(reply, jobId, 'job-done', store.workerDone(jobId, workerId, body));
   });

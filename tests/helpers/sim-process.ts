@@ -52,7 +52,8 @@ export async function startSimProcess(args: string[] = []): Promise<SimProcess> 
       if (!r.ok) throw new Error(`fault refused: ${r.status} ${await r.text()}`);
     },
     async close() {
-      if (child.exitCode !== null) return;
+      // Already gone (exited, or killed by a signal such as a test's SIGKILL).
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await exited;

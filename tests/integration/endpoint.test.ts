@@ -8,7 +8,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describe, it } from 'vitest';
+import { describe, it, type ExpectStatic } from 'vitest';
 import runpodSdk from 'runpod-sdk';
 import { startEndpoint, type EndpointOptions, type LocalEndpoint } from '../../handler/endpoint/index.js';
 
@@ -650,6 +650,133 @@ describe.concurrent('local RunPod endpoint emulator', () => {
     expect((await pendingStop).status).toBe(204);
     expect(Date.now() - t1).toBeLessThan(500);
     await closing;
+  });
+});
+
+/** What one worker-API call got: an HTTP answer, or `reset` when the connection was dropped without one. */
+type Outcome = Answer | 'reset';
+const outcome = (p: Promise<Answer>): Promise<Outcome> => p.then((a) => a, () => 'reset' as const);
+/** Names an outcome the way the fault kinds are named (`ok` for a served request). */
+function kindOf(o: Outcome, served: (a: Answer) => boolean): string {
+  if (o === 'reset') return 'reset';
+  if (o.status === 500) return 'status500';
+  if (o.status === 429) return 'status429';
+  if (o.status === 200 && !served(o)) return 'garbage';
+  return 'ok';
+}
+
+describe('local RunPod endpoint emulator: seeded fault injection', () => {
+  /**
+   * Plays a careful worker through `n` jobs: every take and every job-done is retried until served, and after each
+   * faulted call the job's state is checked (a faulted take assigns nothing, a faulted job-done records nothing).
+   * Returns the job ids and the sequence of outcomes.
+   */
+  async function drive(ep: LocalEndpoint, n: number, expect: ExpectStatic): Promise<{ ids: string[]; seq: string[] }> {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) ids.push((await api(ep, 'POST', 'run', { input: { i } })).json.id as string);
+    const w = new FakeWorker(ep, 'w-faults');
+    const seq: string[] = [];
+    for (const [i, id] of ids.entries()) {
+      for (;;) {
+        const r = await outcome(w.take());
+        const kind = kindOf(r, (a) => a.json.id !== undefined);
+        seq.push(`take:${kind}`);
+        if (kind === 'ok') {
+          expect((r as Answer).json).toEqual({ id, input: { i } });
+          break;
+        }
+        if (kind === 'garbage') expect((r as Answer).contentType).toBe('application/json; charset=utf-8');
+        expect((await api(ep, 'GET', `status/${id}`)).json.status).toBe('IN_QUEUE');
+      }
+      for (;;) {
+        const r = await outcome(w.done(id, { output: i }));
+        const kind = kindOf(r, () => true);
+        seq.push(`done:${kind}`);
+        if (kind === 'ok') break;
+        expect((await api(ep, 'GET', `status/${id}`)).json.status).toBe('IN_PROGRESS');
+      }
+      expect((await api(ep, 'GET', `status/${id}`)).json).toMatchObject({ status: 'COMPLETED', output: i });
+    }
+    return { ids, seq };
+  }
+
+  it('job-take faults assign nothing, job-done faults record nothing; the same seed gives the same faults; stats count them', async ({ expect, onTestFinished }) => {
+    const faults = { seed: 7, takeRate: 0.5, doneRate: 0.5 };
+    const ep = await start(onTestFinished, { faults });
+    const { ids, seq } = await drive(ep, 30, expect);
+    const count = (prefix: string, kind: string): number => seq.filter((x) => x === `${prefix}:${kind}`).length;
+    const stats = ep.stats();
+    expect(stats).toEqual({
+      takes: seq.filter((x) => x.startsWith('take:')).length,
+      dones: seq.filter((x) => x.startsWith('done:')).length,
+      faults: {
+        take: { status500: count('take', 'status500'), status429: count('take', 'status429'), garbage: count('take', 'garbage'), reset: count('take', 'reset') },
+        done: { status500: count('done', 'status500'), reset: count('done', 'reset') },
+      },
+      resultsRecorded: 30,
+      duplicateResults: 0,
+      duplicateJobIds: [],
+      lateResults: 0,
+    });
+    // Every kind shows up, at roughly the rate asked for.
+    for (const k of ['status500', 'status429', 'garbage', 'reset']) expect(count('take', k)).toBeGreaterThan(0);
+    for (const k of ['status500', 'reset']) expect(count('done', k)).toBeGreaterThan(0);
+    expect(count('take', 'ok')).toBe(30);
+    expect(stats.takes).toBeGreaterThan(40);
+
+    // The same seed and the same traffic give the same faults; another seed does not.
+    const again = await startEndpoint({ port: 0, takeHoldMs: 300, faults });
+    onTestFinished(() => again.close());
+    expect((await drive(again, 30, expect)).seq).toEqual(seq);
+    const other = await startEndpoint({ port: 0, takeHoldMs: 300, faults: { ...faults, seed: 8 } });
+    onTestFinished(() => other.close());
+    expect((await drive(other, 30, expect)).seq).not.toEqual(seq);
+
+    // A second final post for a recorded job is acknowledged, ignored and counted as a duplicate; a final post for a
+    // cancelled job as late.
+    const w = new FakeWorker(ep, 'w-faults');
+    const first = (await api(ep, 'GET', 'health')).json;
+    let dup: Outcome;
+    do dup = await outcome(w.done(ids[0]!, { output: 'again' }));
+    while (kindOf(dup, () => true) !== 'ok');
+    expect((dup as Answer).json).toEqual({ ignored: 'job is already COMPLETED' });
+    const cancelled = (await api(ep, 'POST', 'run', { input: 'to cancel' })).json.id as string;
+    let took: Outcome;
+    do took = await outcome(w.take());
+    while (kindOf(took, (a) => a.json.id !== undefined) !== 'ok');
+    await api(ep, 'POST', `cancel/${cancelled}`);
+    let late: Outcome;
+    do late = await outcome(w.done(cancelled, { output: 'late' }));
+    while (kindOf(late, () => true) !== 'ok');
+    expect(ep.stats()).toMatchObject({ resultsRecorded: 30, duplicateResults: 1, duplicateJobIds: [ids[0]!], lateResults: 1 });
+    expect((await api(ep, 'GET', 'health')).json.jobs).toMatchObject({ completed: (first.jobs as Json).completed });
+  });
+
+  it('refuses bad fault options; without faults the counters still count', async ({ expect, onTestFinished }) => {
+    await expect(startEndpoint({ port: 0, faults: { seed: 1, takeRate: 1.5 } })).rejects.toThrow(/faults\.takeRate must be a number from 0 to 1, got 1\.5/);
+    await expect(startEndpoint({ port: 0, faults: { seed: 1, doneRate: 0.1, doneKinds: { status500: 0, reset: 0 } } })).rejects.toThrow(/every weight is 0/);
+    await expect(startEndpoint({ port: 0, faults: { seed: 1, takeKinds: { teapot: 1 } as Record<string, number> } })).rejects.toThrow(/unknown kind "teapot"/);
+    // Only resets, every time: the weights pick the kind.
+    const resets = await start(onTestFinished, { faults: { seed: 3, takeRate: 1, takeKinds: { status500: 0, status429: 0, garbage: 0 } } });
+    await api(resets, 'POST', 'run', { input: 1 });
+    const w = new FakeWorker(resets, 'w-r');
+    for (let i = 0; i < 3; i++) expect(await outcome(w.take())).toBe('reset');
+    expect(resets.stats().faults.take).toEqual({ status500: 0, status429: 0, garbage: 0, reset: 3 });
+    const plain = await start(onTestFinished);
+    const id = (await api(plain, 'POST', 'run', { input: 1 })).json.id as string;
+    const pw = new FakeWorker(plain, 'w-p');
+    await pw.take();
+    await pw.done(id, { output: 1 });
+    await pw.done(id, { output: 2 });
+    expect(plain.stats()).toEqual({
+      takes: 1,
+      dones: 2,
+      faults: { take: { status500: 0, status429: 0, garbage: 0, reset: 0 }, done: { status500: 0, reset: 0 } },
+      resultsRecorded: 1,
+      duplicateResults: 1,
+      duplicateJobIds: [id],
+      lateResults: 0,
+    });
   });
 });
 

@@ -5,6 +5,7 @@ import http from 'node:http';
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CliError, parseCli } from '../../sim/main.js';
 import { startSimulator, type SimRequestRecord, type Simulator } from '../../sim/server.js';
 import { SEED_004 } from '../helpers/fixtures.js';
 
@@ -417,3 +418,89 @@ async function tinyPng(api: AxiosInstance): Promise<{ b64: string }> {
   const res = await api.post<GenResponse>('/sdapi/v1/txt2img', { prompt: 'tiny', seed: 7, steps: 1, width: 64, height: 64 });
   return { b64: res.data.images[0] };
 }
+
+describe('A1111 simulator: seeded random faults', () => {
+  /** Sends `n` txt2img requests (and an ineligible GET every 10th); returns what each txt2img got. */
+  async function drive(sim: Simulator, n: number): Promise<string[]> {
+    const api = client(sim.url);
+    const seq: string[] = [];
+    for (let i = 0; i < n; i++) {
+      if (i % 10 === 0) expect((await api.get('/sdapi/v1/samplers')).status).toBe(200);
+      try {
+        const r = await api.post<string>('/sdapi/v1/txt2img', { prompt: `r${i}`, steps: 1, width: 64, height: 64 }, { responseType: 'text', transitional: { silentJSONParsing: true } });
+        if (r.status === 500) {
+          expect(JSON.parse(r.data)).toMatchObject({ error: 'OutOfMemoryError' });
+          seq.push('status');
+        } else {
+          expect(r.status).toBe(200);
+          try {
+            JSON.parse(r.data);
+            seq.push('ok');
+          } catch {
+            seq.push('garbage');
+          }
+        }
+      } catch (e) {
+        expect(e instanceof AxiosError && (e.code === 'ECONNRESET' || /socket hang up/.test(e.message))).toBe(true);
+        seq.push('close');
+      }
+    }
+    return seq;
+  }
+
+  it('faults eligible requests at the rate asked, with every kind, the same way for the same seed, and counts them', async () => {
+    const runs: Array<{ seq: string[]; stats: ReturnType<Simulator['faultStats']>; state: { fault_stats: unknown } }> = [];
+    for (const seed of [11, 11, 12]) {
+      const sim = await startSimulator({ port: 0, stepMs: 0, randomFaults: { rate: 0.3, seed, routes: ['/sdapi/v1/txt2img'] } });
+      try {
+        const seq = await drive(sim, 80);
+        const state = (await client(sim.url).get<{ fault_stats: unknown }>('/sim/state')).data;
+        runs.push({ seq, stats: sim.faultStats(), state });
+      } finally {
+        await sim.close();
+      }
+    }
+    const [a, b, c] = runs as [(typeof runs)[0], (typeof runs)[0], (typeof runs)[0]];
+    expect(b.seq).toEqual(a.seq);
+    expect(c.seq).not.toEqual(a.seq);
+    const n = (k: string): number => a.seq.filter((x) => x === k).length;
+    for (const k of ['status', 'close', 'garbage']) expect(n(k)).toBeGreaterThan(0);
+    expect(n('ok')).toBeGreaterThan(40);
+    expect(n('ok')).toBeLessThan(72);
+    expect(a.stats).toEqual({
+      requests: 88,
+      eligible: 80,
+      injected: 0,
+      random: { total: 80 - n('ok'), byKind: { status: n('status'), close: n('close'), garbage: n('garbage') }, byRoute: { txt2img: 80 - n('ok') } },
+    });
+    expect(a.state.fault_stats).toEqual(a.stats);
+  });
+
+  it('injected faults win and take no random draw; kinds can be restricted; bad options are refused', async () => {
+    const sim = await startSimulator({ port: 0, stepMs: 0, randomFaults: { rate: 1, seed: 1, kinds: ['close'] } });
+    try {
+      const api = client(sim.url);
+      sim.injectFault({ kind: 'status', status: 503, count: 1 });
+      expect((await api.get('/sdapi/v1/sd-models')).status).toBe(503);
+      const reset = await axiosError(api.get('/sdapi/v1/sd-models'));
+      expect(reset.code === 'ECONNRESET' || /socket hang up/.test(reset.message)).toBe(true);
+      expect((await api.get('/sim/state')).status).toBe(200); // control routes are never faulted
+      expect(sim.faultStats()).toEqual({ requests: 2, eligible: 1, injected: 1, random: { total: 1, byKind: { status: 0, close: 1, garbage: 0 }, byRoute: { 'sd-models': 1 } } });
+    } finally {
+      await sim.close();
+    }
+    await expect(startSimulator({ port: 0, randomFaults: { rate: 2, seed: 1 } })).rejects.toThrow(/randomFaults\.rate must be a number 0\.\.1/);
+    await expect(startSimulator({ port: 0, randomFaults: { rate: 0.1, seed: 1, kinds: [] } })).rejects.toThrow(/randomFaults\.kinds/);
+  });
+
+  it('the CLI takes --fault-rate, --fault-seed, --fault-kinds and --fault-routes (or SIM_FAULT_*)', () => {
+    expect(parseCli(['--fault-rate', '0.2', '--fault-seed', '5', '--fault-kinds', 'status,close', '--fault-routes=txt2img,img2img'], {})).toMatchObject({
+      options: { randomFaults: { rate: 0.2, seed: 5, kinds: ['status', 'close'], routes: ['txt2img', 'img2img'] } },
+    });
+    expect(parseCli([], { SIM_FAULT_RATE: '0.1' })).toMatchObject({ options: { randomFaults: { rate: 0.1, seed: 0 } } });
+    expect(parseCli([], {})).not.toHaveProperty('options.randomFaults');
+    expect(() => parseCli(['--fault-rate', '1.5'], {})).toThrow(CliError);
+    expect(() => parseCli(['--fault-rate', '0.1', '--fault-kinds', 'status,hang'], {})).toThrow(/unknown kind "hang"/);
+    expect(() => parseCli(['--fault-seed', '3'], {})).toThrow(/need --fault-rate/);
+  });
+});

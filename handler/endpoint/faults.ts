@@ -1,0 +1,168 @@
+/**
+ * Seeded fault injection on the emulator's worker API, for tests and the soak (`npm run soak`): job-take answers
+ * 500 / 429 / garbage / a reset connection **before** any job is assigned, and job-done answers 500 / a reset
+ * connection **before** the posted result is recorded. So every injected fault is unambiguous — a faulted take
+ * hands out nothing, a faulted job-done records nothing — and the worker must simply try again.
+ *
+ * Draws come from a small seeded generator, one independent stream per route, so the n-th job-take gets the same
+ * answer in every run with the same seed whatever the job-done traffic was.
+ */
+
+/** Fault kinds of job-take: HTTP 500, HTTP 429, a 200 `application/json` body that is not JSON, a reset connection. */
+export type TakeFaultKind = 'status500' | 'status429' | 'garbage' | 'reset';
+/** Fault kinds of job-done: HTTP 500, a reset connection. */
+export type DoneFaultKind = 'status500' | 'reset';
+
+/** The job-take fault kinds, in the order their weights are read. */
+export const TAKE_FAULT_KINDS: readonly TakeFaultKind[] = ['status500', 'status429', 'garbage', 'reset'];
+/** The job-done fault kinds, in the order their weights are read. */
+export const DONE_FAULT_KINDS: readonly DoneFaultKind[] = ['status500', 'reset'];
+
+/**
+ * Default relative weights of the job-take kinds. 429 is rarer than the rest because the worker pauses 5 s after
+ * one (protocol spec §4.2), which would dominate a soak's run time.
+ */
+export const DEFAULT_TAKE_FAULT_WEIGHTS: Readonly<Record<TakeFaultKind, number>> = { status500: 3, status429: 1, garbage: 3, reset: 3 };
+/** Default relative weights of the job-done kinds. */
+export const DEFAULT_DONE_FAULT_WEIGHTS: Readonly<Record<DoneFaultKind, number>> = { status500: 1, reset: 1 };
+
+/** The `faults` option of `startEndpoint`. */
+export interface EndpointFaultOptions {
+  /** Seed of the generator (any integer); the same seed gives the same fault sequence per route. */
+  seed: number;
+  /** Probability (0–1) that one job-take request is answered with a fault instead of being served. Default 0. */
+  takeRate?: number;
+  /** Probability (0–1) that one job-done post (progress or final) is answered with a fault. Default 0. */
+  doneRate?: number;
+  /** Relative weights of the job-take kinds (missing kinds keep their default; 0 disables a kind). */
+  takeKinds?: Partial<Record<TakeFaultKind, number>>;
+  /** Relative weights of the job-done kinds (missing kinds keep their default; 0 disables a kind). */
+  doneKinds?: Partial<Record<DoneFaultKind, number>>;
+}
+
+/** Counters of the worker API, read with `LocalEndpoint.stats()`. */
+export interface EndpointStats {
+  /** Job-take requests received (single and batch), faulted ones included. */
+  takes: number;
+  /** Job-done posts received (progress updates and final results), faulted ones included. */
+  dones: number;
+  /** Faults injected, by route and kind. */
+  faults: { take: Record<TakeFaultKind, number>; done: Record<DoneFaultKind, number> };
+  /** Final results recorded (a job became COMPLETED or FAILED through a job-done post): at most one per job. */
+  resultsRecorded: number;
+  /** Final posts for a job whose result had already been recorded (acknowledged, ignored): the worker posted twice. */
+  duplicateResults: number;
+  /** Ids of the jobs counted in `duplicateResults` (each listed once). */
+  duplicateJobIds: string[];
+  /** Final posts for a job that had been cancelled, had timed out or expired (acknowledged, ignored). */
+  lateResults: number;
+}
+
+/**
+ * A seeded generator of floats in [0, 1) (same seed, same sequence). Not for cryptography. The simulator has its
+ * own with another seed scramble, so one seed given to both does not fault the same call numbers on both links.
+ */
+export function seededRandom(seed: number): () => number {
+  // A Weyl sequence (state += golden-ratio step) through murmur3's 32-bit finaliser: cheap, and unlike a bare
+  // xorshift it has no runs of small outputs after a small state.
+  let state = Math.imul(Math.trunc(seed) ^ 0x6a09e667, 0x9e3779b1) >>> 0;
+  return () => {
+    state = (state + 0x9e3779b9) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    z = (z ^ (z >>> 16)) >>> 0;
+    return z / 0x1_0000_0000;
+  };
+}
+
+function checkRate(name: string, v: number | undefined): number {
+  if (v === undefined) return 0;
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new RangeError(`faults.${name} must be a number from 0 to 1, got ${String(v)}`);
+  return v;
+}
+
+/** Picks a kind from `weights` with `u` in [0, 1). */
+function pick<K extends string>(kinds: readonly K[], weights: Record<K, number>, total: number, u: number): K {
+  let x = u * total;
+  for (const k of kinds) {
+    x -= weights[k];
+    if (x < 0) return k;
+  }
+  return kinds.filter((k) => weights[k] > 0).at(-1)!;
+}
+
+function weightsOf<K extends string>(name: string, kinds: readonly K[], defaults: Readonly<Record<K, number>>, given: Partial<Record<K, number>> | undefined): { w: Record<K, number>; total: number } {
+  const w = { ...defaults, ...(given ?? {}) } as Record<K, number>;
+  let total = 0;
+  for (const k of Object.keys(w) as K[]) {
+    if (!kinds.includes(k)) throw new RangeError(`faults.${name}: unknown kind ${JSON.stringify(k)} (allowed: ${kinds.join(', ')})`);
+    const v = w[k];
+    if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw new RangeError(`faults.${name}.${k} must be a finite number >= 0, got ${String(v)}`);
+    total += v;
+  }
+  return { w, total };
+}
+
+/** Decides, per worker-API request, whether to inject a fault, and counts requests and faults. */
+export class FaultInjector {
+  private readonly takeRate: number;
+  private readonly doneRate: number;
+  private readonly takeRand: () => number;
+  private readonly doneRand: () => number;
+  private readonly takeWeights: { w: Record<TakeFaultKind, number>; total: number };
+  private readonly doneWeights: { w: Record<DoneFaultKind, number>; total: number };
+  private readonly counts = {
+    takes: 0,
+    dones: 0,
+    take: { status500: 0, status429: 0, garbage: 0, reset: 0 } as Record<TakeFaultKind, number>,
+    done: { status500: 0, reset: 0 } as Record<DoneFaultKind, number>,
+  };
+
+  /**
+   * @param opts undefined: no faults, counting only
+   * @throws RangeError for a rate outside 0–1, an unknown kind or a bad weight
+   */
+  constructor(opts: EndpointFaultOptions | undefined) {
+    const seed = opts?.seed ?? 0;
+    if (!Number.isFinite(seed)) throw new RangeError(`faults.seed must be a finite number, got ${String(seed)}`);
+    this.takeRate = checkRate('takeRate', opts?.takeRate);
+    this.doneRate = checkRate('doneRate', opts?.doneRate);
+    this.takeWeights = weightsOf('takeKinds', TAKE_FAULT_KINDS, DEFAULT_TAKE_FAULT_WEIGHTS, opts?.takeKinds);
+    this.doneWeights = weightsOf('doneKinds', DONE_FAULT_KINDS, DEFAULT_DONE_FAULT_WEIGHTS, opts?.doneKinds);
+    if (this.takeRate > 0 && this.takeWeights.total === 0) throw new RangeError('faults.takeKinds: every weight is 0 but takeRate > 0');
+    if (this.doneRate > 0 && this.doneWeights.total === 0) throw new RangeError('faults.doneKinds: every weight is 0 but doneRate > 0');
+    // One stream per route (seed, seed + 1 scrambled apart), so their sequences do not depend on each other.
+    this.takeRand = seededRandom(seed);
+    this.doneRand = seededRandom(seed + 0x3c6ef372);
+  }
+
+  /** Counts one job-take request; returns the fault to answer it with, or null to serve it. */
+  onTake(): TakeFaultKind | null {
+    this.counts.takes++;
+    if (this.takeRate === 0) return null;
+    const hit = this.takeRand() < this.takeRate;
+    const u = this.takeRand(); // drawn either way, so each take consumes the same number of draws
+    if (!hit) return null;
+    const kind = pick(TAKE_FAULT_KINDS, this.takeWeights.w, this.takeWeights.total, u);
+    this.counts.take[kind]++;
+    return kind;
+  }
+
+  /** Counts one job-done post; returns the fault to answer it with, or null to record it. */
+  onDone(): DoneFaultKind | null {
+    this.counts.dones++;
+    if (this.doneRate === 0) return null;
+    const hit = this.doneRand() < this.doneRate;
+    const u = this.doneRand();
+    if (!hit) return null;
+    const kind = pick(DONE_FAULT_KINDS, this.doneWeights.w, this.doneWeights.total, u);
+    this.counts.done[kind]++;
+    return kind;
+  }
+
+  /** The request and fault counters (copies). */
+  counters(): Pick<EndpointStats, 'takes' | 'dones' | 'faults'> {
+    return { takes: this.counts.takes, dones: this.counts.dones, faults: { take: { ...this.counts.take }, done: { ...this.counts.done } } };
+  }
+}

@@ -1,0 +1,331 @@
+/**
+ * End to end, the faults the worker must survive (issue 4, "Faults the worker must survive"): the built worker as
+ * a child process in platform mode against the loopback platform helper, with the A1111 simulator as a child
+ * process wherever a real process death matters, a loopback TCP proxy in front of the platform for a job-take
+ * that hangs, and a ping recorder in its own thread for the heartbeat's timing.
+ *
+ * Faults already covered end to end elsewhere are not repeated here: A1111 never ready, SIGTERM idle / during a
+ * job (worker.e2e); job-take 5xx / 429 / garbage / missing fields / reset, job-done retries and give-ups, ping
+ * down (runtime integration tests, and the soak end to end).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PNG } from 'pngjs';
+import { startSimulator, type Simulator } from '../../sim/server.js';
+import { closedPort } from '../helpers/fixtures.js';
+import { startPingRecorder } from '../helpers/ping-recorder.js';
+import { startPlatform, type Platform, type PlatformRecord } from '../helpers/platform.js';
+import { startSimProcess, type SimProcess } from '../helpers/sim-process.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { startWorker, type WorkerProcess } from '../helpers/worker-process.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const now = (): number => performance.timeOrigin + performance.now();
+
+/** Polls `cond` every 25 ms until it holds; fails after `ms` naming `what`. */
+async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+/** A quick txt2img input (64×64, one step). */
+const small = (prompt: string): Record<string, unknown> => ({ prompt, steps: 1, width: 64, height: 64 });
+
+/** Common worker settings: 1 s heartbeat, short result-post retries, INFO logs in RunPod's text format. */
+const BASE_ENV = { RUNPOD_PING_INTERVAL: '1000', RESULT_POST_MIN_DELAY_MS: '50', RESULT_POST_MAX_DELAY_MS: '200', RUNPOD_DEBUG_LEVEL: 'INFO' };
+
+interface Body {
+  output?: { images: string[] };
+  error?: string;
+  stopPod?: boolean;
+}
+
+const body = (r: PlatformRecord): Body => r.body as Body;
+const of = (p: Platform, kind: PlatformRecord['kind'], from: number, to = Infinity): PlatformRecord[] =>
+  p.records.filter((r) => r.kind === kind && r.at >= from && r.at <= to);
+
+/** Kills the worker if the test left it running. */
+async function stopWorker(w: WorkerProcess | undefined): Promise<void> {
+  if (w && w.child.exitCode === null && w.child.signalCode === null) {
+    w.child.kill('SIGKILL');
+    await w.exited;
+  }
+}
+
+/** Waits until the simulator process logged a request for `path`. */
+async function simSaw(sim: SimProcess, path: string): Promise<void> {
+  await until(async () => (await sim.requests()).some((r) => r.path === path), 10_000, `${path} at the simulator`);
+}
+
+describe('A1111 process faults', () => {
+  it('A1111 up late: the worker waits (heartbeat on, no job-take), then serves the queued job', async () => {
+    const port = await closedPort();
+    const platform = await startPlatform({ holdMs: 300 });
+    let w: WorkerProcess | undefined;
+    let sim: SimProcess | undefined;
+    try {
+      const t0 = now();
+      w = startWorker(platform.env('w-late', { ...BASE_ENV, A1111_URL: `http://127.0.0.1:${port}`, A1111_READY_TIMEOUT_S: '30' }));
+      platform.enqueue({ id: 'late-u1', input: small('late') });
+      await sleep(2000);
+      expect(w.child.exitCode).toBeNull();
+      expect(of(platform, 'take', t0)).toEqual([]);
+      expect(of(platform, 'ping', t0).length).toBeGreaterThanOrEqual(2);
+
+      const upAt = now();
+      sim = await startSimProcess(['--port', String(port), '--step-ms', '1']);
+      const rec = await platform.waitForResult('late-u1', 15_000);
+      expect(body(rec).output!.images).toHaveLength(1);
+      expect(of(platform, 'take', t0)[0]!.at).toBeGreaterThanOrEqual(upAt);
+      const waited = /A1111 ready at http:\/\/127\.0\.0\.1:\d+ after (\d+) ms/.exec(w.stdout());
+      expect(Number(waited?.[1])).toBeGreaterThanOrEqual(1000); // 2 s minus the worker's own start-up
+    } finally {
+      await stopWorker(w);
+      await sim?.close();
+      await platform.close();
+    }
+  });
+
+  it('A1111 dies mid-job: FAILED with stopPod, heartbeat goes on, no job-take while it is down; back within the deadline → the next job completes', async () => {
+    const platform = await startPlatform({ holdMs: 300 });
+    let sim = await startSimProcess(['--step-ms', '50']);
+    const port = new URL(sim.url).port;
+    let w: WorkerProcess | undefined;
+    try {
+      w = startWorker(platform.env('w-dies', { ...BASE_ENV, A1111_URL: sim.url, A1111_READY_TIMEOUT_S: '30' }));
+      // 100 steps × 50 ms: a 5 s generation, killed after it started.
+      platform.enqueue({ id: 'dies-u1', input: { prompt: 'long', steps: 100, width: 64, height: 64 } });
+      await simSaw(sim, '/sdapi/v1/txt2img');
+      await sleep(300);
+      const killedAt = now();
+      const gone = new Promise((r) => sim.child.once('exit', r));
+      sim.child.kill('SIGKILL');
+      await gone;
+
+      const failed = await platform.waitForResult('dies-u1', 10_000);
+      expect(body(failed)).toEqual({ error: expect.stringMatching(/^A1111 unreachable on POST \/sdapi\/v1\/txt2img: /), stopPod: true });
+      expect(failed.at - killedAt).toBeLessThan(2000);
+
+      // A1111 stays down for 3 s: the worker lives on, keeps its heartbeat and takes no job.
+      await sleep(3000);
+      expect(w.child.exitCode).toBeNull();
+      expect(of(platform, 'ping', killedAt).length).toBeGreaterThanOrEqual(2);
+      expect(of(platform, 'take', failed.at)).toEqual([]);
+      expect(w.stdout()).toMatch(/A1111 was unreachable during the last job; waiting for it before taking another job\./);
+
+      const backAt = now();
+      sim = await startSimProcess(['--port', port, '--step-ms', '1']);
+      platform.enqueue({ id: 'back-u1', input: small('back') });
+      const ok = await platform.waitForResult('back-u1', 15_000);
+      expect(body(ok).output!.images).toHaveLength(1);
+      expect(of(platform, 'take', failed.at)[0]!.at).toBeGreaterThanOrEqual(backAt);
+      expect(w.stdout()).toMatch(/A1111 ready again after \d+ ms\./);
+    } finally {
+      await stopWorker(w);
+      await sim.close();
+      await platform.close();
+    }
+  });
+
+  it('A1111 dies and stays down: the worker exits 1 after A1111_READY_TIMEOUT_S with a clear log line, pinging until then', async () => {
+    const platform = await startPlatform({ holdMs: 300 });
+    const sim = await startSimProcess(['--step-ms', '50']);
+    let w: WorkerProcess | undefined;
+    try {
+      w = startWorker(platform.env('w-down', { ...BASE_ENV, A1111_URL: sim.url, A1111_READY_TIMEOUT_S: '2' }));
+      platform.enqueue({ id: 'down-u1', input: { prompt: 'long', steps: 100, width: 64, height: 64 } });
+      await simSaw(sim, '/sdapi/v1/txt2img');
+      sim.child.kill('SIGKILL');
+      const failed = await platform.waitForResult('down-u1', 10_000);
+      expect(body(failed).stopPod).toBe(true);
+      expect(await w.exited).toBe(1);
+      const exitedAt = now();
+      expect(exitedAt - failed.at).toBeGreaterThan(1800);
+      expect(exitedAt - failed.at).toBeLessThan(6000);
+      expect(w.stdout()).toMatch(
+        /Worker cannot continue: A1111 at http:\/\/127\.0\.0\.1:\d+ not ready after 2 s \(A1111_READY_TIMEOUT_S\); \d+ tries of GET \/sdapi\/v1\/sd-models, last: ECONNREFUSED/,
+      );
+      expect(of(platform, 'ping', failed.at, exitedAt).length).toBeGreaterThanOrEqual(1);
+      expect(of(platform, 'take', failed.at)).toEqual([]);
+    } finally {
+      await stopWorker(w);
+      await sim.close();
+      await platform.close();
+    }
+  });
+});
+
+describe('A1111 answers that fail a job (the worker keeps going, no stopPod)', () => {
+  let sim: Simulator;
+  let platform: Platform;
+  let w: WorkerProcess;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0, stepMs: 1 });
+    platform = await startPlatform({ holdMs: 300 });
+    w = startWorker(platform.env('w-answers', { ...BASE_ENV, A1111_URL: sim.url, A1111_REQUEST_TIMEOUT_S: '1' }));
+    await until(() => /A1111 ready at/.test(w.stdout()), 10_000, 'the worker to find A1111 ready');
+  });
+  afterAll(async () => {
+    await stopWorker(w);
+    await platform?.close();
+    await sim?.close();
+  });
+
+  it('A1111 hangs: FAILED naming the timeout after A1111_REQUEST_TIMEOUT_S, interrupt sent, the next job is fine', async () => {
+    sim.injectFault({ kind: 'hang', count: 1, route: 'txt2img' });
+    const since = sim.requests.length;
+    platform.enqueue({ id: 'hang-u1', input: small('hang') });
+    platform.enqueue({ id: 'after-hang-u1', input: small('after hang') });
+    const failed = await platform.waitForResult('hang-u1');
+    expect(body(failed)).toEqual({
+      error: 'A1111 timeout on POST /sdapi/v1/txt2img: no answer within 1 s (A1111_REQUEST_TIMEOUT_S); sent POST /sdapi/v1/interrupt',
+    });
+    const taken = platform.handedOut.get('hang-u1')!;
+    expect(failed.at - taken).toBeGreaterThanOrEqual(1000);
+    expect(failed.at - taken).toBeLessThan(3000);
+    const paths = sim.requests.slice(since).map((r) => `${r.method} ${r.path}`);
+    expect(paths.slice(0, 2)).toEqual(['POST /sdapi/v1/txt2img', 'POST /sdapi/v1/interrupt']);
+    expect(body(await platform.waitForResult('after-hang-u1')).output!.images).toHaveLength(1);
+  });
+
+  it("A1111 500, 422 and 404: FAILED with A1111's message, no stopPod, and the next job completes", async () => {
+    sim.injectFault({ kind: 'status', status: 500, count: 1, route: 'txt2img', body: { error: 'OutOfMemoryError', detail: '', body: '', errors: 'CUDA out of memory' } });
+    sim.injectFault({
+      kind: 'status',
+      status: 422,
+      count: 1,
+      route: 'txt2img',
+      body: { detail: [{ loc: ['body', 'steps'], msg: 'value is not a valid integer', type: 'type_error.integer' }] },
+    });
+    sim.injectFault({ kind: 'status', status: 404, count: 1, route: 'txt2img', body: { detail: 'Not Found' } });
+    for (const id of ['e500-u1', 'e422-u1', 'e404-u1', 'after-errors-u1']) platform.enqueue({ id, input: small(id) });
+    expect(body(await platform.waitForResult('e500-u1'))).toEqual({ error: 'A1111 500 on POST /sdapi/v1/txt2img: OutOfMemoryError CUDA out of memory' });
+    expect(body(await platform.waitForResult('e422-u1'))).toEqual({ error: 'A1111 422 on POST /sdapi/v1/txt2img: steps: value is not a valid integer' });
+    expect(body(await platform.waitForResult('e404-u1'))).toEqual({ error: 'A1111 404 on POST /sdapi/v1/txt2img: Not Found' });
+    const ok = await platform.waitForResult('after-errors-u1');
+    const png = PNG.sync.read(Buffer.from(body(ok).output!.images[0]!, 'base64'));
+    expect([png.width, png.height]).toEqual([64, 64]);
+    expect(w.child.exitCode).toBeNull();
+  });
+
+  it('A1111 answers 200 with a body that is not JSON, or without "images": FAILED with a clear message', async () => {
+    sim.injectFault({ kind: 'garbage', count: 1, route: 'txt2img' });
+    sim.injectFault({ kind: 'status', status: 200, count: 1, route: 'txt2img', body: { parameters: {}, info: '{}' } });
+    for (const id of ['garbage-u1', 'no-images-u1', 'after-200s-u1']) platform.enqueue({ id, input: small(id) });
+    expect(body(await platform.waitForResult('garbage-u1'))).toEqual({
+      error: expect.stringMatching(/^A1111 200 on POST \/sdapi\/v1\/txt2img: answer is not JSON: "\{\\"images\\": \[\\"iVBOR/),
+    });
+    expect(body(await platform.waitForResult('no-images-u1'))).toEqual({
+      error: 'A1111 200 on POST /sdapi/v1/txt2img: answer has no "images" list of base64 strings',
+    });
+    expect(body(await platform.waitForResult('after-200s-u1')).output!.images).toHaveLength(1);
+    expect(w.child.exitCode).toBeNull();
+  });
+});
+
+describe('platform faults', () => {
+  it('job-take hangs (held, then blackholed): the worker stays up and recovers when the platform answers again', async () => {
+    const sim = await startSimulator({ port: 0, stepMs: 1 });
+    const platform = await startPlatform({ holdMs: 300 });
+    const proxy = await startTcpProxy({ target: platform.url });
+    let w: WorkerProcess | undefined;
+    try {
+      const env = platform.env('w-hang', { ...BASE_ENV, A1111_URL: sim.url });
+      // job-take (and job-stop, derived from it) and job-done go through the proxy; the heartbeat goes direct.
+      env.RUNPOD_WEBHOOK_GET_JOB = env.RUNPOD_WEBHOOK_GET_JOB!.replace(platform.url, proxy.url);
+      env.RUNPOD_WEBHOOK_POST_OUTPUT = env.RUNPOD_WEBHOOK_POST_OUTPUT!.replace(platform.url, proxy.url);
+      w = startWorker(env);
+      /** Waits until the worker is back in its job-take long-poll after a job's result was recorded. */
+      const backInTake = async (result: PlatformRecord): Promise<void> => {
+        await until(() => of(platform, 'take', result.at).length > 0, 5000, 'a job-take after the result');
+      };
+      platform.enqueue({ id: 'before-u1', input: small('before') });
+      await backInTake(await platform.waitForResult('before-u1'));
+
+      // 1. The platform stops answering: bytes are held both ways, then delivered.
+      proxy.setMode('hold');
+      await sleep(500); // the take in flight is answered (204) into the held stream
+      const heldAt = now();
+      platform.enqueue({ id: 'held-u1', input: small('held') });
+      await sleep(2500);
+      expect(platform.handedOut.has('held-u1')).toBe(false);
+      expect(of(platform, 'take', heldAt)).toEqual([]);
+      expect(of(platform, 'ping', heldAt).length).toBeGreaterThanOrEqual(2);
+      expect(w.child.exitCode).toBeNull();
+      proxy.setMode('pass');
+      const held = await platform.waitForResult('held-u1', 10_000);
+      expect(body(held).output!.images).toHaveLength(1);
+
+      // 2. The path drops every byte; then the connections are reset and the platform is reachable again.
+      await backInTake(held);
+      proxy.setMode('blackhole');
+      await sleep(500);
+      const blackholedAt = now();
+      platform.enqueue({ id: 'blackholed-u1', input: small('blackholed') });
+      await sleep(2000);
+      expect(platform.handedOut.has('blackholed-u1')).toBe(false);
+      expect(of(platform, 'take', blackholedAt)).toEqual([]);
+      expect(w.child.exitCode).toBeNull();
+      proxy.setMode('pass');
+      expect(proxy.resetAll()).toBeGreaterThanOrEqual(1);
+      expect(body(await platform.waitForResult('blackholed-u1', 10_000)).output!.images).toHaveLength(1);
+      expect(w.stdout()).toMatch(/ERROR  \| Failed to get job\. \| ECONNRESET: /);
+      expect(platform.results().map((r) => r.jobId)).toEqual(['before-u1', 'held-u1', 'blackholed-u1']);
+    } finally {
+      await stopWorker(w);
+      await proxy.close();
+      await platform.close();
+      await sim.close();
+    }
+  });
+
+  it('the heartbeat keeps its 1 s interval (±1 s) while the main thread reads and posts 40 MB results', async () => {
+    const sim = await startSimProcess(['--step-ms', '0']);
+    const platform = await startPlatform({ holdMs: 300 });
+    const rec = await startPingRecorder();
+    let w: WorkerProcess | undefined;
+    try {
+      w = startWorker(
+        platform.env('w-big', {
+          ...BASE_ENV,
+          A1111_URL: sim.url,
+          RUNPOD_WEBHOOK_PING: `${rec.url}/v2/ep1/ping/$RUNPOD_POD_ID?gpu=NVIDIA+H200`,
+          MAX_PIXELS_PER_JOB: String(64 * 1024 * 1024),
+        }),
+      );
+      await until(() => rec.hits.length > 0, 10_000, 'the first ping');
+      // 16 × 1024² PNGs per job (about 30 MB of PNG, 40 MB of JSON), three jobs back to back.
+      const ids = ['big-1', 'big-2', 'big-3'];
+      for (const id of ids) platform.enqueue({ id, input: { prompt: id, steps: 1, width: 1024, height: 1024, batch_size: 16 } });
+      const results = [];
+      for (const id of ids) results.push(await platform.waitForResult(id, 60_000));
+      for (const r of results) {
+        expect(r.bytes!).toBeGreaterThan(30 * 1024 * 1024);
+        expect(body(r).output!.images).toHaveLength(16);
+      }
+      const from = platform.handedOut.get('big-1')!;
+      const to = results.at(-1)!.at;
+      await until(() => rec.hits.some((h) => h.at > to + 200), 5000, 'a ping after the last result');
+      // Every gap between consecutive pings around the busy window, including the one spanning its start and end.
+      const first = Math.max(0, rec.hits.findIndex((h) => h.at >= from) - 1);
+      const last = rec.hits.findIndex((h) => h.at > to);
+      const around = rec.hits.slice(first, last + 1);
+      expect(to - from).toBeGreaterThan(2000);
+      expect(around.length).toBeGreaterThanOrEqual(Math.floor((to - from) / 2000));
+      expect(around.some((h) => h.url.includes('job_id=big-'))).toBe(true);
+      for (let i = 1; i < around.length; i++) {
+        const gap = around[i]!.at - around[i - 1]!.at;
+        expect(gap, `gap ${i} of ${around.length - 1}`).toBeGreaterThanOrEqual(900);
+        expect(gap, `gap ${i} of ${around.length - 1}`).toBeLessThanOrEqual(2000);
+      }
+    } finally {
+      await stopWorker(w);
+      await rec.close();
+      await platform.close();
+      await sim.close();
+    }
+  });
+});
