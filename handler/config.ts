@@ -76,6 +76,19 @@ export interface A1111Config {
   requestTimeoutMs: number;
   /** `A1111_API_AUTH` (`user:password`, as A1111's `--api-auth`): sent as HTTP Basic; never logged. */
   auth?: { username: string; password: string };
+  /**
+   * `A1111_WARMUP`: the warm-up generation run once after readiness and before the first job-take, or null when
+   * disabled (`false`). `true` (default) = 1 step, 64×64, `send_images: false`; a JSON object = that txt2img payload.
+   */
+  warmup: Record<string, unknown> | null;
+  /** `PROGRESS_INTERVAL_MS`: progress poll interval while a generation runs (default 1000; 0 = no progress). */
+  progressIntervalMs: number;
+  /** `PREVIEW_INTERVAL_MS`: at most one live preview per this many ms for jobs with `"preview": true` (default 2000). */
+  previewIntervalMs: number;
+  /** `MAX_JOB_TIMEOUT_S`: cap of a job's own `timeout_s` (default: `A1111_REQUEST_TIMEOUT_S`). */
+  maxJobTimeoutMs: number;
+  /** `STRICT_NAMES`: unknown sampler/checkpoint/LoRA… names fail the job (default true); false = logged warnings. */
+  strictNames: boolean;
 }
 
 /** Limits on job inputs: size and cost caps and the image/URL policy (README "Input limits"). */
@@ -221,6 +234,35 @@ function envUrl(env: Env, name: string, def: string): string {
   return raw.replace(/\/+$/, '');
 }
 
+/** The default warm-up: one step at 64×64, no images sent back (issue 5). */
+export const DEFAULT_WARMUP: Readonly<Record<string, unknown>> = Object.freeze({
+  prompt: 'warm-up',
+  steps: 1,
+  width: 64,
+  height: 64,
+  batch_size: 1,
+  n_iter: 1,
+  send_images: false,
+  save_images: false,
+});
+
+/** Parses `A1111_WARMUP`: true/false or a JSON object (the txt2img payload to run). */
+function parseWarmup(raw: string | undefined): Record<string, unknown> | null {
+  const v = (raw ?? '').trim();
+  if (v === '' || ['true', '1', 'yes'].includes(v.toLowerCase())) return { ...DEFAULT_WARMUP };
+  if (['false', '0', 'no'].includes(v.toLowerCase())) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`A1111_WARMUP=${JSON.stringify(v.slice(0, 80))} is invalid: allowed true, false or a JSON object (a txt2img payload)`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
 /** Parses `A1111_API_AUTH=user:password` (the password may contain `:`). The value is never echoed in errors. */
 function parseApiAuth(raw: string | undefined): { auth?: { username: string; password: string } } {
   if (raw === undefined || raw === '') return {};
@@ -294,6 +336,11 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
       readyIntervalMs: envInt(env, 'A1111_READY_INTERVAL_MS', 250, 1, 250),
       requestTimeoutMs: a1111RequestS * 1000,
       ...parseApiAuth(env.A1111_API_AUTH),
+      warmup: parseWarmup(env.A1111_WARMUP),
+      progressIntervalMs: envInt(env, 'PROGRESS_INTERVAL_MS', 1000, 0, 3_600_000),
+      previewIntervalMs: envInt(env, 'PREVIEW_INTERVAL_MS', 2000, 100, 3_600_000),
+      maxJobTimeoutMs: envInt(env, 'MAX_JOB_TIMEOUT_S', a1111RequestS, 1) * 1000,
+      strictNames: envBool(env, 'STRICT_NAMES', true),
     },
     limits: {
       maxImagesPerJob: envInt(env, 'MAX_IMAGES_PER_JOB', 16, 1, 1000),

@@ -133,6 +133,7 @@ async function runWorkerLoop(
   try {
     const ms = await a1111.waitReady(runtime.stopSignal);
     log.info(`A1111 ready at ${cfg.a1111.url} after ${Math.round(ms)} ms.`);
+    await warmUp(cfg, log, a1111, runtime.stopSignal);
     await runtime.run();
   } catch (e) {
     if (!runtime.isStopping) {
@@ -142,6 +143,26 @@ async function runWorkerLoop(
   }
   await heartbeat?.stop();
   return code;
+}
+
+/**
+ * The warm-up generation (`A1111_WARMUP`): once, after readiness and before the first job-take, so the checkpoint
+ * is really loaded (A1111 opens its port before the model is loaded, spec a1111 §2.2). Logs its duration.
+ * @throws Error with A1111's message when it fails (the worker then exits 1)
+ */
+async function warmUp(cfg: Config, log: Log, a1111: A1111Client, signal: AbortSignal): Promise<void> {
+  const payload = cfg.a1111.warmup;
+  if (payload === null) {
+    log.info('A1111 warm-up disabled (A1111_WARMUP=false).');
+    return;
+  }
+  const t0 = performance.now();
+  try {
+    await a1111.call('POST', '/sdapi/v1/txt2img', payload, { signal });
+  } catch (e) {
+    throw new Error(`A1111 warm-up failed: ${(e as Error).message}`);
+  }
+  log.info(`A1111 warm-up (txt2img ${payload.steps ?? '?'} step(s), ${payload.width ?? '?'}×${payload.height ?? '?'}) took ${Math.round(performance.now() - t0)} ms.`);
 }
 
 function runPlatform(cfg: Config, log: Log, handler: Handler, a1111: A1111Client): Promise<number> {

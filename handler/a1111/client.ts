@@ -54,6 +54,10 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Total timeout in ms; default `A1111_REQUEST_TIMEOUT_S`. */
   timeoutMs?: number;
+  /** What set `timeoutMs`, named in the timeout message (default `A1111_REQUEST_TIMEOUT_S`). */
+  timeoutName?: string;
+  /** Do not send `POST /sdapi/v1/interrupt` when this call is aborted or times out (read-only calls such as progress). */
+  noInterrupt?: boolean;
 }
 
 function describe(v: unknown): string {
@@ -191,13 +195,14 @@ export class A1111Client {
       const ax = e as AxiosError;
       if (opts.signal?.aborted) {
         // The job was stopped (cancel, execution timeout): stop the GPU work too.
-        await this.interrupt();
+        if (!opts.noInterrupt) await this.interrupt();
         throw new A1111Error(`A1111 call ${method} ${path} aborted: ${String(opts.signal.reason ?? 'stopped')}`, 'aborted', null, method, path);
       }
       if (timeout.aborted) {
-        await this.interrupt();
+        if (!opts.noInterrupt) await this.interrupt();
+        const secs = timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`;
         throw new A1111Error(
-          `A1111 timeout on ${method} ${path}: no answer within ${Math.round(timeoutMs / 1000)} s (A1111_REQUEST_TIMEOUT_S); sent POST /sdapi/v1/interrupt`,
+          `A1111 timeout on ${method} ${path}: no answer within ${secs} (${opts.timeoutName ?? 'A1111_REQUEST_TIMEOUT_S'})${opts.noInterrupt ? '' : '; sent POST /sdapi/v1/interrupt'}`,
           'timeout',
           null,
           method,

@@ -20,6 +20,7 @@ import type { LimitsConfig } from '../config.js';
 import type { Log } from '../log.js';
 import { A1111Error, type A1111Client } from '../a1111/client.js';
 import { jsonSkeleton } from '../a1111/json-skeleton.js';
+import { watchProgress, type ProgressReport } from '../a1111/progress.js';
 import { JobInputError } from './errors.js';
 import { appendKey, showValue } from './format.js';
 import { checkInputShape } from './guard.js';
@@ -31,6 +32,18 @@ import { validatePayload } from './validate.js';
 export interface JobContext {
   signal: AbortSignal;
   rawJson(bytes: Buffer): unknown;
+  /** Sends a progress update (RunPod `IN_PROGRESS` output); fire-and-forget. */
+  progress(output: unknown): void;
+  /** Posts one stream chunk (RunPod job-stream). */
+  stream(output: unknown): Promise<void>;
+}
+
+/** The worker's own per-job options, read from the input next to `api`/`payload` (or next to a bare txt2img payload). */
+export interface JobOptions {
+  /** `"preview": true` — stream A1111's live previews (job-stream), at most one per `PREVIEW_INTERVAL_MS`. */
+  preview: boolean;
+  /** `"timeout_s": N` — this job's A1111 timeout, seconds, capped by `MAX_JOB_TIMEOUT_S`; undefined = the default. */
+  timeoutS: number | undefined;
 }
 
 /** A job as this handler reads it. */
@@ -48,10 +61,23 @@ export interface A1111HandlerOptions {
   lookup?: HostLookup;
 }
 
-const ENVELOPE_KEYS = ['api', 'payload'];
+/** Worker-level keys a job input may carry besides the A1111 payload (issue 5). */
+const JOB_OPTION_KEYS = ['preview', 'timeout_s'];
+const ENVELOPE_KEYS = ['api', 'payload', ...JOB_OPTION_KEYS];
+
+/** Reads and checks `preview` / `timeout_s`; throws JobInputError naming the field. */
+function readJobOptions(obj: Record<string, unknown>): JobOptions {
+  const preview = Object.hasOwn(obj, 'preview') ? obj.preview : false;
+  if (typeof preview !== 'boolean') throw new JobInputError(`input.preview: ${showValue(preview)} is not allowed (must be true or false)`);
+  const t = Object.hasOwn(obj, 'timeout_s') ? obj.timeout_s : undefined;
+  if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t <= 0)) {
+    throw new JobInputError(`input.timeout_s: ${showValue(t)} is not allowed (must be a number of seconds > 0)`);
+  }
+  return { preview, timeoutS: t };
+}
 
 /** Reads the envelope; throws JobInputError naming the offending field. */
-export function parseEnvelope(input: unknown): { route: RouteSpec; payload: unknown } {
+export function parseEnvelope(input: unknown): { route: RouteSpec; payload: unknown; options: JobOptions } {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new JobInputError(
       `input must be a JSON object ({"api": {"method", "endpoint"}, "payload": {...}} or a txt2img payload), got ${input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input}`,
@@ -59,9 +85,13 @@ export function parseEnvelope(input: unknown): { route: RouteSpec; payload: unkn
   }
   const obj = input as Record<string, unknown>;
   // Own properties only: nothing is ever read through a prototype.
+  const options = readJobOptions(obj);
   if (!Object.hasOwn(obj, 'api')) {
-    // The official worker's shape: the whole input is a txt2img payload.
-    return { route: resolveRoute('POST', '/sdapi/v1/txt2img'), payload: obj };
+    // The official worker's shape: the input is a txt2img payload (less the worker's own keys, if any).
+    const payload = JOB_OPTION_KEYS.some((k) => Object.hasOwn(obj, k))
+      ? Object.fromEntries(Object.entries(obj).filter(([k]) => !JOB_OPTION_KEYS.includes(k)))
+      : obj;
+    return { route: resolveRoute('POST', '/sdapi/v1/txt2img'), payload, options };
   }
   const extra = Object.keys(obj).filter((k) => !ENVELOPE_KEYS.includes(k));
   if (extra.length) {
@@ -76,7 +106,60 @@ export function parseEnvelope(input: unknown): { route: RouteSpec; payload: unkn
   if (unknownApi.length) throw new JobInputError(`${appendKey('input.api', unknownApi[0]!)}: unknown field (allowed: method, endpoint)`);
   const method = Object.hasOwn(apiObj, 'method') ? apiObj.method : undefined;
   const endpoint = Object.hasOwn(apiObj, 'endpoint') ? apiObj.endpoint : undefined;
-  return { route: resolveRoute(method, endpoint), payload: Object.hasOwn(obj, 'payload') ? obj.payload : undefined };
+  return { route: resolveRoute(method, endpoint), payload: Object.hasOwn(obj, 'payload') ? obj.payload : undefined, options };
+}
+
+/**
+ * Calls A1111 for a job. While a generation runs, polls `/progress` every `PROGRESS_INTERVAL_MS` and sends
+ * `{progress, eta_relative, step, steps, job_no, job_count}` updates; with `preview`, streams live previews
+ * (`{"preview": <base64>, step, steps, …}` chunks) at most once per `PREVIEW_INTERVAL_MS`. A job's `timeout_s`
+ * (capped by `MAX_JOB_TIMEOUT_S`) replaces `A1111_REQUEST_TIMEOUT_S` for this call.
+ * @throws A1111Error as `A1111Client.call`
+ */
+async function callWithProgress(
+  client: A1111Client,
+  route: RouteSpec,
+  payload: unknown,
+  options: JobOptions,
+  jobId: string,
+  ctx: JobContext,
+  log: Log,
+): Promise<{ status: number; body: Buffer }> {
+  const cfg = client.config;
+  const timeout =
+    options.timeoutS !== undefined
+      ? { timeoutMs: Math.min(Math.round(options.timeoutS * 1000), cfg.maxJobTimeoutMs), timeoutName: options.timeoutS * 1000 > cfg.maxJobTimeoutMs ? 'timeout_s, capped by MAX_JOB_TIMEOUT_S' : 'timeout_s' }
+      : {};
+  const body = route.method === 'POST' ? (payload ?? {}) : undefined;
+  if (!route.generates || cfg.progressIntervalMs <= 0) return client.call(route.method, route.path, body, { signal: ctx.signal, ...timeout });
+  const stopWatch = new AbortController();
+  let streams: Promise<void> = Promise.resolve();
+  const watching = watchProgress(client, {
+    intervalMs: cfg.progressIntervalMs,
+    signal: AbortSignal.any([stopWatch.signal, ctx.signal]),
+    log,
+    jobId,
+    onProgress: (report) => ctx.progress(report),
+    ...(options.preview
+      ? {
+          preview: {
+            intervalMs: cfg.previewIntervalMs,
+            onPreview: (image: string, report: ProgressReport) => {
+              // RunPod stream chunks are at most 1 MB (protocol spec §6): larger previews are skipped.
+              if (image.length > 1_000_000) return;
+              streams = streams.then(() => ctx.stream({ preview: image, ...report }));
+            },
+          },
+        }
+      : {}),
+  });
+  try {
+    return await client.call(route.method, route.path, body, { signal: ctx.signal, ...timeout });
+  } finally {
+    stopWatch.abort();
+    await watching;
+    await streams;
+  }
 }
 
 /** True for a JSON object (not an array, not null). */
@@ -96,9 +179,10 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
   return async (job, ctx) => {
     let route: RouteSpec;
     let payload: unknown;
+    let options: JobOptions;
     try {
       checkInputShape(job.input, limits);
-      ({ route, payload } = parseEnvelope(job.input));
+      ({ route, payload, options } = parseEnvelope(job.input));
       validatePayload(route, payload, limits);
       await checkImages(route, payload, limits, { signal: ctx.signal, ...(lookup ? { lookup } : {}) });
     } catch (e) {
@@ -109,7 +193,7 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       throw e;
     }
     try {
-      const res = await client.call(route.method, route.path, route.method === 'POST' ? (payload ?? {}) : undefined, { signal: ctx.signal });
+      const res = await callWithProgress(client, route, payload, options, job.id, ctx, log);
       // Only the structure is read (long base64 strings skipped); the bytes themselves are passed through.
       let parsed: unknown;
       try {

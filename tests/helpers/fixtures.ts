@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { ROOT } from './root.js';
+import { loadConfig, type A1111Config } from '../../handler/config.js';
 
 const root = ROOT;
 
@@ -20,4 +21,10 @@ export async function closedPort(): Promise<number> {
   const port = (srv.address() as net.AddressInfo).port;
   await new Promise((r) => srv.close(r));
   return port;
+}
+
+/** An A1111 client configuration: the defaults of `loadConfig`, with test overrides. */
+export function a1111Config(over: Partial<A1111Config> & { url: string }): A1111Config {
+  // No progress polling unless a test asks for it: it would add /progress calls to the simulator's request log.
+  return { ...loadConfig([], {}).a1111, readyIntervalMs: 50, progressIntervalMs: 0, ...over };
 }

@@ -17,9 +17,10 @@ export interface WorkerProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts the worker with exactly `env` (plus PATH) and `args`. */
+/** Starts the worker with exactly `env` (plus PATH, and `A1111_WARMUP=false` unless `env` sets it) and `args`. */
 export function startWorker(env: Record<string, string>, args: string[] = [], cwd = ROOT): WorkerProcess {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env } });
+  // Warm-up off unless a test asks for it: it adds a txt2img call before the first job (tested on its own).
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '', A1111_WARMUP: 'false', ...env } });
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));

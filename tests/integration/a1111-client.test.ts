@@ -6,7 +6,7 @@ import http from 'node:http';
 import { A1111Client, A1111Error, formatA1111Error } from '../../handler/a1111/client.js';
 import { silentLog } from '../../handler/log.js';
 import { startSimulator, type Simulator } from '../../sim/server.js';
-import { closedPort } from '../helpers/fixtures.js';
+import { a1111Config, closedPort } from '../helpers/fixtures.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -20,7 +20,7 @@ async function sim(opts: Parameters<typeof startSimulator>[0] = {}): Promise<Sim
 }
 
 function client(url: string, over: Partial<{ readyTimeoutMs: number; requestTimeoutMs: number }> = {}): A1111Client {
-  return new A1111Client({ url, readyTimeoutMs: 5000, readyIntervalMs: 50, requestTimeoutMs: 10_000, ...over }, silentLog);
+  return new A1111Client(a1111Config({ url, readyTimeoutMs: 5000, requestTimeoutMs: 10_000, ...over }), silentLog);
 }
 
 async function expectA1111Error(p: Promise<unknown>): Promise<A1111Error> {
@@ -122,7 +122,7 @@ describe('calls and error normalisation (a1111 spec §2.10)', () => {
     const e = await expectA1111Error(client(s.url, { requestTimeoutMs: 500 }).call('POST', '/sdapi/v1/txt2img', { steps: 1 }));
     expect(performance.now() - t0).toBeLessThan(3000);
     expect(e.kind).toBe('timeout');
-    expect(e.message).toMatch(/no answer within 1 s \(A1111_REQUEST_TIMEOUT_S\); sent POST \/sdapi\/v1\/interrupt/);
+    expect(e.message).toMatch(/no answer within 500 ms \(A1111_REQUEST_TIMEOUT_S\); sent POST \/sdapi\/v1\/interrupt/);
     expect(s.requests.some((r) => r.path === '/sdapi/v1/interrupt')).toBe(true);
   });
 
@@ -151,7 +151,7 @@ describe('A1111_API_AUTH', () => {
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
     cleanups.push(() => new Promise((r) => srv.close(() => r())));
     const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
-    const c = new A1111Client({ url, readyTimeoutMs: 2000, readyIntervalMs: 50, requestTimeoutMs: 2000, auth: { username: 'admin', password: 'p:w' } }, silentLog);
+    const c = new A1111Client(a1111Config({ url, readyTimeoutMs: 2000, requestTimeoutMs: 2000, auth: { username: 'admin', password: 'p:w' } }), silentLog);
     await c.waitReady();
     await c.call('POST', '/sdapi/v1/txt2img', { steps: 1 });
     await c.interrupt();

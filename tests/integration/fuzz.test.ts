@@ -21,6 +21,7 @@ import type { HostLookup } from '../../handler/jobs/images.js';
 import { silentLog } from '../../handler/log.js';
 import { RawJson } from '../../handler/runpod/result.js';
 import { startSimulator, type Simulator } from '../../sim/server.js';
+import { a1111Config } from '../helpers/fixtures.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_a111);
 const COUNT = Number(process.env.FUZZ_COUNT ?? 10_000);
@@ -322,7 +323,7 @@ let client: A1111Client;
 
 beforeAll(async () => {
   sim = await startSimulator({ port: 0, stepMs: 0 });
-  client = new A1111Client({ url: sim.url, readyTimeoutMs: 5000, readyIntervalMs: 50, requestTimeoutMs: 30_000 }, silentLog);
+  client = new A1111Client(a1111Config({ url: sim.url, readyTimeoutMs: 5000, requestTimeoutMs: 30_000 }), silentLog);
 });
 afterAll(async () => {
   await sim.close();
@@ -339,7 +340,7 @@ describe('fuzz: the job handler against the simulator', () => {
       createA1111Handler({ client, limits, log: silentLog }),
       createA1111Handler({ client, limits: { ...limits, allowImageUrls: true }, log: silentLog, lookup: privateDns }),
     ];
-    const ctx: JobContext = { signal: new AbortController().signal, rawJson: (bytes) => new RawJson(bytes) };
+    const ctx: JobContext = { signal: new AbortController().signal, rawJson: (bytes) => new RawJson(bytes), progress: () => undefined, stream: async () => undefined };
     const g = new Gen(mulberry32(SEED));
     const failures: string[] = [];
     const stats = { refused: 0, forwarded: 0, a1111Errors: 0, byRoute: new Map<string, number>() };

@@ -13,7 +13,7 @@ import { ALLOWED_SETTINGS_TEXT } from '../../handler/jobs/settings.js';
 import { silentLog } from '../../handler/log.js';
 import { RawJson } from '../../handler/runpod/result.js';
 import { startSimulator, type SimRequestRecord, type Simulator } from '../../sim/server.js';
-import { SEED_004 } from '../helpers/fixtures.js';
+import { SEED_004, a1111Config } from '../helpers/fixtures.js';
 
 const LIMITS: LimitsConfig = loadConfig([], {}).limits;
 
@@ -39,13 +39,13 @@ let jobNo = 0;
 
 beforeAll(async () => {
   sim = await startSimulator({ port: 0, stepMs: 0 });
-  client = new A1111Client({ url: sim.url, readyTimeoutMs: 5000, readyIntervalMs: 50, requestTimeoutMs: 30_000 }, silentLog);
+  client = new A1111Client(a1111Config({ url: sim.url, readyTimeoutMs: 5000, requestTimeoutMs: 30_000 }), silentLog);
 });
 afterAll(async () => {
   await sim.close();
 });
 
-const ctx = (): JobContext => ({ signal: new AbortController().signal, rawJson: (bytes) => new RawJson(bytes) });
+const ctx = (): JobContext => ({ signal: new AbortController().signal, rawJson: (bytes) => new RawJson(bytes), progress: () => undefined, stream: async () => undefined });
 
 /** Runs one job; returns its output (RawJson parsed) and the simulator requests it caused. */
 async function run(input: unknown, limits: Partial<LimitsConfig> = {}): Promise<{ out: unknown; calls: SimRequestRecord[] }> {

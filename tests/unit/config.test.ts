@@ -27,7 +27,20 @@ describe('mode selection (spec §1 step 5) and env', () => {
   });
   it('defaults', () => {
     const c = loadConfig([], {});
-    expect(c.a1111).toEqual({ url: 'http://127.0.0.1:3000', readyTimeoutMs: 600_000, readyIntervalMs: 250, requestTimeoutMs: 600_000 });
+    expect(c.a1111).toEqual({
+      url: 'http://127.0.0.1:3000',
+      readyTimeoutMs: 600_000,
+      readyIntervalMs: 250,
+      requestTimeoutMs: 600_000,
+      warmup: { prompt: 'warm-up', steps: 1, width: 64, height: 64, batch_size: 1, n_iter: 1, send_images: false, save_images: false },
+      progressIntervalMs: 1000,
+      previewIntervalMs: 2000,
+      maxJobTimeoutMs: 600_000,
+      strictNames: true,
+    });
+    expect(loadConfig([], { A1111_WARMUP: 'false' }).a1111.warmup).toBeNull();
+    expect(loadConfig([], { A1111_WARMUP: '{"steps": 2}' }).a1111.warmup).toEqual({ steps: 2 });
+    expect(() => loadConfig([], { A1111_WARMUP: '[1]' })).toThrow(/A1111_WARMUP="\[1\]" is invalid/);
     expect(c.limits).toEqual({
       maxImagesPerJob: 16,
       maxInputBytes: 20 * 1024 * 1024,
