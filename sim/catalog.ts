@@ -56,6 +56,37 @@ export const DEFAULT_VAES = ['sdxl_vae.safetensors'];
 /** Default LoRAs (names under models/Lora). */
 export const DEFAULT_LORAS = ['add_detail', 'lcm-lora-sdxl'];
 
+/**
+ * A LoRA as the built-in Lora extension knows it: `name` is the file name without extension, `alias` the name
+ * from its metadata (`ss_output_name`), the file name when it has none. Prompts may use either (`<lora:alias:1>`).
+ */
+export interface SimLora {
+  name: string;
+  alias?: string;
+}
+
+/** A prompt style as `GET /sdapi/v1/prompt-styles` returns it (spec §2.5; rows of A1111's `styles.csv`). */
+export interface SimPromptStyle {
+  name: string;
+  prompt?: string;
+  negative_prompt?: string;
+}
+
+/**
+ * Files put into the simulated model folders after start-up. Like A1111, which scans its folders at start-up
+ * and again only on `POST /sdapi/v1/refresh-checkpoints` / `refresh-vae` / `refresh-loras`, the simulator lists
+ * them only after the matching refresh (a prompt's `<lora:…>` tag also rescans LoRAs, as A1111's Lora extension
+ * does when a name is missing).
+ */
+export interface SimFiles {
+  /** checkpoint file names (`.safetensors` added when no extension) */
+  models?: string[];
+  /** VAE file names */
+  vaes?: string[];
+  /** LoRA names, or names with an alias */
+  loras?: (string | SimLora)[];
+}
+
 // name, aliases, options (v1.10 sd_samplers_kdiffusion / sd_samplers_timesteps)
 const KNOWN_SAMPLERS: [string, string[], Record<string, string>][] = [
   ['DPM++ 2M', ['k_dpmpp_2m'], { scheduler: 'karras' }],
@@ -213,12 +244,22 @@ export interface CatalogInput {
   samplers?: string[];
   /** scheduler names/labels of the v1.10 list, or full entries */
   schedulers?: (string | SimSchedulerInfo)[];
-  /** LoRA names */
-  loras?: string[];
+  /** LoRA names, or names with an alias (default: the alias is the name) */
+  loras?: (string | SimLora)[];
   /** VAE file names */
   vaes?: string[];
   /** upscaler names */
   upscalers?: string[];
+  /** prompt styles (names, or full entries); default none, as a fresh install without `styles.csv` */
+  styles?: (string | SimPromptStyle)[];
+}
+
+function makeLora(spec: string | SimLora): Required<SimLora> {
+  return typeof spec === 'string' ? { name: spec, alias: spec } : { name: spec.name, alias: spec.alias ?? spec.name };
+}
+
+function makeVae(name: string): Vae {
+  return { name, hash: sha256Hex(`vae:${name}`).slice(0, 10), filename: `${WEBUI_ROOT}/models/VAE/${name}` };
 }
 
 /**
@@ -231,7 +272,10 @@ export class Catalog {
   readonly samplers: SamplerItem[];
   readonly schedulers: Required<SimSchedulerInfo>[];
   readonly upscalers: UpscalerItem[];
-  readonly loras: string[];
+  readonly loras: Required<SimLora>[];
+  readonly styles: Required<SimPromptStyle>[];
+  /** files added by {@link addFiles} and not yet found by a refresh (see {@link SimFiles}) */
+  private readonly pending: { models: string[]; vaes: string[]; loras: Required<SimLora>[] } = { models: [], vaes: [], loras: [] };
   /** current settings (`GET /sdapi/v1/options`) */
   readonly options: Record<string, unknown>;
   /** title of the checkpoint in VRAM; `null` until the first load (spec §2.2: loads lazily here) */
@@ -242,11 +286,7 @@ export class Catalog {
     const models = input.models ?? DEFAULT_MODELS;
     if (models.length === 0) throw new Error('models must not be empty');
     this.checkpoints = models.map(makeCheckpoint);
-    this.vaes = (input.vaes ?? DEFAULT_VAES).map((n) => ({
-      name: n,
-      hash: sha256Hex(`vae:${n}`).slice(0, 10),
-      filename: `${WEBUI_ROOT}/models/VAE/${n}`,
-    }));
+    this.vaes = (input.vaes ?? DEFAULT_VAES).map(makeVae);
     const samplerNames = input.samplers ?? DEFAULT_SAMPLERS;
     if (samplerNames.length === 0) throw new Error('samplers must not be empty');
     this.samplers = samplerNames.map((n) => {
@@ -276,8 +316,70 @@ export class Catalog {
         ? { name: n, ...known, model_url: null }
         : { name: n, model_name: n, model_path: `${WEBUI_ROOT}/models/ESRGAN/${n}.pth`, model_url: null, scale: 4 };
     });
-    this.loras = input.loras ?? DEFAULT_LORAS;
+    this.loras = (input.loras ?? DEFAULT_LORAS).map(makeLora);
+    this.styles = (input.styles ?? []).map((st) =>
+      typeof st === 'string'
+        ? { name: st, prompt: `${st}, {prompt}`, negative_prompt: '' }
+        : { name: st.name, prompt: st.prompt ?? '', negative_prompt: st.negative_prompt ?? '' },
+    );
     this.options = defaultOptions(this.checkpoints[0]);
+  }
+
+  /** Puts files into the simulated model folders; they are listed after the matching refresh ({@link SimFiles}). */
+  addFiles(files: SimFiles): void {
+    for (const m of files.models ?? []) this.pending.models.push(m);
+    for (const v of files.vaes ?? []) this.pending.vaes.push(v);
+    for (const l of files.loras ?? []) this.pending.loras.push(makeLora(l));
+  }
+
+  /** Number of added files not yet found by a refresh. */
+  get pendingFiles(): number {
+    return this.pending.models.length + this.pending.vaes.length + this.pending.loras.length;
+  }
+
+  /**
+   * Rescans one model folder (`refresh-checkpoints` → `models`, `refresh-vae` → `vaes`, `refresh-loras` →
+   * `loras`): added files join the list (names already listed are not duplicated).
+   * @returns how many entries were added
+   */
+  rescan(kind: keyof SimFiles): number {
+    let added = 0;
+    if (kind === 'models') {
+      for (const m of this.pending.models.splice(0)) {
+        const c = makeCheckpoint(m);
+        if (!this.checkpoints.some((x) => x.name === c.name)) {
+          this.checkpoints.push(c);
+          added++;
+        }
+      }
+    } else if (kind === 'vaes') {
+      for (const v of this.pending.vaes.splice(0)) {
+        if (!this.vaes.some((x) => x.name === v)) {
+          this.vaes.push(makeVae(v));
+          added++;
+        }
+      }
+    } else {
+      for (const l of this.pending.loras.splice(0)) {
+        if (!this.loras.some((x) => x.name === l.name)) {
+          this.loras.push(l);
+          added++;
+        }
+      }
+    }
+    return added;
+  }
+
+  /**
+   * Finds a LoRA by name or alias, as the Lora extension does for `<lora:…>` tags (rescanning the folder once
+   * when the name is missing, like A1111's `load_networks`).
+   */
+  findLora(nameOrAlias: string): Required<SimLora> | undefined {
+    const find = () => this.loras.find((l) => l.name === nameOrAlias) ?? this.loras.find((l) => l.alias === nameOrAlias);
+    const found = find();
+    if (found || this.pending.loras.length === 0) return found;
+    this.rescan('loras');
+    return find();
   }
 
   /** Finds a checkpoint by title, file name, model name or hash (spec §2.12 `checkpoint_aliases`). */
@@ -367,7 +469,12 @@ export class Catalog {
 
   /** `GET /sdapi/v1/loras` */
   loraList(): { name: string; alias: string; path: string; metadata: Record<string, never> }[] {
-    return this.loras.map((n) => ({ name: n, alias: n, path: `${WEBUI_ROOT}/models/Lora/${n}.safetensors`, metadata: {} }));
+    return this.loras.map((l) => ({ name: l.name, alias: l.alias, path: `${WEBUI_ROOT}/models/Lora/${l.name}.safetensors`, metadata: {} }));
+  }
+
+  /** `GET /sdapi/v1/prompt-styles` */
+  styleList(): Required<SimPromptStyle>[] {
+    return this.styles.map((st) => ({ ...st }));
   }
 }
 

@@ -218,12 +218,13 @@ function startEncodes(env: SimEnv, keys: RenderKey[]): Promise<Buffer>[] {
 }
 
 function loraHashes(env: SimEnv, prompt: string): string | null {
-  const found: string[] = [];
+  const found: [string, string][] = [];
   for (const m of prompt.matchAll(/<lora:([^:>]+)(?::[^>]*)?>/g)) {
     const name = m[1];
-    if (env.catalog.loras.includes(name) && !found.includes(name)) found.push(name);
+    const lora = env.catalog.findLora(name);
+    if (lora && !found.some(([n]) => n === name)) found.push([name, lora.name]);
   }
-  return found.length ? found.map((n) => `${n}: ${env.catalog.loraHash(n)}`).join(', ') : null;
+  return found.length ? found.map(([n, file]) => `${n}: ${env.catalog.loraHash(file)}`).join(', ') : null;
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   realesrganModels,
   scriptInfo,
   type CatalogInput,
+  type SimFiles,
 } from './catalog.js';
 import { ensureModelLoaded, type SimEnv } from './env.js';
 import {
@@ -42,7 +43,7 @@ import { pyDumps, pyRepr, type PyValue } from './pyjson.js';
 import { seededRandom } from './random.js';
 import { QueueLock, SharedState, nowMs } from './state.js';
 
-export type { SimSchedulerInfo } from './catalog.js';
+export type { SimFiles, SimLora, SimPromptStyle, SimSchedulerInfo } from './catalog.js';
 
 const gzip = promisify(gzipCb);
 
@@ -152,6 +153,12 @@ export interface Simulator {
   injectFault(f: SimFault): void;
   /** Counters of requests and faults (injected and random). */
   faultStats(): SimFaultStats;
+  /**
+   * Puts checkpoints, VAEs or LoRAs into the simulated model folders. Like A1111, the simulator lists them only
+   * after `POST /sdapi/v1/refresh-checkpoints` / `refresh-vae` / `refresh-loras` ({@link SimFiles}).
+   * @throws TypeError when `files` is malformed
+   */
+  addFiles(files: SimFiles): void;
   /** Stops listening, ends running generations and drops hanging connections. */
   close(): Promise<void>;
 }
@@ -186,6 +193,35 @@ export function parseFault(x: unknown): SimFault {
     return { kind, status, count, ...(route ? { route } : {}), ...('body' in f ? { body: f['body'] } : {}) };
   }
   return { kind, count, ...(route ? { route } : {}) };
+}
+
+/**
+ * Validates a {@link SimFiles} description (from `addFiles` or `POST /sim/files`).
+ * @throws TypeError naming the bad field
+ */
+export function parseFiles(x: unknown): SimFiles {
+  if (!x || typeof x !== 'object' || Array.isArray(x)) throw new TypeError('files must be an object {models?, vaes?, loras?}');
+  const f = x as Record<string, unknown>;
+  const out: SimFiles = {};
+  for (const key of Object.keys(f)) {
+    if (key !== 'models' && key !== 'vaes' && key !== 'loras') throw new TypeError(`files.${key}: unknown field (allowed: models, vaes, loras)`);
+    const list = f[key];
+    if (!Array.isArray(list)) throw new TypeError(`files.${key} must be an array`);
+    list.forEach((item: unknown, i) => {
+      const ok =
+        (typeof item === 'string' && item !== '') ||
+        (key === 'loras' &&
+          item !== null &&
+          typeof item === 'object' &&
+          typeof (item as Record<string, unknown>)['name'] === 'string' &&
+          ['string', 'undefined'].includes(typeof (item as Record<string, unknown>)['alias']));
+      if (!ok) throw new TypeError(`files.${key}[${i}] must be a non-empty string${key === 'loras' ? ' or {name, alias?}' : ''}`);
+    });
+  }
+  if (f['models']) out.models = [...(f['models'] as string[])];
+  if (f['vaes']) out.vaes = [...(f['vaes'] as string[])];
+  if (f['loras']) out.loras = [...(f['loras'] as (string | { name: string; alias?: string })[])];
+  return out;
 }
 
 /**
@@ -385,6 +421,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     stats.random.byRoute[route] = (stats.random.byRoute[route] ?? 0) + 1;
     return kind === 'status' ? { kind, status: 500, count: 1, route } : { kind, count: 1, route };
   };
+  const addFiles = (files: SimFiles): void => catalog.addFiles(parseFiles(files));
   const faultStats = (): SimFaultStats => ({
     ...stats,
     random: { total: stats.random.total, byKind: { ...stats.random.byKind }, byRoute: { ...stats.random.byRoute } },
@@ -394,6 +431,16 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   const lockedNoop = async (): Promise<null> => {
     const release = await env.lock.acquire();
     release();
+    return null;
+  };
+  /** refresh-checkpoints / refresh-vae: rescan a model folder under the queue lock (spec §2.5). */
+  const lockedRescan = async (kind: 'models' | 'vaes'): Promise<null> => {
+    const release = await env.lock.acquire();
+    try {
+      catalog.rescan(kind);
+    } finally {
+      release();
+    }
     return null;
   };
   const get: Record<string, RouteHandler> = {
@@ -408,7 +455,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     hypernetworks: () => [],
     'face-restorers': () => faceRestorers(),
     'realesrgan-models': () => realesrganModels(),
-    'prompt-styles': () => [],
+    'prompt-styles': () => catalog.styleList(),
     options: () => ({ ...catalog.options }),
     'cmd-flags': () => cmdFlags(port, host, logOn),
     memory: () => memoryReport(),
@@ -428,10 +475,13 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     'extra-batch-images': (c) => runExtrasBatch(env, bodyForModel(c.body)),
     'png-info': (c) => runPngInfo(env, bodyForModel(c.body)),
     options: (c) => setOptions(bodyForModel(c.body)),
-    'refresh-checkpoints': lockedNoop,
-    'refresh-vae': lockedNoop,
+    'refresh-checkpoints': () => lockedRescan('models'),
+    'refresh-vae': () => lockedRescan('vaes'),
     'refresh-embeddings': lockedNoop,
-    'refresh-loras': () => null,
+    'refresh-loras': () => {
+      catalog.rescan('loras');
+      return null;
+    },
     interrupt: () => {
       env.state.interrupt();
       return {};
@@ -578,6 +628,15 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
         return reply(200, { cleared: n });
       }
       return reply(405, { detail: 'Method Not Allowed' });
+    }
+    if (path === '/sim/files') {
+      if (method !== 'POST') return reply(405, { detail: 'Method Not Allowed' });
+      try {
+        addFiles(parseFiles(body.kind === 'json' ? body.value : undefined));
+        return reply(200, { ok: true, pending: catalog.pendingFiles });
+      } catch (e) {
+        return reply(400, { detail: e instanceof Error ? e.message : String(e) });
+      }
     }
     if (path === '/sim/state' && method === 'GET') {
       return reply(200, {
@@ -745,6 +804,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     ready,
     injectFault,
     faultStats,
+    addFiles,
     close: async () => {
       if (closed) return;
       closed = true;

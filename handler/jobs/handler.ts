@@ -11,7 +11,9 @@
  *    `__proto__`/`constructor`/`prototype` keys — before anything else is looked at;
  * 2. `parseEnvelope` and `resolveRoute` (routes.ts): the route allow-list;
  * 3. `validatePayload` (validate.ts): the JSON Schema, the cost caps, the settings allow-list;
- * 4. `checkImages` (images.ts, async: DNS for image URLs): base64, image headers, the URL policy.
+ * 4. `checkImages` (images.ts, async: DNS for image URLs): base64, image headers, the URL policy;
+ * 5. `checkNames` (names.ts): sampler, scheduler, checkpoint, VAE, upscaler, LoRA, style and script names against
+ *    A1111's live lists (`STRICT_NAMES`); A1111 1.9+ combined sampler names are split as A1111 does.
  *
  * Output: A1111's JSON body as returned (passed through without re-encoding), or `{error}` — plus
  * `refresh_worker: true` when A1111 is unreachable or its process died — so the runtime posts a FAILED job.
@@ -20,11 +22,13 @@ import type { LimitsConfig } from '../config.js';
 import type { Log } from '../log.js';
 import { A1111Error, type A1111Client } from '../a1111/client.js';
 import { jsonSkeleton } from '../a1111/json-skeleton.js';
+import { A1111Lists } from '../a1111/lists.js';
 import { watchProgress, type ProgressReport } from '../a1111/progress.js';
 import { JobInputError } from './errors.js';
 import { appendKey, showValue } from './format.js';
 import { checkInputShape } from './guard.js';
 import { checkImages, type HostLookup } from './images.js';
+import { checkNames } from './names.js';
 import { resolveRoute, type RouteSpec } from './routes.js';
 import { validatePayload } from './validate.js';
 
@@ -59,6 +63,8 @@ export interface A1111HandlerOptions {
   log: Log;
   /** Resolves image URL hosts (only with `limits.allowImageUrls`); default the system resolver. Tests inject one. */
   lookup?: HostLookup;
+  /** A1111's name lists (cached); default a new cache on `client`. */
+  lists?: A1111Lists;
 }
 
 /** Worker-level keys a job input may carry besides the A1111 payload (issue 5). */
@@ -176,6 +182,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
  */
 export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ctx: JobContext) => Promise<unknown> {
   const { client, limits, log, lookup } = opts;
+  const lists = opts.lists ?? new A1111Lists(client, log);
   return async (job, ctx) => {
     let route: RouteSpec;
     let payload: unknown;
@@ -185,13 +192,21 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       ({ route, payload, options } = parseEnvelope(job.input));
       validatePayload(route, payload, limits);
       await checkImages(route, payload, limits, { signal: ctx.signal, ...(lookup ? { lookup } : {}) });
+      // 5. Names against A1111's live lists (A1111 would silently substitute unknown ones; issue 5).
+      const named = await checkNames(route, payload, lists, { strict: client.config.strictNames, signal: ctx.signal });
+      for (const w of named.warnings) log.warn(w, job.id);
+      for (const c of named.changes) log.info(c, job.id);
+      payload = named.payload;
     } catch (e) {
       if (e instanceof JobInputError) {
         log.warn(`Job refused: ${e.message}`, job.id);
         return { error: e.message };
       }
+      if (e instanceof A1111Error) return a1111Failure(e, job.id, log);
       throw e;
     }
+    // A job that refreshes A1111's lists makes the cached ones stale.
+    if (route.name.startsWith('refresh-')) lists.invalidate();
     try {
       const res = await callWithProgress(client, route, payload, options, job.id, ctx, log);
       // Only the structure is read (long base64 strings skipped); the bytes themselves are passed through.
@@ -215,11 +230,14 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       // Small or special answers: the exact value (the skeleton may have blanked long strings).
       return JSON.parse(res.body.toString('utf8'));
     } catch (e) {
-      if (e instanceof A1111Error) {
-        log.error(e.message, job.id);
-        return e.kind === 'unreachable' ? { error: e.message, refresh_worker: true } : { error: e.message };
-      }
+      if (e instanceof A1111Error) return a1111Failure(e, job.id, log);
       throw e;
     }
   };
+}
+
+/** The FAILED output of an A1111 failure: its message, plus `refresh_worker` when A1111 is unreachable or died. */
+function a1111Failure(e: A1111Error, jobId: string, log: Log): { error: string; refresh_worker?: true } {
+  log.error(e.message, jobId);
+  return e.kind === 'unreachable' ? { error: e.message, refresh_worker: true } : { error: e.message };
 }

@@ -118,6 +118,20 @@ describe('cancel and per-job timeout', () => {
   });
 });
 
+describe('names checked against A1111 (STRICT_NAMES)', () => {
+  it('a misspelt sampler fails with a suggestion and the valid names; a combined name is split', async () => {
+    const before = (await sim.requests()).length;
+    const bad = (await endpoint.runSync({ input: { prompt: 'typo', steps: 5, width: 64, height: 64, sampler_name: 'DPM++ 2M Karas' } } as never)) as unknown as Status;
+    expect(bad.status).toBe('FAILED');
+    expect(bad.error).toMatch(/^sampler_name: "DPM\+\+ 2M Karas" is not an A1111 sampler \(did you mean "DPM\+\+ 2M" with scheduler "[Kk]arras"\?\); valid: DPM\+\+ 2M, /);
+    expect((await sim.requests(before)).some((r) => r.path === '/sdapi/v1/txt2img' && (r.body as { prompt?: string }).prompt === 'typo')).toBe(false);
+    const split = await endpoint.runSync({ input: { prompt: 'combined', steps: 5, width: 64, height: 64, sampler_name: 'DPM++ 2M Karras' } } as never);
+    expect(split.status).toBe('COMPLETED');
+    const sent = (await sim.requests(before)).find((r) => r.path === '/sdapi/v1/txt2img' && (r.body as { prompt?: string }).prompt === 'combined')!;
+    expect(sent.body).toMatchObject({ sampler_name: 'DPM++ 2M', scheduler: 'Karras' });
+  });
+});
+
 describe('warm-up', () => {
   it('runs one tiny generation after readiness and before the first job-take, once', async () => {
     const sim2 = await startSimProcess(['--step-ms', '10', '--first-load-delay-ms', '300']);

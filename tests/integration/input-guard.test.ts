@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
 import { A1111Client } from '../../handler/a1111/client.js';
+import { A1111Lists } from '../../handler/a1111/lists.js';
 import { loadConfig, type LimitsConfig } from '../../handler/config.js';
 import { createA1111Handler, type JobContext } from '../../handler/jobs/handler.js';
 import type { HostLookup } from '../../handler/jobs/images.js';
@@ -35,21 +36,30 @@ const fakeLookup: HostLookup = async (host) => {
 
 let sim: Simulator;
 let client: A1111Client;
+/**
+ * The name check reads A1111's lists through its own simulator (same catalog), so the request log of `sim`
+ * holds only the calls a job makes; name checking itself is tested in names.test.ts.
+ */
+let listsSim: Simulator;
+let lists: A1111Lists;
 let jobNo = 0;
 
 beforeAll(async () => {
   sim = await startSimulator({ port: 0, stepMs: 0 });
+  listsSim = await startSimulator({ port: 0, stepMs: 0 });
+  lists = new A1111Lists(new A1111Client(a1111Config({ url: listsSim.url }), silentLog), silentLog);
   client = new A1111Client(a1111Config({ url: sim.url, readyTimeoutMs: 5000, requestTimeoutMs: 30_000 }), silentLog);
 });
 afterAll(async () => {
   await sim.close();
+  await listsSim.close();
 });
 
 const ctx = (): JobContext => ({ signal: new AbortController().signal, rawJson: (bytes) => new RawJson(bytes), progress: () => undefined, stream: async () => undefined });
 
 /** Runs one job; returns its output (RawJson parsed) and the simulator requests it caused. */
 async function run(input: unknown, limits: Partial<LimitsConfig> = {}): Promise<{ out: unknown; calls: SimRequestRecord[] }> {
-  const handler = createA1111Handler({ client, limits: { ...LIMITS, ...limits }, log: silentLog, lookup: fakeLookup });
+  const handler = createA1111Handler({ client, limits: { ...LIMITS, ...limits }, log: silentLog, lookup: fakeLookup, lists });
   const before = sim.requests.length;
   const raw = await handler({ id: `guard-${++jobNo}`, input }, ctx());
   const out = raw instanceof RawJson ? (JSON.parse(raw.bytes.toString('utf8')) as unknown) : raw;

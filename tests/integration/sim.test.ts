@@ -504,3 +504,102 @@ describe('A1111 simulator: seeded random faults', () => {
     expect(() => parseCli(['--fault-seed', '3'], {})).toThrow(/need --fault-rate/);
   });
 });
+
+describe('A1111 simulator: name lists and model folders', () => {
+  it('serves configured lists in A1111 shapes: prompt styles, LoRA aliases, upscalers, latent modes, scripts', async () => {
+    const sim = await startSimulator({
+      port: 0,
+      stepMs: 0,
+      loras: ['add_detail', { name: 'lcm-lora-sdxl', alias: 'lcm' }],
+      styles: ['Cinematic', { name: 'Watercolor', prompt: '{prompt}, watercolor', negative_prompt: 'photo' }],
+    });
+    try {
+      const api = client(sim.url);
+      expect((await api.get('/sdapi/v1/prompt-styles')).data).toEqual([
+        { name: 'Cinematic', prompt: 'Cinematic, {prompt}', negative_prompt: '' },
+        { name: 'Watercolor', prompt: '{prompt}, watercolor', negative_prompt: 'photo' },
+      ]);
+      expect((await api.get('/sdapi/v1/loras')).data).toEqual([
+        { name: 'add_detail', alias: 'add_detail', path: '/stable-diffusion-webui/models/Lora/add_detail.safetensors', metadata: {} },
+        { name: 'lcm-lora-sdxl', alias: 'lcm', path: '/stable-diffusion-webui/models/Lora/lcm-lora-sdxl.safetensors', metadata: {} },
+      ]);
+      const upscalers = (await api.get<Record<string, unknown>[]>('/sdapi/v1/upscalers')).data;
+      expect(upscalers[0]).toEqual({ name: 'None', model_name: null, model_path: null, model_url: null, scale: 4 });
+      for (const u of upscalers) expect(Object.keys(u).sort()).toEqual(['model_name', 'model_path', 'model_url', 'name', 'scale']);
+      expect((await api.get('/sdapi/v1/latent-upscale-modes')).data).toContainEqual({ name: 'Latent (nearest-exact)' });
+      const scripts = (await api.get<{ txt2img: string[]; img2img: string[] }>('/sdapi/v1/scripts')).data;
+      expect(scripts.img2img).toContain('loopback');
+      expect(scripts.txt2img).not.toContain('loopback');
+      expect((await api.get('/sdapi/v1/sd-vae')).data).toEqual([{ model_name: 'sdxl_vae.safetensors', filename: '/stable-diffusion-webui/models/VAE/sdxl_vae.safetensors' }]);
+      // A LoRA used by its alias is found (Lora hashes in the infotext).
+      const res = await api.post<GenResponse>('/sdapi/v1/txt2img', { prompt: 'a <lora:lcm:1>', steps: 1, width: 64, height: 64, send_images: false });
+      expect(JSON.parse(res.data.info).infotexts[0]).toMatch(/Lora hashes: "lcm: [0-9a-f]{12}"/);
+      // The default install has no styles.csv.
+      const plain = await startSimulator({ port: 0 });
+      expect((await client(plain.url).get('/sdapi/v1/prompt-styles')).data).toEqual([]);
+      await plain.close();
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('lists files added after start-up only after the matching refresh route, like A1111', async () => {
+    const sim = await startSimulator({ port: 0, stepMs: 0 });
+    try {
+      const api = client(sim.url);
+      const names = async (route: string, key = 'name') => (await api.get<Record<string, string>[]>(`/sdapi/v1/${route}`)).data.map((x) => x[key]);
+      sim.addFiles({ models: ['juggernautXL_v9'], vaes: ['other_vae.safetensors'], loras: [{ name: 'new_lora', alias: 'nl' }] });
+      expect(await names('sd-models', 'model_name')).not.toContain('juggernautXL_v9');
+      expect(await names('sd-vae', 'model_name')).not.toContain('other_vae.safetensors');
+      expect(await names('loras')).not.toContain('new_lora');
+      // POST /options refuses a checkpoint A1111 has not scanned yet.
+      expect((await api.post('/sdapi/v1/options', { sd_model_checkpoint: 'juggernautXL_v9' })).status).toBe(500);
+
+      for (const route of ['refresh-checkpoints', 'refresh-vae', 'refresh-loras']) {
+        const r = await api.post(`/sdapi/v1/${route}`);
+        expect(r.status).toBe(200);
+        expect(r.data).toBeNull();
+      }
+      expect(await names('sd-models', 'model_name')).toContain('juggernautXL_v9');
+      expect((await api.get<{ title: string }[]>('/sdapi/v1/sd-models')).data.at(-1)!.title).toMatch(/^juggernautXL_v9\.safetensors \[[0-9a-f]{10}\]$/);
+      expect(await names('sd-vae', 'model_name')).toContain('other_vae.safetensors');
+      expect((await api.get<{ name: string; alias: string }[]>('/sdapi/v1/loras')).data.at(-1)).toMatchObject({ name: 'new_lora', alias: 'nl' });
+      expect((await api.post('/sdapi/v1/options', { sd_model_checkpoint: 'juggernautXL_v9' })).status).toBe(200);
+      // Refreshing again adds nothing twice.
+      sim.addFiles({ loras: ['new_lora'] });
+      await api.post('/sdapi/v1/refresh-loras');
+      expect((await names('loras')).filter((n) => n === 'new_lora')).toHaveLength(1);
+
+      // A prompt's <lora:…> tag rescans the LoRA folder when the name is missing (A1111's load_networks).
+      sim.addFiles({ loras: ['tag_lora'] });
+      const res = await api.post<GenResponse>('/sdapi/v1/txt2img', { prompt: 'a <lora:tag_lora:1>', steps: 1, width: 64, height: 64, send_images: false });
+      expect(JSON.parse(res.data.info).infotexts[0]).toMatch(/Lora hashes: "tag_lora: [0-9a-f]{12}"/);
+      expect(await names('loras')).toContain('tag_lora');
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('takes added files over the control route POST /sim/files too', async () => {
+    const sim = await startSimulator({ port: 0, stepMs: 0 });
+    try {
+      const api = client(sim.url);
+      const ok = await api.post('/sim/files', { models: ['added.ckpt'], loras: ['l1', { name: 'l2', alias: 'two' }] });
+      expect(ok.status).toBe(200);
+      expect(ok.data).toEqual({ ok: true, pending: 3 });
+      for (const bad of [null, [], { models: 'x' }, { models: [''] }, { vaes: [{ name: 'v' }] }, { other: [] }]) {
+        const r = await api.post('/sim/files', bad);
+        expect(r.status).toBe(400);
+        expect(r.data).toHaveProperty('detail');
+      }
+      expect((await api.get('/sim/files')).status).toBe(405);
+      await api.post('/sdapi/v1/refresh-checkpoints');
+      expect((await api.get<{ title: string }[]>('/sdapi/v1/sd-models')).data.map((m) => m.title)).toContainEqual(expect.stringMatching(/^added\.ckpt \[/));
+      expect(() => sim.addFiles({ loras: [7] } as unknown as Parameters<Simulator['addFiles']>[0])).toThrow(TypeError);
+      // Control requests are not logged.
+      expect(sim.requests.some((r) => r.path.startsWith('/sim/'))).toBe(false);
+    } finally {
+      await sim.close();
+    }
+  });
+});
