@@ -51,6 +51,8 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 export async function watchProgress(client: A1111Client, o: WatchOptions): Promise<void> {
   let last = -1;
   let lastPreview = -Infinity;
+  // The first poll comes one interval in: a generation shorter than that has no progress worth reporting.
+  await pause(o.intervalMs, o.signal);
   while (!o.signal.aborted) {
     const started = performance.now();
     const wantPreview = o.preview !== undefined && started - lastPreview >= o.preview.intervalMs;
@@ -83,19 +85,22 @@ export async function watchProgress(client: A1111Client, o: WatchOptions): Promi
       if (o.signal.aborted) break;
       o.log.debug(`Progress poll failed: ${(e as Error).message}`, o.jobId);
     }
-    const rest = o.intervalMs - (performance.now() - started);
-    if (rest > 0) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, rest);
-        o.signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(t);
-            resolve();
-          },
-          { once: true },
-        );
-      });
-    }
+    await pause(o.intervalMs - (performance.now() - started), o.signal);
   }
+}
+
+/** Waits `ms` (nothing when ≤ 0), or less when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }
