@@ -89,6 +89,8 @@ export interface A1111Config {
   maxJobTimeoutMs: number;
   /** `STRICT_NAMES`: unknown sampler/checkpoint/LoRA… names fail the job (default true); false = logged warnings. */
   strictNames: boolean;
+  /** `A1111_PID`: the A1111 process (set by `start.sh`); when it exits the worker fails fast instead of waiting out deadlines. */
+  pid?: number;
 }
 
 /** Limits on job inputs: size and cost caps and the image/URL policy (README "Input limits"). */
@@ -113,6 +115,20 @@ export interface LimitsConfig {
   allowImageUrls: boolean;
 }
 
+/** Where images go (issue "Deployable": outputs to S3-compatible storage). */
+export interface OutputConfig {
+  /**
+   * The bucket from `BUCKET_ENDPOINT_URL`, `BUCKET_ACCESS_KEY_ID`, `BUCKET_SECRET_ACCESS_KEY` and `BUCKET_NAME`
+   * (RunPod's names; the bucket may instead be the first label of a virtual-hosted endpoint URL), or undefined
+   * when they are not all set. Never logged.
+   */
+  bucket?: { endpointUrl: string; accessKeyId: string; secretAccessKey: string; bucketName?: string; region?: string };
+  /** `MAX_RESULT_MB`: largest result body posted to RunPod, MB (default 19; RunPod loses results over ~20 MB). */
+  maxResultBytes: number;
+  /** `S3_URL_EXPIRES_S`: lifetime of presigned GET URLs, seconds (default 604800 = 7 days, as RunPod's helper). */
+  urlExpiresS: number;
+}
+
 /** The whole configuration. */
 export interface Config {
   mode: Mode;
@@ -124,6 +140,7 @@ export interface Config {
   resultRetry: ResultRetryConfig;
   a1111: A1111Config;
   limits: LimitsConfig;
+  output: OutputConfig;
   /**
    * Local endpoint (`--rp_serve_api`): host and port (`--rp_api_host`, default 127.0.0.1; `--rp_api_port`,
    * default 8000), and `RUNPOD_API_KEY`, which, when set, every public request must carry as `Bearer`.
@@ -263,6 +280,27 @@ function parseWarmup(raw: string | undefined): Record<string, unknown> | null {
   return parsed as Record<string, unknown>;
 }
 
+/** Reads RunPod's `BUCKET_*` variables; all three of endpoint, key id and secret are needed, or none. */
+function parseBucket(env: Env): Pick<OutputConfig, 'bucket'> {
+  const endpointUrl = (env.BUCKET_ENDPOINT_URL ?? '').trim();
+  const accessKeyId = env.BUCKET_ACCESS_KEY_ID ?? '';
+  const secretAccessKey = env.BUCKET_SECRET_ACCESS_KEY ?? '';
+  const set = [endpointUrl, accessKeyId, secretAccessKey].filter((v) => v !== '').length;
+  if (set === 0) return {};
+  if (set < 3) {
+    throw new ConfigError('BUCKET_ENDPOINT_URL, BUCKET_ACCESS_KEY_ID and BUCKET_SECRET_ACCESS_KEY must be set together (some are missing; values not shown)');
+  }
+  try {
+    const u = new URL(endpointUrl);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    throw new ConfigError(`BUCKET_ENDPOINT_URL=${JSON.stringify(endpointUrl)} is not an http(s) URL`);
+  }
+  const bucketName = (env.BUCKET_NAME ?? '').trim() || undefined;
+  const region = (env.BUCKET_REGION ?? '').trim() || undefined;
+  return { bucket: { endpointUrl, accessKeyId, secretAccessKey, ...(bucketName ? { bucketName } : {}), ...(region ? { region } : {}) } };
+}
+
 /** Parses `A1111_API_AUTH=user:password` (the password may contain `:`). The value is never echoed in errors. */
 function parseApiAuth(raw: string | undefined): { auth?: { username: string; password: string } } {
   if (raw === undefined || raw === '') return {};
@@ -341,6 +379,7 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
       previewIntervalMs: envInt(env, 'PREVIEW_INTERVAL_MS', 2000, 100, 3_600_000),
       maxJobTimeoutMs: envInt(env, 'MAX_JOB_TIMEOUT_S', a1111RequestS, 1) * 1000,
       strictNames: envBool(env, 'STRICT_NAMES', true),
+      ...(env.A1111_PID ? { pid: envInt(env, 'A1111_PID', 0, 1) } : {}),
     },
     limits: {
       maxImagesPerJob: envInt(env, 'MAX_IMAGES_PER_JOB', 16, 1, 1000),
@@ -352,6 +391,11 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
       maxInputImageBytes: envInt(env, 'MAX_INPUT_IMAGE_BYTES', 16 * 1024 * 1024, 1024),
       maxImageSide: envInt(env, 'MAX_IMAGE_SIDE', 8192, 64, 65536),
       allowImageUrls: envBool(env, 'ALLOW_IMAGE_URLS', false),
+    },
+    output: {
+      ...parseBucket(env),
+      maxResultBytes: envInt(env, 'MAX_RESULT_MB', 19, 1, 1000) * 1024 * 1024,
+      urlExpiresS: envInt(env, 'S3_URL_EXPIRES_S', 604_800, 1, 604_800),
     },
     api: {
       host: args.rp_api_host ?? '127.0.0.1',
