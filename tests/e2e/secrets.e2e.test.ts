@@ -14,6 +14,8 @@ const SECRETS = {
   RUNPOD_API_KEY: 'rk_api_SECRET_9e107d9d37',
   BUCKET_ACCESS_KEY_ID: 'AKIA_SECRET_7F3A9B21',
   BUCKET_SECRET_ACCESS_KEY: 'bucket_SECRET_wJalrXUtnFEMI',
+  // The bucket is configured (all three BUCKET_* are needed together); jobs below ask for base64 output.
+  BUCKET_ENDPOINT_URL: 'http://127.0.0.1:9/bucket',
   A1111_API_AUTH: 'admin:a1111_SECRET_pw',
 };
 const NEEDLES = ['rk_ai_SECRET_d41d8cd98f', 'rk_api_SECRET_9e107d9d37', 'AKIA_SECRET_7F3A9B21', 'bucket_SECRET_wJalrXUtnFEMI', 'a1111_SECRET_pw', 'hook_SECRET_pw'];
