@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Log } from './log.js';
-import { A1111Client } from './a1111/client.js';
+import { A1111Client, A1111ExitedError } from './a1111/client.js';
 import { startEndpoint, type LocalEndpoint } from './endpoint/index.js';
 import { createA1111Handler } from './jobs/handler.js';
 import { createPlatformClient } from './runpod/http.js';
@@ -137,7 +137,8 @@ async function runWorkerLoop(
     await runtime.run();
   } catch (e) {
     if (!runtime.isStopping) {
-      log.error(`Worker cannot continue: ${(e as Error).message}`);
+      // A1111 exited (A1111_PID): say so first, so the log names the cause rather than a readiness deadline.
+      log.error(e instanceof A1111ExitedError ? `${e.message} Exiting with code 1.` : `Worker cannot continue: ${(e as Error).message}`);
       code = 1;
     }
   }
@@ -253,6 +254,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   (cfg.mode === 'local' ? process.stderr : process.stdout).write(`--- Starting Serverless Worker |  Version ${RUNTIME_VERSION} ---\n`);
 
   const a1111 = new A1111Client(cfg.a1111, log);
+  // start.sh exports A1111_PID: readiness waits then stop as soon as that process exits (fail fast).
+  if (cfg.a1111.pid !== undefined) log.info(`Watching A1111 process ${cfg.a1111.pid} (A1111_PID).`);
   const handler: Handler = createA1111Handler({ client: a1111, limits: cfg.limits, log });
 
   switch (cfg.mode) {

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import axios, { type AxiosError, type AxiosInstance } from 'axios';
 import type { A1111Config } from '../config.js';
 import type { Log } from '../log.js';
+import { isProcessAlive } from './process.js';
 
 /**
  * How a call failed:
@@ -39,6 +40,28 @@ export class A1111Error extends Error {
     readonly a1111: { error?: string; detail?: unknown; errors?: unknown } = {},
   ) {
     super(message);
+  }
+}
+
+/**
+ * The A1111 process (`A1111_PID`) has exited: waiting for it to become ready is pointless. Thrown by
+ * {@link A1111Client.waitReady} as soon as it notices, instead of waiting out `A1111_READY_TIMEOUT_S`; the worker
+ * then exits 1 so that RunPod replaces it. Its message starts with `A1111 process <pid> exited;`.
+ */
+export class A1111ExitedError extends A1111Error {
+  override name = 'A1111ExitedError';
+  constructor(
+    /** The exited process id (`A1111_PID`). */
+    readonly pid: number,
+    url: string,
+  ) {
+    super(
+      `A1111 process ${pid} exited; not waiting for ${url} any longer (A1111_READY_TIMEOUT_S would only delay the exit). Its own output (lines prefixed [a1111]) says why.`,
+      'unreachable',
+      null,
+      'GET',
+      '/sdapi/v1/sd-models',
+    );
   }
 }
 
@@ -212,8 +235,9 @@ export class A1111Client {
       const code = ax.code ?? (ax.cause as NodeJS.ErrnoException | undefined)?.code ?? 'ERROR';
       const unreachable = UNREACHABLE_CODES.has(code) || /socket hang up/i.test(ax.message);
       if (unreachable) this.needsReadyCheck = true;
+      const exited = unreachable ? this.exitedPid() : null;
       throw new A1111Error(
-        `A1111 unreachable on ${method} ${path}: ${code}: ${ax.message}`,
+        `A1111 unreachable on ${method} ${path}: ${code}: ${ax.message}${exited !== null ? `; A1111 process ${exited} exited` : ''}`,
         unreachable ? 'unreachable' : 'http',
         null,
         method,
@@ -243,11 +267,22 @@ export class A1111Client {
   }
 
   /**
+   * The A1111 process id (`A1111_PID`, {@link A1111Config.pid}) when it is known and that process has exited
+   * (gone, or a zombie); null while it runs or when no PID is known (A1111 not started by `start.sh`).
+   */
+  exitedPid(): number | null {
+    const pid = this.config.pid;
+    return pid !== undefined && !isProcessAlive(pid) ? pid : null;
+  }
+
+  /**
    * Waits until `GET /sdapi/v1/sd-models` answers 200 (any other answer or a transport error means "not yet"),
    * trying every `A1111_READY_INTERVAL_MS` (≤ 250 ms) with a per-try timeout, until `A1111_READY_TIMEOUT_S`.
+   * When the A1111 process is known (`A1111_PID`), it is checked before every try: once it has exited the wait
+   * stops at once with {@link A1111ExitedError} (fail fast) instead of waiting out the deadline.
    * @returns the time waited, ms
-   * @throws A1111Error (`unreachable`) naming the URL, the deadline and the last failure when the deadline passes;
-   *   or (`aborted`) when `signal` aborts.
+   * @throws A1111ExitedError when the A1111 process (`A1111_PID`) has exited; A1111Error (`unreachable`) naming the
+   *   URL, the deadline and the last failure when the deadline passes; or (`aborted`) when `signal` aborts.
    */
   async waitReady(signal?: AbortSignal): Promise<number> {
     const start = performance.now();
@@ -257,6 +292,8 @@ export class A1111Client {
     let lastLog = start;
     for (;;) {
       if (signal?.aborted) throw new A1111Error('readiness wait aborted', 'aborted', null, 'GET', '/sdapi/v1/sd-models');
+      const exited = this.exitedPid();
+      if (exited !== null) throw new A1111ExitedError(exited, this.config.url);
       tries++;
       const remaining = deadline - performance.now();
       try {
