@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const sim = await startSimProcess(['--step-ms', '0']);
   const platform = await startPlatform({ holdMs: 1000, keepBodies: false });
   const worker = spawn(process.execPath, [path.join(root, 'dist/handler/main.js')], {
-    env: { PATH: process.env.PATH ?? '', ...platform.env('w-bench', { A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: 'WARN', RUNPOD_PING_INTERVAL: '10000', A1111_WARMUP: 'false' }) },
+    env: { PATH: process.env.PATH ?? '', ...platform.env('w-bench', { A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: 'WARN', RUNPOD_PING_INTERVAL: '10000', A1111_WARMUP: 'false', MAX_RESULT_MB: '25' }) },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   try {

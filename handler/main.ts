@@ -256,7 +256,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const a1111 = new A1111Client(cfg.a1111, log);
   // start.sh exports A1111_PID: readiness waits then stop as soon as that process exits (fail fast).
   if (cfg.a1111.pid !== undefined) log.info(`Watching A1111 process ${cfg.a1111.pid} (A1111_PID).`);
-  const handler: Handler = createA1111Handler({ client: a1111, limits: cfg.limits, log });
+  const handler: Handler = createA1111Handler({ client: a1111, limits: cfg.limits, log, output: cfg.output });
 
   switch (cfg.mode) {
     case 'local':

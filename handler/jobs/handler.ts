@@ -15,10 +15,14 @@
  * 5. `checkNames` (names.ts): sampler, scheduler, checkpoint, VAE, upscaler, LoRA, style and script names against
  *    A1111's live lists (`STRICT_NAMES`); A1111 1.9+ combined sampler names are split as A1111 does.
  *
- * Output: A1111's JSON body as returned (passed through without re-encoding), or `{error}` — plus
+ * Where the images go is decided with step 2 (`planOutput`, output.ts): the input's `"output": "base64"|"s3"`,
+ * the job's RunPod `s3Config`, the endpoint's `BUCKET_*`; `"s3"` without a bucket is refused there.
+ *
+ * Output: A1111's JSON body as returned (passed through without re-encoding), or with its images uploaded to S3
+ * and replaced by presigned URLs, within `MAX_RESULT_MB` (`shapeOutput`, output.ts); or `{error}` — plus
  * `refresh_worker: true` when A1111 is unreachable or its process died — so the runtime posts a FAILED job.
  */
-import type { LimitsConfig } from '../config.js';
+import type { LimitsConfig, OutputConfig } from '../config.js';
 import type { Log } from '../log.js';
 import { A1111Error, type A1111Client } from '../a1111/client.js';
 import { jsonSkeleton } from '../a1111/json-skeleton.js';
@@ -29,7 +33,9 @@ import { appendKey, showValue } from './format.js';
 import { checkInputShape } from './guard.js';
 import { checkImages, type HostLookup } from './images.js';
 import { checkNames } from './names.js';
+import { OUTPUT_MODES, planOutput, RESULT_ENVELOPE_BYTES, resolveEnvBucket, resultTooLargeMessage, shapeOutput, type OutputMode, type OutputPlan } from './output.js';
 import { resolveRoute, type RouteSpec } from './routes.js';
+import { S3Uploader, type S3UploaderOptions } from './s3.js';
 import { validatePayload } from './validate.js';
 
 /** The part of the runtime's per-job context this handler uses (structurally RunPod's `HandlerContext`). */
@@ -48,12 +54,19 @@ export interface JobOptions {
   preview: boolean;
   /** `"timeout_s": N` — this job's A1111 timeout, seconds, capped by `MAX_JOB_TIMEOUT_S`; undefined = the default. */
   timeoutS: number | undefined;
+  /**
+   * `"output": "base64" | "s3"` — where the images go: `base64` never uploads, `s3` always does (refused without
+   * a bucket); undefined = upload when a bucket (`s3Config` or `BUCKET_*`) is available.
+   */
+  output: OutputMode | undefined;
 }
 
-/** A job as this handler reads it. */
+/** A job as this handler reads it (RunPod's job, protocol spec §4.4). */
 export interface JobLike {
   id: string;
   input: unknown;
+  /** RunPod's per-request bucket `{accessId, accessSecret, bucketName, endpointUrl}`, checked by the handler. */
+  s3Config?: unknown;
 }
 
 /** What {@link createA1111Handler} needs. */
@@ -65,13 +78,23 @@ export interface A1111HandlerOptions {
   lookup?: HostLookup;
   /** A1111's name lists (cached); default a new cache on `client`. */
   lists?: A1111Lists;
+  /**
+   * Where outputs go and how large they may be (`cfg.output`: `BUCKET_*`, `MAX_RESULT_MB`, `S3_URL_EXPIRES_S`).
+   * Default: no endpoint bucket (jobs may still bring `s3Config`), 19 MiB, URLs valid 7 days.
+   */
+  output?: OutputConfig;
+  /** Tuning of the S3 uploads (concurrency, retries, timeouts); tests shorten the retry delays. */
+  s3?: S3UploaderOptions;
 }
 
+/** The output settings used when {@link A1111HandlerOptions.output} is not given. */
+export const DEFAULT_OUTPUT_CONFIG: OutputConfig = Object.freeze({ maxResultBytes: 19 * 1024 * 1024, urlExpiresS: 604_800 });
+
 /** Worker-level keys a job input may carry besides the A1111 payload (issue 5). */
-const JOB_OPTION_KEYS = ['preview', 'timeout_s'];
+const JOB_OPTION_KEYS = ['preview', 'timeout_s', 'output'];
 const ENVELOPE_KEYS = ['api', 'payload', ...JOB_OPTION_KEYS];
 
-/** Reads and checks `preview` / `timeout_s`; throws JobInputError naming the field. */
+/** Reads and checks `preview` / `timeout_s` / `output`; throws JobInputError naming the field. */
 function readJobOptions(obj: Record<string, unknown>): JobOptions {
   const preview = Object.hasOwn(obj, 'preview') ? obj.preview : false;
   if (typeof preview !== 'boolean') throw new JobInputError(`input.preview: ${showValue(preview)} is not allowed (must be true or false)`);
@@ -79,7 +102,11 @@ function readJobOptions(obj: Record<string, unknown>): JobOptions {
   if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t <= 0)) {
     throw new JobInputError(`input.timeout_s: ${showValue(t)} is not allowed (must be a number of seconds > 0)`);
   }
-  return { preview, timeoutS: t };
+  const output = Object.hasOwn(obj, 'output') ? obj.output : undefined;
+  if (output !== undefined && !OUTPUT_MODES.includes(output as OutputMode)) {
+    throw new JobInputError(`input.output: ${showValue(output)} is not allowed (must be "base64" or "s3")`);
+  }
+  return { preview, timeoutS: t, output: output as OutputMode | undefined };
 }
 
 /** Reads the envelope; throws JobInputError naming the offending field. */
@@ -183,13 +210,20 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ctx: JobContext) => Promise<unknown> {
   const { client, limits, log, lookup } = opts;
   const lists = opts.lists ?? new A1111Lists(client, log);
+  const output = opts.output ?? DEFAULT_OUTPUT_CONFIG;
+  const envBucket = resolveEnvBucket(output);
+  if (envBucket.error) log.error(`Bucket settings unusable, image jobs will fail until fixed: ${envBucket.error}`);
+  else if (envBucket.target) log.info(`Outputs go to S3: ${envBucket.target.toString()}`);
+  const uploader = new S3Uploader(log, opts.s3);
   return async (job, ctx) => {
     let route: RouteSpec;
     let payload: unknown;
     let options: JobOptions;
+    let plan: OutputPlan;
     try {
       checkInputShape(job.input, limits);
       ({ route, payload, options } = parseEnvelope(job.input));
+      plan = planOutput(route, options.output, job.s3Config, envBucket);
       validatePayload(route, payload, limits);
       await checkImages(route, payload, limits, { signal: ctx.signal, ...(lookup ? { lookup } : {}) });
       // 5. Names against A1111's live lists (A1111 would silently substitute unknown ones; issue 5).
@@ -222,12 +256,18 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
           return { error: `A1111 ${res.status} on ${route.method} ${route.path}: answer has no "images" list of base64 strings` };
         }
       }
-      // Pass A1111's bytes through untouched unless the result rules of RunPod would treat the object
-      // specially (an `error`/`refresh_worker` key, or `{}`): then the parsed value keeps those rules exact.
+      // Pass A1111's bytes through untouched (or with the images uploaded; within MAX_RESULT_MB) unless the
+      // result rules of RunPod would treat the object specially (an `error`/`refresh_worker` key, or `{}`):
+      // then the parsed value keeps those rules exact.
       if (isObject(parsed) && Object.keys(parsed).length > 0 && !Object.hasOwn(parsed, 'error') && !Object.hasOwn(parsed, 'refresh_worker')) {
-        return ctx.rawJson(res.body);
+        return await shapeOutput(res.body, plan, { jobId: job.id, signal: ctx.signal, rawJson: (b) => ctx.rawJson(b), uploader, maxResultBytes: output.maxResultBytes, urlExpiresS: output.urlExpiresS, log });
       }
-      // Small or special answers: the exact value (the skeleton may have blanked long strings).
+      // Special answers: the exact value (the skeleton may have blanked long strings), within MAX_RESULT_MB.
+      if (res.body.length + RESULT_ENVELOPE_BYTES > output.maxResultBytes) {
+        const message = resultTooLargeMessage(res.body.length + RESULT_ENVELOPE_BYTES, output.maxResultBytes, { bucketAvailable: plan.bucketAvailable }, []);
+        log.error(message, job.id);
+        return { error: message };
+      }
       return JSON.parse(res.body.toString('utf8'));
     } catch (e) {
       if (e instanceof A1111Error) return a1111Failure(e, job.id, log);

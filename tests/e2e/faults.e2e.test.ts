@@ -295,6 +295,7 @@ describe('platform faults', () => {
           A1111_URL: sim.url,
           RUNPOD_WEBHOOK_PING: `${rec.url}/v2/ep1/ping/$RUNPOD_POD_ID?gpu=NVIDIA+H200`,
           MAX_PIXELS_PER_JOB: String(64 * 1024 * 1024),
+          MAX_RESULT_MB: '64', // 40 MB results: over the 19 MiB default of the size guard
         }),
       );
       await until(() => rec.hits.length > 0, 10_000, 'the first ping');

@@ -14,7 +14,8 @@ const SECRETS = {
   RUNPOD_API_KEY: 'rk_api_SECRET_9e107d9d37',
   BUCKET_ACCESS_KEY_ID: 'AKIA_SECRET_7F3A9B21',
   BUCKET_SECRET_ACCESS_KEY: 'bucket_SECRET_wJalrXUtnFEMI',
-  // The bucket is configured (all three BUCKET_* are needed together); jobs below ask for base64 output.
+  // The bucket is configured (all three BUCKET_* are needed together) on a closed port: jobs below ask for base64
+  // output, but for "s-upload", whose upload fails (once main.ts passes cfg.output to the handler).
   BUCKET_ENDPOINT_URL: 'http://127.0.0.1:9/bucket',
   A1111_API_AUTH: 'admin:a1111_SECRET_pw',
 };
@@ -34,13 +35,20 @@ describe('no secret in logs or outputs', () => {
       env.RUNPOD_AI_API_KEY = SECRETS.RUNPOD_AI_API_KEY;
       const w = startWorker(env);
       sim.injectFault({ kind: 'status', status: 500, count: 1, route: 'txt2img' });
-      platform.enqueue({ id: 's-fail', input: { prompt: 'x', steps: 1, width: 64, height: 64 } });
-      platform.enqueue({ id: 's-ok', input: { prompt: 'y', steps: 1, width: 64, height: 64 } });
+      platform.enqueue({ id: 's-fail', input: { prompt: 'x', steps: 1, width: 64, height: 64, output: 'base64' } });
+      platform.enqueue({ id: 's-ok', input: { prompt: 'y', steps: 1, width: 64, height: 64, output: 'base64' } });
       platform.enqueue({ id: 's-refused', input: { api: { method: 'POST', endpoint: "/sdapi/v1/server-kill" } } });
+      // The upload to the closed bucket port fails: the job's error and the retry warnings name no credential.
+      platform.enqueue({ id: 's-upload', input: { prompt: 'u', steps: 1, width: 64, height: 64 } });
       platform.fault({ on: 'done', kind: 'status', status: 400, count: 1 }); // one result lost: logged with its job id
-      platform.enqueue({ id: 's-lost', input: { prompt: 'z', steps: 1, width: 64, height: 64 } });
-      platform.enqueue({ id: 's-last', input: { prompt: 'w', steps: 1, width: 64, height: 64 } });
+      platform.enqueue({ id: 's-lost', input: { prompt: 'z', steps: 1, width: 64, height: 64, output: 'base64' } });
+      platform.enqueue({ id: 's-last', input: { prompt: 'w', steps: 1, width: 64, height: 64, output: 'base64' } });
+      const upload = await platform.waitForResult('s-upload');
       await platform.waitForResult('s-last');
+      // Once main.ts passes cfg.output to the handler the upload fails with its reason; before that it is base64.
+      const uploadBody = upload.body as { output?: unknown; error?: string };
+      if (uploadBody.error !== undefined) expect(uploadBody.error).toMatch(/^S3 upload of image 0 to bucket\/s-upload\/0\.png failed: .*ECONNREFUSED/);
+      else expect(uploadBody.output).toHaveProperty('images');
       w.child.kill('SIGTERM');
       expect(await w.exited).toBe(0);
       const logs = w.stdout() + w.stderr();
@@ -63,7 +71,7 @@ describe('no secret in logs or outputs', () => {
       const r = await fetch(`${w.url}/run`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${SECRETS.RUNPOD_API_KEY}` },
-        body: JSON.stringify({ input: { prompt: 'hook', steps: 1, width: 64, height: 64 }, webhook: `http://hookuser:hook_SECRET_pw@127.0.0.1:${hookPort}/hook` }),
+        body: JSON.stringify({ input: { prompt: 'hook', steps: 1, width: 64, height: 64, output: 'base64' }, webhook: `http://hookuser:hook_SECRET_pw@127.0.0.1:${hookPort}/hook` }),
       });
       const { id } = (await r.json()) as { id: string };
       const bad = await fetch(`${w.url}/status/${id}`, { headers: { authorization: 'Bearer wrong-key-value' } });

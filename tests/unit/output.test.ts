@@ -1,0 +1,198 @@
+/**
+ * Output planning, the size guard and echo dropping (handler/jobs/output.ts) without any server: uploads are
+ * covered by tests/integration/s3-output.test.ts against s3rver.
+ */
+import { describe, expect, it } from 'vitest';
+import { JobInputError } from '../../handler/jobs/errors.js';
+import { parseEnvelope } from '../../handler/jobs/handler.js';
+import {
+  dropInputEchoes,
+  imageOutputKey,
+  planOutput,
+  RESULT_ENVELOPE_BYTES,
+  resolveEnvBucket,
+  resultTooLargeMessage,
+  shapeOutput,
+  type EnvBucket,
+  type ShapeContext,
+} from '../../handler/jobs/output.js';
+import { resolveRoute } from '../../handler/jobs/routes.js';
+import { S3Uploader } from '../../handler/jobs/s3.js';
+import { silentLog } from '../../handler/log.js';
+import { RawJson } from '../../handler/runpod/result.js';
+
+const TXT2IMG = resolveRoute('POST', '/sdapi/v1/txt2img');
+const IMG2IMG = resolveRoute('POST', '/sdapi/v1/img2img');
+const SINGLE = resolveRoute('POST', '/sdapi/v1/extra-single-image');
+const BATCH = resolveRoute('POST', '/sdapi/v1/extra-batch-images');
+const MODELS = resolveRoute('GET', '/sdapi/v1/sd-models');
+const PNGINFO = resolveRoute('POST', '/sdapi/v1/png-info');
+
+const ENV: EnvBucket = resolveEnvBucket({ bucket: { endpointUrl: 'http://127.0.0.1:9000/env-bucket', accessKeyId: 'AKIAENV', secretAccessKey: 'env-secret' } });
+const S3CONFIG = { accessId: 'AKIAJOB', accessSecret: 'job-secret', bucketName: 'job-bucket', endpointUrl: 'http://127.0.0.1:9001' };
+
+function refused(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(JobInputError);
+    return (e as Error).message;
+  }
+  throw new Error('not refused');
+}
+
+describe('imageOutputKey', () => {
+  it('images for txt2img / img2img / extra-batch-images, image for extra-single-image, none elsewhere', () => {
+    expect(imageOutputKey(TXT2IMG)).toBe('images');
+    expect(imageOutputKey(IMG2IMG)).toBe('images');
+    expect(imageOutputKey(BATCH)).toBe('images');
+    expect(imageOutputKey(SINGLE)).toBe('image');
+    expect(imageOutputKey(MODELS)).toBeUndefined();
+    expect(imageOutputKey(PNGINFO)).toBeUndefined();
+  });
+});
+
+describe('planOutput', () => {
+  it('no flag: upload to the job\'s s3Config, else the env bucket, else base64', () => {
+    expect(planOutput(TXT2IMG, undefined, S3CONFIG, ENV).upload?.bucket).toBe('job-bucket');
+    expect(planOutput(TXT2IMG, undefined, S3CONFIG, {}).upload?.source).toBe('job');
+    expect(planOutput(TXT2IMG, undefined, undefined, ENV).upload?.bucket).toBe('env-bucket');
+    expect(planOutput(TXT2IMG, undefined, null, ENV).upload?.source).toBe('env');
+    expect(planOutput(TXT2IMG, undefined, undefined, {})).toEqual({ bucketAvailable: false, imageKey: 'images' });
+  });
+
+  it('"base64" never uploads (but remembers a bucket was there); "s3" needs one', () => {
+    expect(planOutput(TXT2IMG, 'base64', S3CONFIG, ENV)).toEqual({ flag: 'base64', bucketAvailable: true, imageKey: 'images' });
+    expect(planOutput(SINGLE, 's3', undefined, ENV)).toMatchObject({ flag: 's3', imageKey: 'image', bucketAvailable: true });
+    expect(refused(() => planOutput(TXT2IMG, 's3', undefined, {}))).toMatch(/^input\.output: "s3" needs a bucket: set BUCKET_ENDPOINT_URL, /);
+    expect(refused(() => planOutput(MODELS, 's3', S3CONFIG, ENV))).toBe(
+      'input.output: "s3" is only for routes that return images (POST txt2img, img2img, extra-single-image, extra-batch-images), not GET /sdapi/v1/sd-models',
+    );
+  });
+
+  it('routes without images: no upload, whatever the buckets', () => {
+    expect(planOutput(MODELS, undefined, S3CONFIG, ENV)).toEqual({ bucketAvailable: true });
+    expect(planOutput(PNGINFO, 'base64', undefined, {})).toEqual({ flag: 'base64', bucketAvailable: false });
+  });
+
+  it('unusable BUCKET_* fail image jobs without "base64" (never a silent fallback); s3Config still works', () => {
+    const broken = resolveEnvBucket({ bucket: { endpointUrl: 'http://127.0.0.1:9000', accessKeyId: 'a', secretAccessKey: 'b' } });
+    expect(broken.error).toMatch(/^no bucket name: set BUCKET_NAME/);
+    expect(refused(() => planOutput(TXT2IMG, undefined, undefined, broken))).toMatch(/^the endpoint's bucket settings are unusable: no bucket name/);
+    expect(refused(() => planOutput(TXT2IMG, 's3', undefined, broken))).toMatch(/^input\.output: "s3" but the endpoint's bucket settings are unusable: no bucket name/);
+    expect(planOutput(TXT2IMG, 'base64', undefined, broken).upload).toBeUndefined();
+    expect(planOutput(TXT2IMG, undefined, S3CONFIG, broken).upload?.bucket).toBe('job-bucket');
+    expect(planOutput(MODELS, undefined, undefined, broken).upload).toBeUndefined();
+  });
+
+  it('a bad s3Config is refused even when it would not be used', () => {
+    expect(refused(() => planOutput(TXT2IMG, 'base64', { accessId: 'a' }, {}))).toMatch(/^s3Config\.accessSecret must be a non-empty string/);
+    expect(refused(() => planOutput(TXT2IMG, undefined, { ...S3CONFIG, endpointUrl: 'http://h:1/a/b' }, {}))).toMatch(/^s3Config: s3Config\.endpointUrl has the path "\/a\/b"/);
+  });
+});
+
+describe('parseEnvelope: the "output" flag', () => {
+  it('is read next to api/payload and in a bare txt2img input (and removed from that payload)', () => {
+    expect(parseEnvelope({ api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: {}, output: 's3' }).options.output).toBe('s3');
+    const bare = parseEnvelope({ prompt: 'x', output: 'base64' });
+    expect(bare.options.output).toBe('base64');
+    expect(bare.payload).toEqual({ prompt: 'x' });
+    expect(parseEnvelope({ prompt: 'x' }).options.output).toBeUndefined();
+  });
+
+  it('refuses other values', () => {
+    expect(refused(() => parseEnvelope({ prompt: 'x', output: 'S3' }))).toBe('input.output: "S3" is not allowed (must be "base64" or "s3")');
+    expect(refused(() => parseEnvelope({ prompt: 'x', output: null }))).toBe('input.output: null is not allowed (must be "base64" or "s3")');
+  });
+});
+
+const PNG_B64 = 'iVBORw0KGgo' + 'A'.repeat(400);
+const JPEG_B64 = '/9j/' + 'B'.repeat(400);
+
+describe('dropInputEchoes', () => {
+  it('nulls init_images, mask, latent_mask, firstpass_image and base64 images in script args; keeps the rest', () => {
+    const out = {
+      images: [PNG_B64],
+      parameters: {
+        prompt: 'p',
+        init_images: [PNG_B64, PNG_B64],
+        mask: `data:image/png;base64,${PNG_B64}`,
+        latent_mask: null,
+        firstpass_image: '',
+        alwayson_scripts: { controlnet: { args: [{ image: JPEG_B64, module: 'canny', weight: 1 }, { input_image: { image: PNG_B64, mask: null } }] }, other: { args: ['iVBORw0KGgo-short', 3] } },
+        script_args: [0, `data:image/webp;base64,${'U'.repeat(300)}`],
+      },
+      info: '{}',
+    };
+    const dropped = dropInputEchoes(out);
+    expect(dropped).toEqual([
+      'parameters.init_images',
+      'parameters.mask',
+      'parameters.alwayson_scripts.controlnet.args[0].image',
+      'parameters.alwayson_scripts.controlnet.args[1].input_image.image',
+      'parameters.script_args[1]',
+    ]);
+    expect(out.images).toEqual([PNG_B64]);
+    expect(out.parameters).toEqual({
+      prompt: 'p',
+      init_images: null,
+      mask: null,
+      latent_mask: null,
+      firstpass_image: '',
+      alwayson_scripts: { controlnet: { args: [{ image: null, module: 'canny', weight: 1 }, { input_image: { image: null, mask: null } }] }, other: { args: ['iVBORw0KGgo-short', 3] } },
+      script_args: [0, null],
+    });
+  });
+
+  it('does nothing without parameters', () => {
+    expect(dropInputEchoes({ images: [] })).toEqual([]);
+    expect(dropInputEchoes({ parameters: 'x' })).toEqual([]);
+  });
+});
+
+describe('resultTooLargeMessage', () => {
+  const MiB = 1024 * 1024;
+  it('says the size, the limit and how to configure a bucket', () => {
+    expect(resultTooLargeMessage(31_500_000, 19 * MiB, { bucketAvailable: false, imageKey: 'images' }, [])).toBe(
+      'result too large to return: 31.5 MB (31500000 bytes) as JSON is over the limit of 19 MiB (19922944 bytes, MAX_RESULT_MB=19); RunPod loses results over ~20 MB. ' +
+        'To get the images as presigned URLs instead, configure a bucket: set BUCKET_ENDPOINT_URL, BUCKET_ACCESS_KEY_ID, BUCKET_SECRET_ACCESS_KEY (and BUCKET_NAME) on the endpoint, ' +
+        'or send s3Config {"accessId", "accessSecret", "bucketName", "endpointUrl"} with the job ("output": "s3" then forces the upload); or ask for fewer or smaller images.',
+    );
+  });
+  it('names what was tried', () => {
+    expect(resultTooLargeMessage(25e6, 19 * MiB, { bucketAvailable: false, imageKey: 'images' }, ['parameters.init_images'])).toMatch(
+      /^result too large to return: 25\.0 MB \(25000000 bytes\) as JSON, without the input images echoed in parameters\.init_images, is over/,
+    );
+    expect(resultTooLargeMessage(25e6, 19 * MiB, { bucketAvailable: true, flag: 'base64', imageKey: 'images' }, [])).toMatch(/This job asked for "output": "base64": leave it out/);
+    expect(resultTooLargeMessage(25e6, 19 * MiB, { bucketAvailable: false }, [])).toMatch(/This route's answer cannot be uploaded/);
+  });
+});
+
+describe('shapeOutput fast path', () => {
+  const ctx = (maxResultBytes: number, seen: Buffer[]): ShapeContext => ({
+    jobId: 'j1',
+    signal: new AbortController().signal,
+    rawJson: (b) => {
+      seen.push(b);
+      return new RawJson(b);
+    },
+    uploader: new S3Uploader(silentLog),
+    maxResultBytes,
+    urlExpiresS: 604_800,
+    log: silentLog,
+  });
+
+  it('no upload and within the limit: A1111\'s very buffer is handed on (no parse, no copy)', async () => {
+    const body = Buffer.from(JSON.stringify({ images: [PNG_B64], parameters: {}, info: '{}' }));
+    const seen: Buffer[] = [];
+    const out = await shapeOutput(body, { bucketAvailable: false, imageKey: 'images' }, ctx(body.length + RESULT_ENVELOPE_BYTES, seen));
+    expect(out).toBeInstanceOf(RawJson);
+    expect(seen[0]).toBe(body);
+  });
+
+  it('one byte over: the guard applies ({"output":…} counted)', async () => {
+    const body = Buffer.from(JSON.stringify({ images: [PNG_B64], parameters: {}, info: '{}' }));
+    const out = await shapeOutput(body, { bucketAvailable: false, imageKey: 'images' }, ctx(body.length + RESULT_ENVELOPE_BYTES - 1, []));
+    expect(out).toEqual({ error: expect.stringMatching(/^result too large to return: /) });
+  });
+});
