@@ -74,3 +74,17 @@ export function appendKey(path: string, key: string): string {
 export function appendIndex(path: string, index: number): string {
   return `${path}[${index}]`;
 }
+
+/** Levenshtein distance of two strings (UTF-16 units); used for "did you mean" suggestions of short names. */
+export function editDistance(a: string, b: string): number {
+  if (a === b) return 0;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}

@@ -17,7 +17,7 @@
  */
 import type { A1111Lists, CheckpointEntry, ListName, ListSnapshot, SchedulerEntry } from '../a1111/lists.js';
 import { JobInputError } from './errors.js';
-import { appendIndex, appendKey, oneLineJson, plural, showValue } from './format.js';
+import { appendIndex, appendKey, editDistance, oneLineJson, plural, showValue } from './format.js';
 import type { RouteSpec } from './routes.js';
 
 /** What {@link checkNames} returns. */
@@ -51,19 +51,6 @@ export function normaliseName(name: string): string {
   return name.trim().replace(MODEL_EXTENSION, '').toLowerCase().replace(/\+/g, 'p').replace(/[\s_-]+/g, '');
 }
 
-/** Levenshtein distance of two strings (UTF-16 units). */
-export function editDistance(a: string, b: string): number {
-  if (a === b) return 0;
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
 
 /** A name that can be suggested, with other spellings that lead to it (aliases, titles, labels). */
 export interface NameCandidate {

@@ -9,7 +9,7 @@ import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 
 import formatsModule from 'ajv-formats';
 import type { LimitsConfig } from '../config.js';
 import { JobInputError } from './errors.js';
-import { appendKey, plural, showValue as show } from './format.js';
+import { appendKey, editDistance, plural, showValue as show } from './format.js';
 import { imageFields } from './images.js';
 import type { RouteSpec } from './routes.js';
 import { scriptNameReason, settingsIssues, type SettingIssue } from './settings.js';
@@ -117,18 +117,6 @@ function locate(payload: unknown, pointer: string): { path: string; value: unkno
   return { path, value };
 }
 
-/** Levenshtein distance (small inputs only: property names). */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
 
 /**
  * The known property closest to an unknown one: same name in another case or without `_`/`-`

@@ -3,11 +3,11 @@
  * combined sampler names, prompt tags, checkpoint aliases, message lists.
  */
 import { describe, expect, it } from 'vitest';
+import { editDistance } from '../../handler/jobs/format.js';
 import { checkpointAliases, type CheckpointEntry, type SchedulerEntry } from '../../handler/a1111/lists.js';
 import {
   checkpointSubstringMatches,
   closestName,
-  editDistance,
   findScheduler,
   formatNameList,
   normaliseName,
