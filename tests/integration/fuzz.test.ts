@@ -14,15 +14,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDeepStrictEqual } from 'node:util';
 import { PNG } from 'pngjs';
-import { A1111Client } from '../../handler/a1111/client.js';
-import { A1111Lists } from '../../handler/a1111/lists.js';
+import type { A1111Client } from '../../handler/a1111/client.js';
+import type { A1111Lists } from '../../handler/a1111/lists.js';
 import { loadConfig, type LimitsConfig } from '../../handler/config.js';
 import { createA1111Handler, type JobContext } from '../../handler/jobs/handler.js';
 import type { HostLookup } from '../../handler/jobs/images.js';
 import { silentLog } from '../../handler/log.js';
 import { RawJson } from '../../handler/runpod/result.js';
-import { startSimulator, type Simulator } from '../../sim/server.js';
-import { a1111Config } from '../helpers/fixtures.js';
+import type { Simulator } from '../../sim/server.js';
+import { startHandlerBackends, type HandlerBackends } from '../helpers/handler-backends.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_a111);
 const COUNT = Number(process.env.FUZZ_COUNT ?? 10_000);
@@ -337,22 +337,15 @@ function isCombinedNameSplit(sent: unknown, got: unknown): boolean {
 
 let sim: Simulator;
 let client: A1111Client;
-/**
- * The name check reads A1111's lists through its own simulator (same catalog), so the request log of `sim`
- * holds only the calls a job makes; name checking itself is tested in names.test.ts.
- */
-let listsSim: Simulator;
 let lists: A1111Lists;
+let backends: HandlerBackends;
 
 beforeAll(async () => {
-  sim = await startSimulator({ port: 0, stepMs: 0 });
-  listsSim = await startSimulator({ port: 0, stepMs: 0 });
-  lists = new A1111Lists(new A1111Client(a1111Config({ url: listsSim.url }), silentLog), silentLog);
-  client = new A1111Client(a1111Config({ url: sim.url, readyTimeoutMs: 5000, requestTimeoutMs: 30_000 }), silentLog);
+  backends = await startHandlerBackends();
+  ({ sim, client, lists } = backends);
 });
 afterAll(async () => {
-  await sim.close();
-  await listsSim.close();
+  await backends.close();
 });
 
 describe('fuzz: the job handler against the simulator', () => {

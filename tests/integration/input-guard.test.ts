@@ -5,16 +5,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
-import { A1111Client } from '../../handler/a1111/client.js';
-import { A1111Lists } from '../../handler/a1111/lists.js';
+import type { A1111Client } from '../../handler/a1111/client.js';
+import type { A1111Lists } from '../../handler/a1111/lists.js';
 import { loadConfig, type LimitsConfig } from '../../handler/config.js';
 import { createA1111Handler, type JobContext } from '../../handler/jobs/handler.js';
 import type { HostLookup } from '../../handler/jobs/images.js';
 import { ALLOWED_SETTINGS_TEXT } from '../../handler/jobs/settings.js';
 import { silentLog } from '../../handler/log.js';
 import { RawJson } from '../../handler/runpod/result.js';
-import { startSimulator, type SimRequestRecord, type Simulator } from '../../sim/server.js';
-import { SEED_004, a1111Config } from '../helpers/fixtures.js';
+import type { SimRequestRecord, Simulator } from '../../sim/server.js';
+import { SEED_004 } from '../helpers/fixtures.js';
+import { startHandlerBackends, type HandlerBackends } from '../helpers/handler-backends.js';
 
 const LIMITS: LimitsConfig = loadConfig([], {}).limits;
 
@@ -36,23 +37,16 @@ const fakeLookup: HostLookup = async (host) => {
 
 let sim: Simulator;
 let client: A1111Client;
-/**
- * The name check reads A1111's lists through its own simulator (same catalog), so the request log of `sim`
- * holds only the calls a job makes; name checking itself is tested in names.test.ts.
- */
-let listsSim: Simulator;
 let lists: A1111Lists;
+let backends: HandlerBackends;
 let jobNo = 0;
 
 beforeAll(async () => {
-  sim = await startSimulator({ port: 0, stepMs: 0 });
-  listsSim = await startSimulator({ port: 0, stepMs: 0 });
-  lists = new A1111Lists(new A1111Client(a1111Config({ url: listsSim.url }), silentLog), silentLog);
-  client = new A1111Client(a1111Config({ url: sim.url, readyTimeoutMs: 5000, requestTimeoutMs: 30_000 }), silentLog);
+  backends = await startHandlerBackends();
+  ({ sim, client, lists } = backends);
 });
 afterAll(async () => {
-  await sim.close();
-  await listsSim.close();
+  await backends.close();
 });
 
 const ctx = (): JobContext => ({ signal: new AbortController().signal, rawJson: (bytes) => new RawJson(bytes), progress: () => undefined, stream: async () => undefined });
