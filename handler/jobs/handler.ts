@@ -33,8 +33,9 @@ import { appendKey, showValue } from './format.js';
 import { checkInputShape } from './guard.js';
 import { checkImages, type HostLookup } from './images.js';
 import { checkNames } from './names.js';
-import { OUTPUT_MODES, planOutput, RESULT_ENVELOPE_BYTES, resolveEnvBucket, resultTooLargeMessage, shapeOutput, type OutputMode, type OutputPlan } from './output.js';
-import { resolveRoute, type RouteSpec } from './routes.js';
+import { OUTPUT_MODES, planOutput, RESULT_ENVELOPE_BYTES, resolveEnvBucket, resultTooLargeMessage, shapeDialectOutput, shapeOutput, type OutputMode, type OutputPlan } from './output.js';
+import type { Dialect, Translation } from './dialects.js';
+import { resolveRoute, ROUTE_PREFIX, type RouteSpec } from './routes.js';
 import { S3Uploader, type S3UploaderOptions } from './s3.js';
 import { validatePayload } from './validate.js';
 
@@ -109,8 +110,31 @@ function readJobOptions(obj: Record<string, unknown>): JobOptions {
   return { preview, timeoutS: t, output: output as OutputMode | undefined };
 }
 
+/** The request dialects (dialects.ts), matched by their exact `input.api.endpoint`. */
+export const DIALECTS: readonly Dialect[] = Object.freeze([]);
+
+/** The dialect owning an endpoint, if any. */
+function dialectOf(endpoint: unknown): Dialect | undefined {
+  return typeof endpoint === 'string' ? DIALECTS.find((d) => d.endpoints.includes(endpoint)) : undefined;
+}
+
+/** `SDCN POST /txt2img, /img2img, /interrogate; …` for refusals. */
+function dialectEndpointsText(): string {
+  return DIALECTS.map((d) => `${d.name} POST ${d.endpoints.join(', ')}`).join('; ');
+}
+
+/** A job's input as read by {@link parseEnvelope}. */
+export interface Envelope {
+  /** The A1111 route (native input); for a dialect, the route is known only after translation. */
+  route?: RouteSpec;
+  /** The request dialect and its endpoint, when `input.api.endpoint` is one a dialect owns. */
+  dialect?: { dialect: Dialect; endpoint: string };
+  payload: unknown;
+  options: JobOptions;
+}
+
 /** Reads the envelope; throws JobInputError naming the offending field. */
-export function parseEnvelope(input: unknown): { route: RouteSpec; payload: unknown; options: JobOptions } {
+export function parseEnvelope(input: unknown): Envelope {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new JobInputError(
       `input must be a JSON object ({"api": {"method", "endpoint"}, "payload": {...}} or a txt2img payload), got ${input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input}`,
@@ -139,7 +163,23 @@ export function parseEnvelope(input: unknown): { route: RouteSpec; payload: unkn
   if (unknownApi.length) throw new JobInputError(`${appendKey('input.api', unknownApi[0]!)}: unknown field (allowed: method, endpoint)`);
   const method = Object.hasOwn(apiObj, 'method') ? apiObj.method : undefined;
   const endpoint = Object.hasOwn(apiObj, 'endpoint') ? apiObj.endpoint : undefined;
-  return { route: resolveRoute(method, endpoint), payload: Object.hasOwn(obj, 'payload') ? obj.payload : undefined, options };
+  const payload = Object.hasOwn(obj, 'payload') ? obj.payload : undefined;
+  const dialect = dialectOf(endpoint);
+  if (dialect) {
+    if (typeof method !== 'string' || method.toUpperCase() !== 'POST') {
+      throw new JobInputError(`api.method ${showValue(method)} is not allowed for ${dialect.name} ${String(endpoint)}: it takes "POST"`);
+    }
+    return { dialect: { dialect, endpoint: endpoint as string }, payload, options };
+  }
+  try {
+    return { route: resolveRoute(method, endpoint), payload, options };
+  } catch (e) {
+    // An endpoint outside /sdapi/v1/: say which request dialects exist too.
+    if (e instanceof JobInputError && DIALECTS.length > 0 && typeof endpoint === 'string' && !endpoint.startsWith(ROUTE_PREFIX) && !endpoint.startsWith(ROUTE_PREFIX.slice(1))) {
+      throw new JobInputError(`${e.message}; or a request dialect: ${dialectEndpointsText()}`);
+    }
+    throw e;
+  }
 }
 
 /**
@@ -216,21 +256,53 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
   else if (envBucket.target) log.info(`Outputs go to S3: ${envBucket.target.toString()}`);
   const uploader = new S3Uploader(log, opts.s3);
   return async (job, ctx) => {
+    const startedAtMs = Date.now();
     let route: RouteSpec;
     let payload: unknown;
     let options: JobOptions;
     let plan: OutputPlan;
+    let translation: Translation | undefined;
+    /** For a dialect: what the A1111 checks' messages are prefixed with (they name A1111's fields). */
+    let translated = '';
     try {
       checkInputShape(job.input, limits);
-      ({ route, payload, options } = parseEnvelope(job.input));
+      const envelope = parseEnvelope(job.input);
+      ({ payload, options } = envelope);
+      if (envelope.dialect) {
+        const { dialect, endpoint } = envelope.dialect;
+        translation = await dialect.translate(endpoint, payload, {
+          lists,
+          strictNames: client.config.strictNames,
+          limits,
+          signal: ctx.signal,
+          log,
+          jobId: job.id,
+        });
+        route = translation.route;
+        payload = translation.payload;
+        translated = `${dialect.name} ${endpoint} as A1111 ${route.method} ${route.path}: `;
+        if (translation.output !== undefined) {
+          if (options.output !== undefined && options.output !== translation.output) {
+            throw new JobInputError(`input.output: ${showValue(options.output)} contradicts the request (${dialect.name} ${endpoint} asks for ${showValue(translation.output)} output)`);
+          }
+          options = { ...options, output: translation.output };
+        }
+      } else {
+        route = envelope.route!;
+      }
       plan = planOutput(route, options.output, job.s3Config, envBucket);
-      validatePayload(route, payload, limits);
-      await checkImages(route, payload, limits, { signal: ctx.signal, ...(lookup ? { lookup } : {}) });
-      // 5. Names against A1111's live lists (A1111 would silently substitute unknown ones; issue 5).
-      const named = await checkNames(route, payload, lists, { strict: client.config.strictNames, signal: ctx.signal });
-      for (const w of named.warnings) log.warn(w, job.id);
-      for (const c of named.changes) log.info(c, job.id);
-      payload = named.payload;
+      try {
+        validatePayload(route, payload, limits);
+        await checkImages(route, payload, limits, { signal: ctx.signal, ...(lookup ? { lookup } : {}) });
+        // 5. Names against A1111's live lists (A1111 would silently substitute unknown ones; issue 5).
+        const named = await checkNames(route, payload, lists, { strict: client.config.strictNames, signal: ctx.signal });
+        for (const w of named.warnings) log.warn(translated + w, job.id);
+        for (const c of named.changes) log.info(translated + c, job.id);
+        payload = named.payload;
+      } catch (e) {
+        if (translated && e instanceof JobInputError) throw new JobInputError(translated + e.message);
+        throw e;
+      }
     } catch (e) {
       if (e instanceof JobInputError) {
         log.warn(`Job refused: ${e.message}`, job.id);
@@ -255,6 +327,19 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
         if (!Array.isArray(images) || images.some((i) => typeof i !== 'string')) {
           return { error: `A1111 ${res.status} on ${route.method} ${route.path}: answer has no "images" list of base64 strings` };
         }
+      }
+      if (translation) {
+        if (!isObject(parsed)) return { error: `A1111 ${res.status} on ${route.method} ${route.path}: answer is not a JSON object` };
+        const reshape = translation.reshape;
+        return await shapeDialectOutput(res.body, plan, (answer, uploaded) => reshape(answer, { uploaded, startedAtMs }), {
+          jobId: job.id,
+          signal: ctx.signal,
+          rawJson: (b) => ctx.rawJson(b),
+          uploader,
+          maxResultBytes: output.maxResultBytes,
+          urlExpiresS: output.urlExpiresS,
+          log,
+        });
       }
       // Pass A1111's bytes through untouched (or with the images uploaded; within MAX_RESULT_MB) unless the
       // result rules of RunPod would treat the object specially (an `error`/`refresh_worker` key, or `{}`):

@@ -579,6 +579,73 @@ function splitSampler(route: RouteSpec, p: Record<string, unknown>, snaps: Lists
 }
 
 /**
+ * Runs checks against the lists they need; a miss refreshes its lists once (see {@link checkNames}) and runs
+ * every check again. Returns the lists used and one message per failed check.
+ */
+async function runChecks(checks: readonly Check[], lists: A1111Lists, signal: AbortSignal | undefined): Promise<{ snaps: Lists; messages: string[] }> {
+  let snaps = await fetchLists(checks.flatMap(listsOf), lists, signal);
+  let verdicts = checks.map((c) => runCheck(c, snaps));
+  const missed = checks.filter((_, i) => isMiss(verdicts[i]));
+  if (missed.length) {
+    const toRefresh = [...new Set(missed.flatMap(listsOf))];
+    const refreshed = await Promise.all(toRefresh.map((l) => lists.refresh(l, signal)));
+    if (refreshed.some(Boolean)) {
+      snaps = await fetchLists(checks.flatMap(listsOf), lists, signal);
+      verdicts = checks.map((c) => runCheck(c, snaps));
+    }
+  }
+  const messages: string[] = [];
+  for (const v of verdicts) if (v && !v.ok) messages.push(v.message);
+  return { snaps, messages };
+}
+
+/** Kinds of names {@link checkNamedValues} checks, each against its A1111 list. */
+export type NameKind = 'sampler' | 'scheduler' | 'checkpoint' | 'lora' | 'upscaler' | 'hr-upscaler';
+
+/** One name to check, with the path to name in messages (a request dialect's own field, e.g. `loras[0][0]`). */
+export interface NamedValue {
+  kind: NameKind;
+  /** Field path shown in messages. */
+  path: string;
+  value: string;
+}
+
+/**
+ * Checks single names against A1111's live lists, with the same rules, refresh-on-miss and messages as
+ * {@link checkNames}, but naming the caller's field paths: for request dialects (SDCN `loras[0][0]`, `model`),
+ * whose fields become A1111 fields (a `<lora:…>` tag, `override_settings.sd_model_checkpoint`) only after
+ * translation. `sampler`: a `/samplers` name (a combined 1.9+ name is accepted when its parts exist);
+ * `scheduler`: a `/schedulers` name or label; `checkpoint`: a `/sd-models` alias; `lora`: a `/loras` name or
+ * alias; `upscaler`: a `/upscalers` name or `None`; `hr-upscaler`: a `/upscalers` name or latent upscale mode.
+ * @returns warnings (one line per unknown name) when `opts.strict` is false, else `[]`
+ * @throws JobInputError (strict) with one line per unknown name, joined with `; `, e.g.
+ *   `loras[0][0]: LoRA "detail" (<lora:detail:0.5>) is not known to A1111 (did you mean "add_detail"?); valid: …`
+ * @throws A1111Error `unreachable` when A1111 cannot be reached for a list, `aborted` when `opts.signal` aborts
+ */
+export async function checkNamedValues(values: readonly NamedValue[], lists: A1111Lists, opts: NameCheckOptions): Promise<string[]> {
+  const checks = values.map((v): Check => {
+    switch (v.kind) {
+      case 'sampler':
+        return samplerCheck(v.path, v.value, 'scheduler');
+      case 'scheduler':
+        return schedulerCheck(v.path, v.value);
+      case 'checkpoint':
+        return checkpointCheck(v.path, v.value);
+      case 'lora':
+        return loraCheck(v.path, { type: 'lora', name: v.value, tag: `<lora:${v.value}>` });
+      case 'upscaler':
+        return upscalerCheck(v.path, v.value);
+      case 'hr-upscaler':
+        return hrUpscalerCheck(v.path, v.value);
+    }
+  });
+  if (checks.length === 0) return [];
+  const { messages } = await runChecks(checks, lists, opts.signal);
+  if (messages.length && opts.strict) throw new JobInputError(messages.join('; '));
+  return messages;
+}
+
+/**
  * Checks the names in a validated payload against A1111's live lists (spec a1111 §2.5 list routes, §2.11 samplers
  * and schedulers, §2.12 checkpoints and VAEs):
  *
@@ -616,20 +683,8 @@ export async function checkNames(route: RouteSpec, payload: unknown, lists: A111
   if (!isObject(payload)) return result;
   const { checks, issues } = collectChecks(route, payload);
   if (checks.length === 0 && issues.length === 0) return result;
-  const signal = opts.signal;
-
-  let snaps = await fetchLists(checks.flatMap(listsOf), lists, signal);
-  let verdicts = checks.map((c) => runCheck(c, snaps));
-  const missed = checks.filter((_, i) => isMiss(verdicts[i]));
-  if (missed.length) {
-    const toRefresh = [...new Set(missed.flatMap(listsOf))];
-    const refreshed = await Promise.all(toRefresh.map((l) => lists.refresh(l, signal)));
-    if (refreshed.some(Boolean)) {
-      snaps = await fetchLists(checks.flatMap(listsOf), lists, signal);
-      verdicts = checks.map((c) => runCheck(c, snaps));
-    }
-  }
-  for (const v of verdicts) if (v && !v.ok) issues.push(v.message);
+  const { snaps, messages } = await runChecks(checks, lists, opts.signal);
+  issues.push(...messages);
 
   const split = splitSampler(route, payload, snaps);
   if (split.issue) issues.push(split.issue);

@@ -260,28 +260,8 @@ export async function shapeOutput(body: Buffer, plan: OutputPlan, ctx: ShapeCont
   if (!plan.upload && body.length + RESULT_ENVELOPE_BYTES <= ctx.maxResultBytes) return ctx.rawJson(body);
 
   const output = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-  if (plan.upload && plan.imageKey) {
-    const value = output[plan.imageKey];
-    const list: unknown[] = plan.imageKey === 'image' ? [value] : Array.isArray(value) ? value : [];
-    // Only non-empty strings are images (an empty `image` means A1111 produced none).
-    const slots = list.flatMap((v, i) => (typeof v === 'string' && v !== '' ? [i] : []));
-    if (slots.length > 0) {
-      const images = slots.map((i) => decodeImage(list[i] as string));
-      let urls: string[];
-      try {
-        urls = await ctx.uploader.uploadImages({ target: plan.upload, jobId: ctx.jobId, images, expiresS: ctx.urlExpiresS, signal: ctx.signal });
-      } catch (e) {
-        if (e instanceof S3UploadError) {
-          ctx.log.error(e.message, ctx.jobId);
-          return { error: e.message };
-        }
-        throw e;
-      }
-      const replaced = [...list];
-      slots.forEach((slot, k) => (replaced[slot] = urls[k]));
-      output[plan.imageKey] = plan.imageKey === 'image' ? replaced[0] : replaced;
-    }
-  }
+  const failed = await uploadInPlace(output, plan, ctx);
+  if (failed) return failed;
   let json = Buffer.from(JSON.stringify(output));
   let dropped: string[] = [];
   if (json.length + RESULT_ENVELOPE_BYTES > ctx.maxResultBytes) {
@@ -299,6 +279,64 @@ export async function shapeOutput(body: Buffer, plan: OutputPlan, ctx: ShapeCont
       ctx.log.error(message, ctx.jobId);
       return { error: message };
     }
+  }
+  return ctx.rawJson(json);
+}
+
+/**
+ * With `plan.upload`: uploads the images of A1111's parsed answer (`images` list or `image` string) and replaces
+ * them in place by presigned GET URLs. Without: does nothing.
+ * @returns `{error}` when an upload failed (logged), else undefined
+ * @throws the job signal's reason when the job was stopped during an upload
+ */
+async function uploadInPlace(output: Record<string, unknown>, plan: OutputPlan, ctx: ShapeContext): Promise<{ error: string } | undefined> {
+  if (!plan.upload || !plan.imageKey) return undefined;
+  const value = output[plan.imageKey];
+  const list: unknown[] = plan.imageKey === 'image' ? [value] : Array.isArray(value) ? value : [];
+  // Only non-empty strings are images (an empty `image` means A1111 produced none).
+  const slots = list.flatMap((v, i) => (typeof v === 'string' && v !== '' ? [i] : []));
+  if (slots.length === 0) return undefined;
+  const images = slots.map((i) => decodeImage(list[i] as string));
+  let urls: string[];
+  try {
+    urls = await ctx.uploader.uploadImages({ target: plan.upload, jobId: ctx.jobId, images, expiresS: ctx.urlExpiresS, signal: ctx.signal });
+  } catch (e) {
+    if (e instanceof S3UploadError) {
+      ctx.log.error(e.message, ctx.jobId);
+      return { error: e.message };
+    }
+    throw e;
+  }
+  const replaced = [...list];
+  slots.forEach((slot, k) => (replaced[slot] = urls[k]));
+  output[plan.imageKey] = plan.imageKey === 'image' ? replaced[0] : replaced;
+  return undefined;
+}
+
+/**
+ * Builds a request dialect's output (dialects.ts) from A1111's JSON body: parses it, uploads the images when
+ * `plan.upload` (replacing them by presigned URLs), calls `reshape(answer, uploaded)` and checks the size of the
+ * result against `MAX_RESULT_MB` (a dialect's output has no input-image echoes to drop).
+ * @param body A1111's body bytes (a JSON object, already checked).
+ * @param reshape builds the dialect's output; `uploaded` is true when `answer.images` now holds URLs.
+ * @returns `ctx.rawJson(bytes)` of the dialect's output, or `{error}` when an upload failed or the result is over
+ *   the limit ({@link resultTooLargeMessage}).
+ * @throws the job signal's reason when the job was stopped during an upload
+ */
+export async function shapeDialectOutput(
+  body: Buffer,
+  plan: OutputPlan,
+  reshape: (answer: Record<string, unknown>, uploaded: boolean) => unknown,
+  ctx: ShapeContext,
+): Promise<unknown> {
+  const answer = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  const failed = await uploadInPlace(answer, plan, ctx);
+  if (failed) return failed;
+  const json = Buffer.from(JSON.stringify(reshape(answer, plan.upload !== undefined && plan.imageKey !== undefined)));
+  if (json.length + RESULT_ENVELOPE_BYTES > ctx.maxResultBytes) {
+    const message = resultTooLargeMessage(json.length + RESULT_ENVELOPE_BYTES, ctx.maxResultBytes, plan, []);
+    ctx.log.error(message, ctx.jobId);
+    return { error: message };
   }
   return ctx.rawJson(json);
 }

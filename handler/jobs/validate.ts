@@ -211,7 +211,7 @@ class IssueList {
   }
 }
 
-function unknownFieldReason(schemaName: SchemaName, atTop: boolean, key: string, known: readonly string[]): string {
+function unknownFieldReason(schemaName: string, atTop: boolean, key: string, known: readonly string[]): string {
   if (atTop && schemaName === 'img2img' && TXT2IMG_FIELDS.has(key)) return 'unknown field (only txt2img takes it)';
   if (atTop && schemaName === 'txt2img' && IMG2IMG_FIELDS.has(key)) return 'unknown field (only img2img takes it)';
   const near = suggestField(key, known);
@@ -226,7 +226,7 @@ function numberParam(err: ErrorObject, name: string): string {
 }
 
 /** Turns ajv's errors into issues, one entry per field. */
-function collectSchemaIssues(schemaName: SchemaName, payload: unknown, errors: readonly ErrorObject[], issues: IssueList): void {
+function collectSchemaIssues(schemaName: string, payload: unknown, errors: readonly ErrorObject[], issues: IssueList): void {
   // A field that fails `enum` also fails `type` when the type is wrong; the enum says everything. A field
   // of the wrong type (7.5 for an integer) may also fail number keywords (multipleOf); the type says enough.
   const enumPaths = new Set(errors.filter((e) => e.keyword === 'enum').map((e) => e.instancePath));
@@ -507,4 +507,28 @@ export function validatePayload(route: RouteSpec, payload: unknown, limits: Limi
   }
   if (route.generates || route.schema === 'options') collectSettingsIssues(route, payload, issues);
   if (issues.size > 0) throw new JobInputError(`invalid payload for ${where}: ${issues.render()}`);
+}
+
+/** A compiled request-dialect schema: throws JobInputError naming every offending field. */
+export type DialectValidator = (payload: unknown) => void;
+
+/**
+ * Compiles the JSON Schema of a request dialect (`schemas/sdcn-*.json`, `schemas/openai-*.json`) with the same
+ * ajv settings and messages as the A1111 payload schemas (unknown fields refused with a "did you mean").
+ * The schema may `$ref` `common.json` definitions.
+ * @param schema the schema object (its `$id`, if any, must be unique).
+ * @param where how messages name the request, e.g. `SDCN POST /txt2img`.
+ * @returns a function that throws JobInputError `invalid payload for <where>: <field>: <value> is not allowed (…); …`
+ *   when `payload` is not an object or fails the schema, and returns otherwise.
+ * @throws Error at compile time when the schema itself is invalid (a bug).
+ */
+export function compileDialectSchema(schema: SchemaObject, where: string): DialectValidator {
+  const validator = ajv.compile(schema);
+  return (payload: unknown) => {
+    if (!isObject(payload)) throw new JobInputError(`payload for ${where} must be a JSON object (got ${describe(payload)})`);
+    if (validator(payload)) return;
+    const issues = new IssueList();
+    collectSchemaIssues(where, payload, validator.errors ?? [], issues);
+    if (issues.size > 0) throw new JobInputError(`invalid payload for ${where}: ${issues.render()}`);
+  };
 }
