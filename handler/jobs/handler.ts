@@ -35,6 +35,8 @@ import { checkImages, type HostLookup } from './images.js';
 import { checkNames } from './names.js';
 import { OUTPUT_MODES, planOutput, RESULT_ENVELOPE_BYTES, resolveEnvBucket, resultTooLargeMessage, shapeDialectOutput, shapeOutput, type OutputMode, type OutputPlan } from './output.js';
 import type { Dialect, Translation } from './dialects.js';
+import { openaiDialect } from './openai.js';
+import { sdcnDialect } from './sdcn.js';
 import { resolveRoute, ROUTE_PREFIX, type RouteSpec } from './routes.js';
 import { S3Uploader, type S3UploaderOptions } from './s3.js';
 import { validatePayload } from './validate.js';
@@ -111,7 +113,7 @@ function readJobOptions(obj: Record<string, unknown>): JobOptions {
 }
 
 /** The request dialects (dialects.ts), matched by their exact `input.api.endpoint`. */
-export const DIALECTS: readonly Dialect[] = Object.freeze([]);
+export const DIALECTS: readonly Dialect[] = Object.freeze([sdcnDialect, openaiDialect]);
 
 /** The dialect owning an endpoint, if any. */
 function dialectOf(endpoint: unknown): Dialect | undefined {
