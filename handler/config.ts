@@ -66,8 +66,13 @@ export interface ResultRetryConfig {
 
 /** The A1111 backend. */
 export interface A1111Config {
-  /** `A1111_URL` (default `http://127.0.0.1:3000`, the port RunPod's A1111 images use). */
+  /** `A1111_URL` (default `http://127.0.0.1:3000`, the port RunPod's A1111 images use): this client's backend. */
   url: string;
+  /**
+   * `A1111_URLS` (comma-separated; or `[A1111_URL]`): every backend of the pod, one A1111 per GPU; `url` is the
+   * first. Optional so that one-backend configs (tests) need not repeat `url`.
+   */
+  urls?: string[];
   /** `A1111_READY_TIMEOUT_S`: deadline of the start-up readiness wait, seconds (default 600). */
   readyTimeoutMs: number;
   /** `A1111_READY_INTERVAL_MS`: pause between readiness tries (default 250, at most 250). */
@@ -234,7 +239,24 @@ function envBool(env: Env, name: string, def: boolean): boolean {
 }
 
 function envUrl(env: Env, name: string, def: string): string {
-  const raw = (env[name] ?? '').trim() || def;
+  return checkUrl(name, (env[name] ?? '').trim() || def);
+}
+
+/**
+ * The A1111 backends: `A1111_URLS` (comma-separated, one A1111 per GPU) or `A1111_URL` alone (default
+ * `http://127.0.0.1:3000`). Each URL as `A1111_URL`; no duplicates; not both variables.
+ */
+function a1111Urls(env: Env): string[] {
+  const list = (env.A1111_URLS ?? '').trim();
+  if (list === '') return [envUrl(env, 'A1111_URL', 'http://127.0.0.1:3000')];
+  if ((env.A1111_URL ?? '').trim() !== '') throw new ConfigError('A1111_URL and A1111_URLS are both set: set A1111_URLS alone (comma-separated) for several backends');
+  const urls = list.split(',').map((u, i) => checkUrl(`A1111_URLS[${i}]`, u.trim()));
+  const dup = urls.find((u, i) => urls.indexOf(u) !== i);
+  if (dup !== undefined) throw new ConfigError(`A1111_URLS lists ${JSON.stringify(dup)} twice`);
+  return urls;
+}
+
+function checkUrl(name: string, raw: string): string {
   let u: URL;
   try {
     u = new URL(raw);
@@ -341,6 +363,7 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
   const pingRaw = envInt(env, 'RUNPOD_PING_INTERVAL', 10000, 0);
   const a1111ReadyS = envInt(env, 'A1111_READY_TIMEOUT_S', 600, 1);
   const a1111RequestS = envInt(env, 'A1111_REQUEST_TIMEOUT_S', 600, 1);
+  const urls = a1111Urls(env);
 
   return {
     mode,
@@ -369,7 +392,8 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
       timeoutMs: envInt(env, 'RESULT_POST_TIMEOUT_MS', 60000, 100),
     },
     a1111: {
-      url: envUrl(env, 'A1111_URL', 'http://127.0.0.1:3000'),
+      url: urls[0]!,
+      urls,
       readyTimeoutMs: a1111ReadyS * 1000,
       readyIntervalMs: envInt(env, 'A1111_READY_INTERVAL_MS', 250, 1, 250),
       requestTimeoutMs: a1111RequestS * 1000,

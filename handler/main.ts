@@ -9,7 +9,8 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Log } from './log.js';
-import { A1111Client, A1111ExitedError } from './a1111/client.js';
+import { A1111ExitedError, type A1111Client } from './a1111/client.js';
+import { A1111Pool } from './a1111/pool.js';
 import { startEndpoint, type LocalEndpoint } from './endpoint/index.js';
 import { createA1111Handler } from './jobs/handler.js';
 import { createPlatformClient } from './runpod/http.js';
@@ -41,7 +42,7 @@ async function readTestInput(cfg: Config, log: Log): Promise<unknown> {
   }
 }
 
-async function runLocal(cfg: Config, log: Log, handler: Handler, a1111: A1111Client): Promise<number> {
+async function runLocal(cfg: Config, log: Log, handler: Handler, pool: A1111Pool): Promise<number> {
   let raw: unknown;
   try {
     raw = await readTestInput(cfg, log);
@@ -53,13 +54,13 @@ async function runLocal(cfg: Config, log: Log, handler: Handler, a1111: A1111Cli
     return 1;
   }
   try {
-    const ms = await a1111.waitReady();
-    log.info(`A1111 ready at ${cfg.a1111.url} after ${Math.round(ms)} ms.`);
+    await pool.start();
   } catch (e) {
     log.error((e as Error).message);
     return 1;
   }
   const out = await runLocalJob(raw, handler, log, identity(cfg));
+  pool.close();
   // Wait until the (possibly large) result is flushed: the process exits right after.
   await new Promise<void>((resolve, reject) => process.stdout.write(Buffer.concat([out.bytes, Buffer.from('\n')]), (e) => (e ? reject(e) : resolve())));
   log.info('Local testing complete, exiting.');
@@ -83,7 +84,7 @@ async function runWorkerLoop(
   cfg: Config,
   log: Log,
   handler: Handler,
-  a1111: A1111Client,
+  pool: A1111Pool,
   templates: Templates,
   who: { workerId: string; apiKey: string | undefined; podId: string | undefined },
 ): Promise<number> {
@@ -109,13 +110,21 @@ async function runWorkerLoop(
     log,
     identity: identity(cfg),
     heartbeat,
+    // One job per ready A1111 backend (job-take-batch when several are free).
+    concurrency: () => pool.readyCount,
     beforeTake: async (signal) => {
-      if (!a1111.needsReadyCheck) return;
-      log.warn('A1111 was unreachable during the last job; waiting for it before taking another job.');
-      const ms = await a1111.waitReady(signal);
-      log.info(`A1111 ready again after ${Math.round(ms)} ms.`);
+      if (pool.readyCount > 0 && !pool.failed) return;
+      if (!pool.failed) {
+        log.warn(
+          pool.backends.length > 1
+            ? 'No A1111 backend is ready (each was unreachable during a job); waiting for one before taking another job.'
+            : 'A1111 was unreachable during the last job; waiting for it before taking another job.',
+        );
+      }
+      await pool.waitAnyReady(signal);
     },
   });
+  const unsubscribe = pool.onChange(() => runtime.wake());
   let signals = 0;
   const handle = (sig: NodeJS.Signals): void => {
     signals++;
@@ -130,18 +139,26 @@ async function runWorkerLoop(
   process.on('SIGINT', handle);
 
   let code = 0;
+  // A warm-up failure or A1111's exit (A1111_PID) while jobs run: stop taking jobs, drain, exit 1.
+  let fatal: Error | undefined;
+  void pool.whenFailed().then((e) => {
+    fatal = e;
+    runtime.stop(`A1111 cannot be used: ${e.message}`);
+  });
   try {
-    const ms = await a1111.waitReady(runtime.stopSignal);
-    log.info(`A1111 ready at ${cfg.a1111.url} after ${Math.round(ms)} ms.`);
-    await warmUp(cfg, log, a1111, runtime.stopSignal);
+    await pool.start(runtime.stopSignal);
     await runtime.run();
+    if (fatal) throw fatal;
   } catch (e) {
-    if (!runtime.isStopping) {
+    const err = fatal ?? (e as Error);
+    if (fatal || !runtime.isStopping) {
       // A1111 exited (A1111_PID): say so first, so the log names the cause rather than a readiness deadline.
-      log.error(e instanceof A1111ExitedError ? `${e.message} Exiting with code 1.` : `Worker cannot continue: ${(e as Error).message}`);
+      log.error(err instanceof A1111ExitedError ? `${err.message} Exiting with code 1.` : `Worker cannot continue: ${err.message}`);
       code = 1;
     }
   }
+  unsubscribe();
+  pool.close();
   await heartbeat?.stop();
   return code;
 }
@@ -153,26 +170,27 @@ async function runWorkerLoop(
  */
 async function warmUp(cfg: Config, log: Log, a1111: A1111Client, signal: AbortSignal): Promise<void> {
   const payload = cfg.a1111.warmup;
+  const where = (cfg.a1111.urls?.length ?? 1) > 1 ? ` at ${a1111.config.url}` : '';
   if (payload === null) {
-    log.info('A1111 warm-up disabled (A1111_WARMUP=false).');
+    log.info(`A1111 warm-up disabled (A1111_WARMUP=false)${where}.`);
     return;
   }
   const t0 = performance.now();
   try {
     await a1111.call('POST', '/sdapi/v1/txt2img', payload, { signal });
   } catch (e) {
-    throw new Error(`A1111 warm-up failed: ${(e as Error).message}`);
+    throw new Error(`A1111 warm-up failed${where}: ${(e as Error).message}`);
   }
-  log.info(`A1111 warm-up (txt2img ${payload.steps ?? '?'} step(s), ${payload.width ?? '?'}×${payload.height ?? '?'}) took ${Math.round(performance.now() - t0)} ms.`);
+  log.info(`A1111 warm-up${where} (txt2img ${payload.steps ?? '?'} step(s), ${payload.width ?? '?'}×${payload.height ?? '?'}) took ${Math.round(performance.now() - t0)} ms.`);
 }
 
-function runPlatform(cfg: Config, log: Log, handler: Handler, a1111: A1111Client): Promise<number> {
+function runPlatform(cfg: Config, log: Log, handler: Handler, pool: A1111Pool): Promise<number> {
   const r = cfg.runpod;
   return runWorkerLoop(
     cfg,
     log,
     handler,
-    a1111,
+    pool,
     {
       RUNPOD_WEBHOOK_GET_JOB: r.webhookGetJob,
       RUNPOD_WEBHOOK_POST_OUTPUT: r.webhookPostOutput,
@@ -187,7 +205,7 @@ function runPlatform(cfg: Config, log: Log, handler: Handler, a1111: A1111Client
  * `--rp_serve_api`: the local RunPod endpoint (public API + worker API) and the real worker loop pointed at it
  * through the `RUNPOD_WEBHOOK_*` templates the platform would inject, so the local path is the production path.
  */
-async function runServeApi(cfg: Config, log: Log, handler: Handler, a1111: A1111Client): Promise<number> {
+async function runServeApi(cfg: Config, log: Log, handler: Handler, pool: A1111Pool): Promise<number> {
   let endpoint: LocalEndpoint;
   try {
     endpoint = await startEndpoint({
@@ -211,7 +229,7 @@ async function runServeApi(cfg: Config, log: Log, handler: Handler, a1111: A1111
     cfg,
     log,
     handler,
-    a1111,
+    pool,
     endpoint.workerEnv(),
     // The worker API of the local endpoint needs no key; a placeholder lets the heartbeat run as on the platform.
     { workerId, apiKey: cfg.runpod.apiKey || 'local', podId: workerId },
@@ -253,18 +271,21 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
   (cfg.mode === 'local' ? process.stderr : process.stdout).write(`--- Starting Serverless Worker |  Version ${RUNTIME_VERSION} ---\n`);
 
-  const a1111 = new A1111Client(cfg.a1111, log);
+  // One A1111 per GPU (A1111_URLS), each warmed up once when it first becomes ready (not in local one-shot mode).
+  const pool = new A1111Pool(cfg.a1111, log, cfg.mode === 'local' ? {} : { prepare: (client, signal) => warmUp(cfg, log, client, signal) });
+  const urls = cfg.a1111.urls ?? [cfg.a1111.url];
+  log.info(urls.length > 1 ? `A1111 backends: ${urls.join(', ')} (one job per ready backend).` : `A1111 at ${urls[0]}.`);
   // start.sh exports A1111_PID: readiness waits then stop as soon as that process exits (fail fast).
-  if (cfg.a1111.pid !== undefined) log.info(`Watching A1111 process ${cfg.a1111.pid} (A1111_PID).`);
-  const handler: Handler = createA1111Handler({ client: a1111, limits: cfg.limits, log, output: cfg.output });
+  if (cfg.a1111.pid !== undefined && urls.length === 1) log.info(`Watching A1111 process ${cfg.a1111.pid} (A1111_PID).`);
+  const handler: Handler = createA1111Handler({ client: pool, limits: cfg.limits, log, output: cfg.output });
 
   switch (cfg.mode) {
     case 'local':
-      return runLocal(cfg, log, handler, a1111);
+      return runLocal(cfg, log, handler, pool);
     case 'platform':
-      return runPlatform(cfg, log, handler, a1111);
+      return runPlatform(cfg, log, handler, pool);
     case 'serve_api':
-      return runServeApi(cfg, log, handler, a1111);
+      return runServeApi(cfg, log, handler, pool);
     case 'realtime':
       log.error('RUNPOD_REALTIME_PORT (realtime mode) is not supported by this worker; unset it to run in platform mode.');
       return 2;

@@ -158,6 +158,9 @@ function readBody(stream: Readable, length: number): Promise<Buffer> {
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
 
+/** What calls A1111 without caring which backend answers: one {@link A1111Client}, or a pool's any-backend caller. */
+export type A1111Caller = Pick<A1111Client, 'call' | 'config'>;
+
 /** The A1111 API client for one backend. */
 export class A1111Client {
   private readonly http: AxiosInstance;

@@ -10,7 +10,7 @@
  * (default 30 s), so a stream of jobs with a misspelt name does not turn into a stream of folder rescans.
  */
 import type { Log } from '../log.js';
-import { A1111Error, type A1111Client } from './client.js';
+import { A1111Error, type A1111Caller } from './client.js';
 
 /** The list routes names are checked against (paths after `/sdapi/v1/`; spec a1111 §2.5). */
 export type ListName =
@@ -327,7 +327,7 @@ export class A1111Lists {
   private readonly now: () => number;
 
   constructor(
-    private readonly client: A1111Client,
+    private readonly client: A1111Caller,
     private readonly log: Log,
     opts: A1111ListsOptions = {},
   ) {

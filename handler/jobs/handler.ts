@@ -27,6 +27,7 @@ import type { Log } from '../log.js';
 import { A1111Error, type A1111Client } from '../a1111/client.js';
 import { jsonSkeleton } from '../a1111/json-skeleton.js';
 import { A1111Lists } from '../a1111/lists.js';
+import { A1111Pool, type Backend } from '../a1111/pool.js';
 import { watchProgress, type ProgressReport } from '../a1111/progress.js';
 import { JobInputError } from './errors.js';
 import { appendKey, showValue } from './format.js';
@@ -74,7 +75,11 @@ export interface JobLike {
 
 /** What {@link createA1111Handler} needs. */
 export interface A1111HandlerOptions {
-  client: A1111Client;
+  /**
+   * The A1111 backends: a pool (each job runs on its least-busy ready backend, progress and interrupt go there),
+   * or one client (a pool of one, without health management).
+   */
+  client: A1111Client | A1111Pool;
   limits: LimitsConfig;
   log: Log;
   /** Resolves image URL hosts (only with `limits.allowImageUrls`); default the system resolver. Tests inject one. */
@@ -250,8 +255,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * called. Never throws for bad input or A1111 failures: those return `{error}` (FAILED job). Only a bug throws.
  */
 export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ctx: JobContext) => Promise<unknown> {
-  const { client, limits, log, lookup } = opts;
-  const lists = opts.lists ?? new A1111Lists(client, log);
+  const { limits, log, lookup } = opts;
+  const pool = opts.client instanceof A1111Pool ? opts.client : A1111Pool.fromClient(opts.client, log);
+  const config = pool.config;
+  const lists = opts.lists ?? new A1111Lists(pool.caller, log);
   const output = opts.output ?? DEFAULT_OUTPUT_CONFIG;
   const envBucket = resolveEnvBucket(output);
   if (envBucket.error) log.error(`Bucket settings unusable, image jobs will fail until fixed: ${envBucket.error}`);
@@ -274,7 +281,7 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
         const { dialect, endpoint } = envelope.dialect;
         translation = await dialect.translate(endpoint, payload, {
           lists,
-          strictNames: client.config.strictNames,
+          strictNames: config.strictNames,
           limits,
           signal: ctx.signal,
           log,
@@ -297,7 +304,7 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
         validatePayload(route, payload, limits);
         await checkImages(route, payload, limits, { signal: ctx.signal, ...(lookup ? { lookup } : {}) });
         // 5. Names against A1111's live lists (A1111 would silently substitute unknown ones; issue 5).
-        const named = await checkNames(route, payload, lists, { strict: client.config.strictNames, signal: ctx.signal });
+        const named = await checkNames(route, payload, lists, { strict: config.strictNames, signal: ctx.signal });
         for (const w of named.warnings) log.warn(translated + w, job.id);
         for (const c of named.changes) log.info(translated + c, job.id);
         payload = named.payload;
@@ -310,13 +317,29 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
         log.warn(`Job refused: ${e.message}`, job.id);
         return { error: e.message };
       }
-      if (e instanceof A1111Error) return a1111Failure(e, job.id, log);
+      if (e instanceof A1111Error) return a1111Failure(e, job.id, log, pool);
       throw e;
     }
     // A job that refreshes A1111's lists makes the cached ones stale.
     if (route.name.startsWith('refresh-')) lists.invalidate();
+    // The least-busy ready backend runs the job; it is given back as soon as A1111 has answered.
+    const lease = pool.acquire();
+    if (!lease) {
+      const message = `A1111 unreachable: no backend ready (${pool.backends.map((b) => `${b.url} ${b.state}`).join(', ') || 'none registered'})`;
+      log.error(message, job.id);
+      return { error: message, refresh_worker: true };
+    }
+    let res: { status: number; body: Buffer };
     try {
-      const res = await callWithProgress(client, route, payload, options, job.id, ctx, log);
+      res = await callWithProgress(lease.client, route, payload, options, job.id, ctx, log);
+    } catch (e) {
+      lease.release();
+      if (e instanceof A1111Error) return a1111Failure(e, job.id, log, pool, lease.backend);
+      throw e;
+    } finally {
+      lease.release();
+    }
+    try {
       // Only the structure is read (long base64 strings skipped); the bytes themselves are passed through.
       let parsed: unknown;
       try {
@@ -357,14 +380,18 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       }
       return JSON.parse(res.body.toString('utf8'));
     } catch (e) {
-      if (e instanceof A1111Error) return a1111Failure(e, job.id, log);
+      if (e instanceof A1111Error) return a1111Failure(e, job.id, log, pool);
       throw e;
     }
   };
 }
 
-/** The FAILED output of an A1111 failure: its message, plus `refresh_worker` when A1111 is unreachable or died. */
-function a1111Failure(e: A1111Error, jobId: string, log: Log): { error: string; refresh_worker?: true } {
+/**
+ * The FAILED output of an A1111 failure: its message, plus `refresh_worker` when A1111 is unreachable or died and
+ * no other backend of the pod is ready (one dead backend of several does not refresh a pod whose others work).
+ */
+function a1111Failure(e: A1111Error, jobId: string, log: Log, pool: A1111Pool, backend?: Backend): { error: string; refresh_worker?: true } {
   log.error(e.message, jobId);
-  return e.kind === 'unreachable' ? { error: e.message, refresh_worker: true } : { error: e.message };
+  const othersReady = pool.managesHealth && pool.backends.some((b) => b !== backend && b.state === 'ready');
+  return e.kind === 'unreachable' && !othersReady ? { error: e.message, refresh_worker: true } : { error: e.message };
 }

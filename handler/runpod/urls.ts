@@ -28,8 +28,11 @@ export interface UrlTemplates {
 
 /** The worker's resolved URLs. */
 export interface WorkerUrls {
-  /** Job-take URL with `&job_in_progress=0|1` (spec §4.1). Concurrency 1: always the single `/job-take/` form. */
-  jobTake(jobInProgress: boolean): string;
+  /**
+   * Job-take URL with `&job_in_progress=0|1` (spec §4.1): the single `/job-take/` form for one job; for
+   * `batchSize` > 1, `/job-take-batch/` with `&batch_size=N&job_in_progress=…` (batch_size first).
+   */
+  jobTake(jobInProgress: boolean, batchSize?: number): string;
   /** Job-stop URL (`/job-take/` → `/job-stop/`, template query kept, spec §8), or null when not derivable. */
   jobStop: string | null;
   /** Job-done URL for a job, with `&isStream=true|false` (spec §5.1). */
@@ -55,9 +58,12 @@ export function resolveUrls(t: UrlTemplates, workerId: string): WorkerUrls {
   const perJob = (tpl: string, jobId: string, isStream: boolean): string =>
     appendQuery(replaceAllLiteral(tpl, '$ID', jobId), [['isStream', String(isStream)]]);
   return {
-    jobTake(jobInProgress: boolean): string {
+    jobTake(jobInProgress: boolean, batchSize = 1): string {
       if (take === null) throw new Error('RUNPOD_WEBHOOK_GET_JOB is not set');
-      return appendQuery(take, [['job_in_progress', jobInProgress ? '1' : '0']]);
+      const inProgress: [string, string] = ['job_in_progress', jobInProgress ? '1' : '0'];
+      if (batchSize <= 1) return appendQuery(take, [inProgress]);
+      // More than one job: `/job-take/` → `/job-take-batch/`, `batch_size` first (spec §4.1).
+      return appendQuery(take.replace('/job-take/', '/job-take-batch/'), [['batch_size', String(batchSize)], inProgress]);
     },
     jobStop: take !== null && take.includes('/job-take/') ? take.replace('/job-take/', '/job-stop/') : null,
     jobDone: (jobId, isStream) => perJob(done, jobId, isStream),

@@ -1,6 +1,8 @@
 /**
- * RunPod's serverless worker loop for platform mode (protocol spec §4, §5, §7, §10, §11), concurrency 1:
- * job-take long-poll → handler → job-done, with a heartbeat thread alongside and a graceful drain on stop.
+ * RunPod's serverless worker loop for platform mode (protocol spec §4, §5, §7, §10, §11): job-take long-poll →
+ * handler → job-done, with a heartbeat thread alongside and a graceful drain on stop. Up to `concurrency()` jobs
+ * run at once (one per ready A1111 backend); when more than one slot is free the take asks for that many through
+ * job-take-batch (§4.1), and while every slot is busy no job-take is made (§4.3).
  */
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import type { AxiosInstance, AxiosError } from 'axios';
@@ -57,6 +59,11 @@ export interface WorkerOptions {
   takeTimeoutMs?: number;
   /** Pause after a job-take 429 in ms (default {@link TOO_MANY_REQUESTS_PAUSE_MS}). */
   throttlePauseMs?: number;
+  /**
+   * How many jobs may run at once, read before every job-take (RunPod's `concurrency_modifier`, spec §10): the
+   * number of ready A1111 backends. Default 1. Call {@link WorkerRuntime.wake} when it rises.
+   */
+  concurrency?: () => number;
 }
 
 type TakeOutcome = { kind: 'jobs'; jobs: Job[] } | { kind: 'empty' } | { kind: 'error'; message: string } | { kind: 'throttled' };
@@ -101,11 +108,15 @@ function parseStopIds(raw: unknown): string[] {
 /** The worker loop (one instance per process). */
 export class WorkerRuntime {
   readonly stats: WorkerStats = { jobsTaken: 0, completed: 0, failed: 0, resultsLost: 0, takeErrors: 0, stopped: 0 };
-  /** The running job's abort controller, by job id (concurrency 1: at most one). */
+  /** The running jobs' abort controllers, by job id. */
   private readonly running = new Map<string, AbortController>();
   private stopping = false;
   private readonly stopController = new AbortController();
   private readonly held = new Set<string>();
+  /** Jobs running now (their runJob promises). */
+  private readonly active = new Set<Promise<void>>();
+  /** Resolves the take loop's wait for a free slot. */
+  private wakeUp: (() => void) | undefined;
   private readonly o: WorkerOptions;
 
   constructor(options: WorkerOptions) {
@@ -115,6 +126,20 @@ export class WorkerRuntime {
   /** True once {@link stop} was called. */
   get isStopping(): boolean {
     return this.stopping;
+  }
+
+  /** Wakes the take loop when it waits for a free slot: a job finished, or `concurrency()` may have risen. */
+  wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.();
+  }
+
+  private waitForSlot(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakeUp = resolve;
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
   }
 
   /** Aborted when {@link stop} is called (e.g. to cut a readiness wait short). */
@@ -207,13 +232,25 @@ export class WorkerRuntime {
         }
         if (this.stopping) break;
       }
-      const outcome = await this.take(signal);
+      const free = Math.max(1, this.o.concurrency?.() ?? 1) - this.held.size;
+      if (free <= 0) {
+        // Every slot is busy: no job-take until a job finishes or the concurrency rises (spec §4.3).
+        await this.waitForSlot(signal);
+        continue;
+      }
+      const outcome = await this.take(signal, free);
       if (outcome.kind === 'jobs') {
         consecutiveErrors = 0;
         this.stats.jobsTaken += outcome.jobs.length;
         this.o.log.info(`Jobs in queue: ${outcome.jobs.length}`);
         // A job returned by a take that raced with stop() is still run: the platform considers it ours.
-        for (const job of outcome.jobs) await this.runJob(job);
+        for (const job of outcome.jobs) {
+          const running: Promise<void> = this.runJob(job).finally(() => {
+            this.active.delete(running);
+            this.wake();
+          });
+          this.active.add(running);
+        }
       } else if (outcome.kind === 'empty') {
         consecutiveErrors = 0;
       } else if (outcome.kind === 'throttled') {
@@ -226,6 +263,8 @@ export class WorkerRuntime {
         await this.pause(delay, signal);
       }
     }
+    // Drain: every running job finishes and posts its result.
+    while (this.active.size > 0) await Promise.all([...this.active]);
   }
 
   private async pause(ms: number, signal: AbortSignal): Promise<void> {
@@ -236,9 +275,9 @@ export class WorkerRuntime {
     }
   }
 
-  /** One job-take long-poll (spec §4.1/§4.2). */
-  private async take(signal: AbortSignal): Promise<TakeOutcome> {
-    const url = this.o.urls.jobTake(this.held.size > 0);
+  /** One job-take long-poll for up to `count` jobs (spec §4.1/§4.2; job-take-batch when `count` > 1). */
+  private async take(signal: AbortSignal, count: number): Promise<TakeOutcome> {
+    const url = this.o.urls.jobTake(this.held.size > 0, count);
     try {
       const res = await this.o.client.get<string>(url, { signal, timeout: this.o.takeTimeoutMs ?? JOB_TAKE_TIMEOUT_MS });
       if (res.status === 204) return { kind: 'empty' };

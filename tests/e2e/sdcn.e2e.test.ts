@@ -1,0 +1,127 @@
+/**
+ * End to end, the SDCN task API dialect (seed 001): the built worker started with `--rp_serve_api` and the A1111
+ * simulator, both as real processes, driven by `runpod-sdk`. A txt2img job with SDCN's loras/model/upscale
+ * (COMPLETED with `{images}`, the exact A1111 payload in the simulator's log), an interrogate job (`{caption}`)
+ * and an unknown LoRA (FAILED with the message, A1111 not called).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PNG } from 'pngjs';
+import runpodSdk from 'runpod-sdk';
+import { startSimProcess, type SimProcess } from '../helpers/sim-process.js';
+import { startServeApi, type WorkerProcess } from '../helpers/worker-process.js';
+
+const KEY = 'e2e-sdcn-key';
+const FINAL = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
+
+interface StatusBody {
+  id: string;
+  status: string;
+  output?: unknown;
+  error?: string;
+}
+
+let sim: SimProcess;
+let worker: WorkerProcess & { url: string };
+let endpoint: NonNullable<ReturnType<ReturnType<typeof runpodSdk>['endpoint']>>;
+
+function png64(): string {
+  const png = new PNG({ width: 64, height: 64 });
+  png.data.fill(0x60);
+  return PNG.sync.write(png).toString('base64');
+}
+
+async function waitFinal(id: string, ms = 30_000): Promise<StatusBody> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const s = (await endpoint.status(id)) as StatusBody;
+    if (FINAL.includes(s.status)) return s;
+    if (Date.now() > end) throw new Error(`job ${id} not final in time (${s.status})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  sim = await startSimProcess(['--step-ms', '1']);
+  worker = await startServeApi({ A1111_URL: sim.url, RUNPOD_API_KEY: KEY, RUNPOD_DEBUG_LEVEL: 'INFO' });
+  endpoint = runpodSdk(KEY, { baseUrl: `${worker.url}/v2` }).endpoint('local')!;
+});
+
+afterAll(async () => {
+  if (worker && worker.child.exitCode === null) {
+    worker.child.kill('SIGTERM');
+    await worker.exited;
+  }
+  await sim?.close();
+});
+
+describe('SDCN task API through the RunPod endpoint', () => {
+  it('RUNSYNC /txt2img with loras, model and upscale → COMPLETED {images}; A1111 got the translated payload', async () => {
+    const before = (await sim.requests()).length;
+    const r = (await endpoint.runSync({
+      input: {
+        api: { method: 'POST', endpoint: '/txt2img' },
+        payload: {
+          prompt: 'A dog',
+          loras: [
+            ['add_detail', 0.5],
+            ['lcm-lora-sdxl', 0.6],
+          ],
+          seed: 5,
+          sampler_name: 'DDIM',
+          steps: 3,
+          cfg_scale: 7,
+          width: 64,
+          height: 64,
+          negative_prompt: '',
+          model: 'sd_xl_base_1.0',
+          upscale: { denoising_strength: 0.5, scale: 1.5, upscaler: 'Latent' },
+        },
+      },
+    } as never)) as StatusBody;
+    expect(r.status).toBe('COMPLETED');
+    const output = r.output as { images: string[] };
+    expect(Object.keys(output)).toEqual(['images']);
+    expect(output.images).toHaveLength(1);
+    const png = PNG.sync.read(Buffer.from(output.images[0]!, 'base64'));
+    expect([png.width, png.height]).toEqual([96, 96]);
+    // Besides the progress polls and the name lists, one generation call, with exactly this body.
+    expect((await sim.requests(before)).filter((c) => c.path === '/sdapi/v1/txt2img').map((c) => c.body)).toEqual([
+      {
+        prompt: 'A dog,<lora:add_detail:0.5>,<lora:lcm-lora-sdxl:0.6>',
+        seed: 5,
+        sampler_name: 'DDIM',
+        steps: 3,
+        cfg_scale: 7,
+        width: 64,
+        height: 64,
+        negative_prompt: '',
+        override_settings: { sd_model_checkpoint: 'sd_xl_base_1.0' },
+        enable_hr: true,
+        hr_scale: 1.5,
+        hr_upscaler: 'Latent',
+        denoising_strength: 0.5,
+      },
+    ]);
+  });
+
+  it('RUN /interrogate (deepdanbooru) → COMPLETED with exactly {caption}', async () => {
+    const image = png64();
+    const run = await endpoint.run({ input: { api: { method: 'POST', endpoint: '/interrogate' }, payload: { image, model: 'deepdanbooru' } } } as never);
+    const s = await waitFinal(run.id);
+    expect(s.status).toBe('COMPLETED');
+    const direct = (await (
+      await fetch(`${sim.url}/sdapi/v1/interrogate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image, model: 'deepdanbooru' }) })
+    ).json()) as { caption: string };
+    expect(s.output).toEqual({ caption: direct.caption });
+  });
+
+  it('an unknown LoRA → FAILED with the SDCN field named; nothing generated', async () => {
+    const before = (await sim.requests()).length;
+    const run = await endpoint.run({ input: { api: { method: 'POST', endpoint: '/txt2img' }, payload: { prompt: 'x', loras: [['detail', 0.5]] } } } as never);
+    const s = await waitFinal(run.id);
+    expect(s.status).toBe('FAILED');
+    expect(s.error).toBe('SDCN POST /txt2img: loras[0][0]: LoRA "detail" ("<lora:detail>") is not known to A1111 (did you mean "add_detail"?); valid: add_detail, lcm-lora-sdxl');
+    expect(s.output).toBeUndefined();
+    expect((await sim.requests(before)).filter((c) => /txt2img|img2img/.test(c.path))).toEqual([]);
+  });
+});
