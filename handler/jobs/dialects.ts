@@ -55,6 +55,8 @@ export interface Translation {
    * `base64`); undefined: as for a native job (the input's `"output"`, else a bucket when one is available).
    */
   output?: OutputMode;
+  /** The request field that decided {@link output}, for messages, e.g. `response_format "url"`. */
+  outputField?: string;
   /**
    * Builds the dialect's output from A1111's parsed answer (`{images, parameters, info}` for txt2img/img2img,
    * `{caption}` for interrogate). Must not throw for a well-formed A1111 answer.

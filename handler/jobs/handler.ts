@@ -291,15 +291,25 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
         payload = translation.payload;
         translated = `${dialect.name} ${endpoint} as A1111 ${route.method} ${route.path}: `;
         if (translation.output !== undefined) {
+          const decidedBy = translation.outputField ?? `the request (${dialect.name} ${endpoint})`;
           if (options.output !== undefined && options.output !== translation.output) {
-            throw new JobInputError(`input.output: ${showValue(options.output)} contradicts the request (${dialect.name} ${endpoint} asks for ${showValue(translation.output)} output)`);
+            throw new JobInputError(`input.output: ${showValue(options.output)} contradicts ${decidedBy}, which asks for ${showValue(translation.output)} output`);
           }
           options = { ...options, output: translation.output };
         }
       } else {
         route = envelope.route!;
       }
-      plan = planOutput(route, options.output, job.s3Config, envBucket);
+      try {
+        plan = planOutput(route, options.output, job.s3Config, envBucket);
+      } catch (e) {
+        // The dialect chose the output (e.g. response_format "url"): name its field, not input.output.
+        const field = translation?.outputField;
+        if (field && e instanceof JobInputError && e.message.startsWith('input.output: ')) {
+          throw new JobInputError(`${field}${e.message.slice('input.output: '.length).replace(/^"[^"]*"/, '')}`);
+        }
+        throw e;
+      }
       try {
         validatePayload(route, payload, limits);
         await checkImages(route, payload, limits, { signal: ctx.signal, ...(lookup ? { lookup } : {}) });

@@ -107,7 +107,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     return true;
   };
 
-  app.get('/v2/:ep/job-take/:wid', async (req, reply) => {
+  const take = (batch: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
     const { wid } = req.params as { wid: string };
     const base = { kind: 'take' as const, workerId: wid, url: req.url, query: q(req.query), headers: req.headers };
     if (applyFault('take', base, req, reply)) return reply;
@@ -125,10 +125,21 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
       record({ ...base, status: 204 });
       return reply.code(204).send();
     }
+    if (batch && next.jobId) {
+      // job-take-batch (spec §4.1): up to batch_size queued jobs as a JSON array.
+      const max = Math.max(1, Number((req.query as Record<string, string>).batch_size) || 1);
+      const taken = [next];
+      while (taken.length < max && queue[0]?.jobId) taken.push(queue.shift()!);
+      for (const t of taken) handedOut.set(t.jobId!, now());
+      record({ ...base, status: 200, jobId: taken.map((t) => t.jobId).join(',') });
+      return reply.code(200).type('application/json').send(`[${taken.map((t) => t.body).join(',')}]`);
+    }
     if (next.jobId) handedOut.set(next.jobId, now());
     record({ ...base, status: next.status, jobId: next.jobId });
     return reply.code(next.status).type(next.contentType ?? 'application/json').send(next.body);
-  });
+  };
+  app.get('/v2/:ep/job-take/:wid', take(false));
+  app.get('/v2/:ep/job-take-batch/:wid', take(true));
 
   const onPost = (kind: 'done' | 'stream') => async (req: FastifyRequest, reply: FastifyReply) => {
     const { wid, jobId } = req.params as { wid: string; jobId: string };
