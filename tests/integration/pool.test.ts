@@ -152,7 +152,7 @@ describe('the handler on a pool', () => {
     const busy = p.acquire()!; // keep the first busy so the job lands on the dying one
     const handler = createA1111Handler({ client: p, limits, log: silentLog });
     // The generation hangs, then the process "dies": its connections are dropped and its port closes.
-    dying.injectFault({ route: 'txt2img', kind: 'hang' });
+    dying.injectFault({ route: 'txt2img', kind: 'hang', count: 1 });
     const job = handler({ id: 'd', input: txt2img('dies', 40) }, ctx());
     await until(() => generations(dying).length === 1, 5000, 'the job to start');
     await dying.close();
@@ -174,7 +174,7 @@ describe('the handler on a pool', () => {
     const p = pool([only.url]);
     await p.start();
     const handler = createA1111Handler({ client: p, limits, log: silentLog });
-    only.injectFault({ route: 'txt2img', kind: 'hang' });
+    only.injectFault({ route: 'txt2img', kind: 'hang', count: 1 });
     const job = handler({ id: 'x', input: txt2img('dies', 40) }, ctx());
     await until(() => generations(only).length === 1);
     await only.close();
