@@ -51,6 +51,58 @@ async function runJobs(platform: Platform, sim: SimProcess, prefix: string, n: n
   return { overheadMs, a1111Ms, bytes };
 }
 
+/** The job mix of the backends benchmark: native A1111, SDCN and OpenAI-style requests, 20 steps each. */
+const MIX: unknown[] = [
+  { api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: { prompt: 'mix native', steps: 20, width: 512, height: 512, seed: 3 } },
+  { api: { method: 'POST', endpoint: '/txt2img' }, payload: { prompt: 'mix sdcn', steps: 20, width: 512, height: 512, seed: 4, loras: [['add_detail', 0.5]] } },
+  { api: { method: 'POST', endpoint: '/v1/images/generations' }, payload: { prompt: 'mix openai', steps: 20, size: '512x512', n: 2 } },
+];
+
+/** Milliseconds per sampling step of the simulated GPUs in the backends benchmark. */
+const BACKEND_STEP_MS = 10;
+
+/**
+ * Throughput of one worker on `n` simulated A1111 backends (`A1111_URLS`), each a simulator process at
+ * {@link BACKEND_STEP_MS} per step: `jobs` jobs of {@link MIX} queued at once, wall time from the first job-take
+ * answered to the last result received.
+ * @returns jobs per second, and how many jobs each backend ran
+ */
+async function backendThroughput(n: number, jobs: number): Promise<{ jobsPerS: number; wallMs: number; perBackend: number[] }> {
+  const sims = await Promise.all(Array.from({ length: n }, () => startSimProcess(['--step-ms', String(BACKEND_STEP_MS)])));
+  const platform = await startPlatform({ holdMs: 1000, keepBodies: false });
+  const worker = spawn(process.execPath, [path.join(root, 'dist/handler/main.js')], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...platform.env(`w-backends-${n}`, { A1111_URLS: sims.map((x) => x.url).join(','), RUNPOD_DEBUG_LEVEL: 'WARN', RUNPOD_PING_INTERVAL: '10000', A1111_WARMUP: 'false', PROGRESS_INTERVAL_MS: '0' }),
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  try {
+    // Warm-up: one job per backend at once (every backend ready, connections open, JIT warm).
+    const warm = Array.from({ length: n * 2 }, (_, i) => `warm-${n}-${i}`);
+    for (const id of warm) platform.enqueue({ id, input: MIX[0] });
+    await Promise.all(warm.map((id) => platform.waitForResult(id, 120_000)));
+    const before = await Promise.all(sims.map(async (x) => (await x.requests()).length));
+    const ids = Array.from({ length: jobs }, (_, i) => `mix-${n}-${i}`);
+    ids.forEach((id, i) => platform.enqueue({ id, input: MIX[i % MIX.length] }));
+    const results = await Promise.all(ids.map((id) => platform.waitForResult(id, 300_000)));
+    for (const r of results) {
+      if (r.bytes === undefined || r.bytes < 1000) throw new Error(`job ${r.jobId} has no image result (${r.bytes} bytes)`);
+    }
+    const start = Math.min(...ids.map((id) => platform.handedOut.get(id)!));
+    const end = Math.max(...results.map((r) => r.at));
+    const perBackend = await Promise.all(
+      sims.map(async (x, i) => (await x.requests(before[i])).filter((r) => r.path === '/sdapi/v1/txt2img').length),
+    );
+    return { jobsPerS: jobs / ((end - start) / 1000), wallMs: end - start, perBackend };
+  } finally {
+    worker.kill('SIGTERM');
+    await new Promise((r) => worker.once('exit', r));
+    await Promise.all(sims.map((x) => x.close()));
+    await platform.close();
+  }
+}
+
 async function main(): Promise<void> {
   const sim = await startSimProcess(['--step-ms', '0']);
   const platform = await startPlatform({ holdMs: 1000, keepBodies: false });
@@ -66,6 +118,9 @@ async function main(): Promise<void> {
     const s = await runJobs(platform, sim, 'small', 200, small);
     const l = await runJobs(platform, sim, 'large', 10, large);
     const rss = peakRss(worker.pid!);
+    const one = await backendThroughput(1, 60);
+    const two = await backendThroughput(2, 60);
+    const speedup = two.jobsPerS / one.jobsPerS;
 
     const smallMedian = quantile(s.overheadMs, 0.5);
     const smallP90 = quantile(s.overheadMs, 0.9);
@@ -92,6 +147,16 @@ Date: ${new Date().toISOString()}.
 | large job throughput (result bytes / overhead) | ${mbps.toFixed(0)} MB/s | ≥ 300 MB/s: ${ok(mbps >= 300)} |
 | worker peak RSS (VmHWM) | ${(rss / 2 ** 20).toFixed(0)} MiB | ≤ 3 × largest result + 150 MB = ${(rssLimit / 2 ** 20).toFixed(0)} MiB: ${ok(rss <= rssLimit)} |
 | A1111 (simulator) time, median small / large | ${quantile(s.a1111Ms, 0.5).toFixed(1)} ms / ${quantile(l.a1111Ms, 0.5).toFixed(1)} ms | (excluded) |
+
+Several A1111 backends (\`A1111_URLS\`, one simulator process per backend at ${BACKEND_STEP_MS} ms per step; 60 jobs
+queued at once, mixing native txt2img, SDCN \`/txt2img\` with a LoRA and OpenAI \`/v1/images/generations\` with
+\`n: 2\`, 20 steps each; wall time from the first job handed out to the last result received):
+
+| backends | wall time | throughput | jobs per backend |
+|---|---|---|---|
+| 1 | ${(one.wallMs / 1000).toFixed(2)} s | ${one.jobsPerS.toFixed(2)} jobs/s | ${one.perBackend.join(' / ')} |
+| 2 | ${(two.wallMs / 1000).toFixed(2)} s | ${two.jobsPerS.toFixed(2)} jobs/s | ${two.perBackend.join(' / ')} |
+| 2 vs 1 | | **×${speedup.toFixed(2)}** | target ≥ ×1.8: ${ok(speedup >= 1.8)} |
 `;
     writeFileSync(path.join(root, 'bench/RESULTS.md'), md);
     process.stdout.write(md);

@@ -15,6 +15,7 @@
  * - The local endpoint's admin API (sd-proxy-server's `/admin/register/image` …) adds and removes backends at run
  *   time ({@link A1111Pool.add}, {@link A1111Pool.remove}).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { A1111Config } from '../config.js';
 import type { Log } from '../log.js';
 import { A1111Client, A1111Error, A1111ExitedError, type A1111Caller, type A1111Response, type CallOptions } from './client.js';
@@ -250,10 +251,7 @@ export class A1111Pool {
           this.notify();
         }
         try {
-          await new Promise((r, j) => {
-            const t = setTimeout(r, this.options.slowProbeIntervalMs ?? 5000);
-            signal.addEventListener('abort', () => (clearTimeout(t), j(signal.reason)), { once: true });
-          });
+          await sleep(this.options.slowProbeIntervalMs ?? 5000, undefined, { signal });
         } catch {
           return;
         }

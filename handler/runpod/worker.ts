@@ -137,8 +137,13 @@ export class WorkerRuntime {
 
   private waitForSlot(signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      this.wakeUp = resolve;
-      signal.addEventListener('abort', () => resolve(), { once: true });
+      const done = (): void => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.wakeUp = done;
+      signal.addEventListener('abort', done, { once: true });
+      if (signal.aborted) done();
     });
   }
 
