@@ -216,13 +216,19 @@ async function runServeApi(cfg: Config, log: Log, handler: Handler, pool: A1111P
       retentionSyncMs: cfg.api.retentionSyncMs,
       webhookRetryDelayMs: cfg.api.webhookRetryDelayMs,
       log,
+      // sd-proxy-server's admin API (POST /admin/register/image …) adds and removes A1111 backends at run time.
+      backends: {
+        list: () => pool.backends.map((b) => b.url),
+        register: (u) => pool.add(u),
+        unregister: (u) => pool.remove(u),
+      },
     });
   } catch (e) {
     log.error(`Cannot start the local endpoint on ${cfg.api.host}:${cfg.api.port}: ${(e as Error).message}`);
     return 1;
   }
   log.info(
-    `Local RunPod endpoint at ${endpoint.url} (POST /run, POST /runsync, GET /status/{id}, also under /v2/{endpointId}/)${cfg.api.apiKey ? '; requests need Authorization: Bearer $RUNPOD_API_KEY' : ''}.`,
+    `Local RunPod endpoint at ${endpoint.url} (POST /run, POST /runsync, GET /status/{id}, also under /v2/{endpointId}/; admin: POST /admin/register/image, /admin/unregister/image, /admin/servers)${cfg.api.apiKey ? '; requests need Authorization: Bearer $RUNPOD_API_KEY' : ''}.`,
   );
   const workerId = cfg.runpod.podId || 'local-worker';
   const code = await runWorkerLoop(

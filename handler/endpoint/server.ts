@@ -5,6 +5,7 @@
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { silentLog, type Log } from '../log.js';
+import { registerAdminApi, type BackendRegistry } from './admin.js';
 import { FaultInjector, type EndpointFaultOptions, type EndpointStats } from './faults.js';
 import { readRawBody } from './http.js';
 import { JobStore } from './jobs.js';
@@ -47,6 +48,12 @@ export interface EndpointOptions {
    * any job is assigned, job-done answers 500 / reset before the result is recorded. Default: none.
    */
   faults?: EndpointFaultOptions;
+  /**
+   * The worker's A1111 backends: when given, sd-proxy-server's admin API is served for development
+   * (`POST /admin/register/image`, `POST /admin/unregister/image`, `POST /admin/servers`; see `admin.ts`), behind
+   * `apiKey` like the public API. Default: no admin routes.
+   */
+  backends?: BackendRegistry;
 }
 
 /** A running emulator. */
@@ -130,6 +137,7 @@ export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEn
   installErrorHandling(app, log);
   registerPublicApi(app, { store, log, apiKey: opts.apiKey, streamHoldMs: o.streamHoldMs, executionTimeoutDefaultMs: o.executionTimeoutDefaultMs });
   registerWorkerApi(app, { store, log, takeHoldMs: o.takeHoldMs, faults });
+  if (opts.backends) registerAdminApi(app, { registry: opts.backends, apiKey: opts.apiKey });
 
   try {
     await app.listen({ host: o.host, port: o.port });
