@@ -345,8 +345,10 @@ async function processImages(env: SimEnv, p: ProcessingParams): Promise<Processe
     const subseed0 = p.subseed === null || p.subseed === -1 ? randomInt(4294967294) : p.subseed;
     const allSeeds = Array.from({ length: totalImages }, (_, i) => seed0 + (p.subseedStrength === 0 ? i : 0));
     const allSubseeds = Array.from({ length: totalImages }, (_, i) => subseed0 + i);
-    const allPrompts = Array.from({ length: totalImages }, () => p.prompt);
-    const allNegative = Array.from({ length: totalImages }, () => p.negativePrompt);
+    // Prompt styles are applied to the prompts A1111 reports using (modules/styles.py apply_styles_to_prompt).
+    const styled = applyStyles(catalog.styleList(), p.styles, p.prompt, p.negativePrompt);
+    const allPrompts = Array.from({ length: totalImages }, () => styled.prompt);
+    const allNegative = Array.from({ length: totalImages }, () => styled.negative);
     const scheduleLabel = catalog.resolveSampler(p.sampler, p.scheduler, false).scheduler;
     const variant = p.initImages ? `i2i:${fnv1aBytes(p.initImages[0].bytes).toString(16)}` : '';
 
@@ -588,4 +590,34 @@ export async function runImg2Img(env: SimEnv, body: unknown): Promise<Generation
     parameters['mask'] = null;
   }
   return { images: result.images.map((b) => b.toString('base64')), parameters, info: result.info };
+}
+
+/**
+ * A1111's `merge_prompts` (modules/styles.py): a style text with `{prompt}` takes the prompt in that place; any
+ * other is joined after it with `, ` (empty parts left out).
+ */
+function mergePrompt(style: string, prompt: string): string {
+  if (style.includes('{prompt}')) return style.replace('{prompt}', prompt);
+  return [prompt.trim(), style.trim()].filter((x) => x !== '').join(', ');
+}
+
+/**
+ * A1111's `apply_styles_to_prompt` / `apply_negative_styles_to_prompt`: each named style (in the request's order;
+ * unknown names ignored) merged into the prompt and the negative prompt.
+ */
+function applyStyles(
+  known: ReadonlyArray<{ name: string; prompt: string; negative_prompt: string }>,
+  names: readonly string[],
+  prompt: string,
+  negative: string,
+): { prompt: string; negative: string } {
+  let pos = prompt;
+  let neg = negative;
+  for (const name of names) {
+    const st = known.find((k) => k.name === name);
+    if (!st) continue;
+    pos = mergePrompt(st.prompt, pos);
+    neg = mergePrompt(st.negative_prompt, neg);
+  }
+  return { prompt: pos, negative: neg };
 }

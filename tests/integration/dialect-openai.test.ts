@@ -422,9 +422,10 @@ describe('revised_prompt', () => {
       const native = await handler({ id: 'native-style', input: { api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: sent } }, ctx());
       const answer = JSON.parse((native as RawJson).bytes.toString('utf8')) as { images: string[]; info: string };
       const used = (JSON.parse(answer.info) as { all_prompts: string[] }).all_prompts;
-      expect(used).toHaveLength(2);
+      // A1111 applies the style ("{prompt}, oil painting") to the prompts it reports using.
+      expect(used).toEqual(['a harbour, oil painting', 'a harbour, oil painting']);
       expect(out.created).toBeGreaterThanOrEqual(t0);
-      expect(out.data).toEqual(answer.images.map((img, i) => (used[i] === 'a harbour' ? { b64_json: img } : { b64_json: img, revised_prompt: used[i] })));
+      expect(out.data).toEqual(answer.images.map((img) => ({ b64_json: img, revised_prompt: 'a harbour, oil painting' })));
     } finally {
       await styled.close();
       await styledLists.close();
