@@ -244,12 +244,12 @@ function envUrl(env: Env, name: string, def: string): string {
 
 /**
  * The A1111 backends: `A1111_URLS` (comma-separated, one A1111 per GPU) or `A1111_URL` alone (default
- * `http://127.0.0.1:3000`). Each URL as `A1111_URL`; no duplicates; not both variables.
+ * `http://127.0.0.1:3000`). Each URL as `A1111_URL`; no duplicates. `A1111_URLS` wins: `A1111_URL` is then ignored
+ * (the Hub form may send its default along; main.ts logs it).
  */
 function a1111Urls(env: Env): string[] {
   const list = (env.A1111_URLS ?? '').trim();
   if (list === '') return [envUrl(env, 'A1111_URL', 'http://127.0.0.1:3000')];
-  if ((env.A1111_URL ?? '').trim() !== '') throw new ConfigError('A1111_URL and A1111_URLS are both set: set A1111_URLS alone (comma-separated) for several backends');
   const urls = list.split(',').map((u, i) => checkUrl(`A1111_URLS[${i}]`, u.trim()));
   const dup = urls.find((u, i) => urls.indexOf(u) !== i);
   if (dup !== undefined) throw new ConfigError(`A1111_URLS lists ${JSON.stringify(dup)} twice`);

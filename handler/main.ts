@@ -281,6 +281,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const pool = new A1111Pool(cfg.a1111, log, cfg.mode === 'local' ? {} : { prepare: (client, signal) => warmUp(cfg, log, client, signal) });
   const urls = cfg.a1111.urls ?? [cfg.a1111.url];
   log.info(urls.length > 1 ? `A1111 backends: ${urls.join(', ')} (one job per ready backend).` : `A1111 at ${urls[0]}.`);
+  if ((process.env.A1111_URLS ?? '').trim() !== '' && (process.env.A1111_URL ?? '').trim() !== '') log.warn('A1111_URLS is set: A1111_URL is ignored.');
   // start.sh exports A1111_PID: readiness waits then stop as soon as that process exits (fail fast).
   if (cfg.a1111.pid !== undefined && urls.length === 1) log.info(`Watching A1111 process ${cfg.a1111.pid} (A1111_PID).`);
   const handler: Handler = createA1111Handler({ client: pool, limits: cfg.limits, log, output: cfg.output });

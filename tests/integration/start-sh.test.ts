@@ -3,7 +3,9 @@
  * PID, its arguments and a few lines) and a fake worker (`WORKER_CMD`, which prints its PID, env and arguments):
  * A1111's output on stdout with the `[a1111] ` prefix, `A1111_PID` exported as the launcher's PID, `--ckpt` for a
  * baked model and `--ckpt-dir` for the network volume, the headless flags and never `--listen`, and the worker
- * exec'd (same PID as the script). Then with the real worker: a launcher that exits at once makes the worker exit
+ * exec'd (same PID as the script). Several backends (`A1111_URLS`): one launch per URL, each on its URL's port and
+ * its own `CUDA_VISIBLE_DEVICES`, lines prefixed `[a1111:<i>] `, no `A1111_PID`; the conflicting settings refused
+ * with exit 2. Then with the real worker: a launcher that exits at once makes the worker exit
  * 1 within seconds naming the PID (fail fast), and a launcher that runs the A1111 simulator serves a job.
  */
 import { spawn } from 'node:child_process';
@@ -56,9 +58,47 @@ function tagged<T>(out: string, tag: string): T {
   return JSON.parse(m[1]!) as T;
 }
 
+/** Per `[a1111:<i>] ` prefix, the JSON of its `tag ` line: index i → value. */
+/** The local one-shot result line (a JSON object with `output`) on stdout, among the [a1111] and [start.sh] lines. */
+function localResult(stdout: string): { output?: { images?: unknown } } | undefined {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { output?: { images?: unknown } })
+    .find((o) => o.output !== undefined);
+}
+
+/** Stops the (simulated) A1111 processes start.sh left running. */
+function killAll(pids: readonly number[]): void {
+  for (const pid of pids) {
+    if (!(pid > 0)) continue;
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+function taggedByBackend<T>(out: string, tag: string): Map<number, T> {
+  const found = new Map<number, T>();
+  for (const m of out.matchAll(new RegExp(`^\\[a1111:(\\d+)\\] ${tag} (.*)$`, 'gm'))) {
+    const i = Number(m[1]);
+    if (found.has(i)) throw new Error(`two ${tag} lines for [a1111:${i}] in:\n${out}`);
+    found.set(i, JSON.parse(m[2]!) as T);
+  }
+  return found;
+}
+
+interface FakeEnv {
+  CUDA_VISIBLE_DEVICES: string | null;
+  cwd: string;
+}
+
 interface FakeWorker {
   pid: number;
   a1111Pid: string | undefined;
+  a1111Urls: string | undefined;
   args: string[];
   cwd: string;
 }
@@ -71,12 +111,13 @@ let simA1111: string;
 beforeAll(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'start-sh-'));
   fakeA1111 = path.join(dir, 'fake-a1111.mjs');
-  // Prints its PID and arguments, a stderr line and a progress bar redrawn with \r; FAKE_EXIT sets its exit code.
+  // Prints its PID, arguments and CUDA_VISIBLE_DEVICES, a stderr line and a progress bar redrawn with \r; FAKE_EXIT sets its exit code.
   writeFileSync(
     fakeA1111,
     [
       "console.log('PID ' + JSON.stringify(process.pid));",
       "console.log('ARGV ' + JSON.stringify(process.argv.slice(2)));",
+      "console.log('ENV ' + JSON.stringify({ CUDA_VISIBLE_DEVICES: process.env.CUDA_VISIBLE_DEVICES ?? null, cwd: process.cwd() }));",
       "console.error('Traceback (most recent call last): a line on stderr');",
       "process.stdout.write('  0%|          | 0/20\\r 50%|#####     | 10/20\\r100%|##########| 20/20\\n');",
       "process.exitCode = Number(process.env.FAKE_EXIT ?? 0);",
@@ -85,7 +126,7 @@ beforeAll(() => {
   fakeWorker = path.join(dir, 'fake-worker.mjs');
   writeFileSync(
     fakeWorker,
-    "console.log('WORKER ' + JSON.stringify({ pid: process.pid, a1111Pid: process.env.A1111_PID, args: process.argv.slice(2), cwd: process.cwd() }));\n",
+    "console.log('WORKER ' + JSON.stringify({ pid: process.pid, a1111Pid: process.env.A1111_PID, a1111Urls: process.env.A1111_URLS, args: process.argv.slice(2), cwd: process.cwd() }));\n",
   );
   // An "A1111" that is the bundled simulator, listening on the --port start.sh passes.
   simA1111 = path.join(dir, 'sim-a1111.mjs');
@@ -230,6 +271,128 @@ describe('start.sh with a fake A1111 and a fake worker', () => {
   });
 });
 
+describe('start.sh with several backends (A1111_URLS) and a fake A1111', () => {
+  it('two URLs: two A1111, each on its URL’s port and its own GPU, [a1111:<i>]-prefixed, no A1111_PID, worker exec’d', async () => {
+    const env = layout('multi', { volume: true });
+    const r = await runStartSh({ ...env, A1111_URLS: ' http://127.0.0.1:3000 , http://localhost:3001/ ', A1111_PID: '12345' }, ['--rp_log_level', 'INFO']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    const argvs = taggedByBackend<string[]>(r.stdout, 'ARGV');
+    const envs = taggedByBackend<FakeEnv>(r.stdout, 'ENV');
+    const pids = taggedByBackend<number>(r.stdout, 'PID');
+    expect([...argvs.keys()].sort()).toEqual([0, 1]);
+    expect(after(argvs.get(0)!, '--port')).toBe('3000');
+    expect(after(argvs.get(1)!, '--port')).toBe('3001');
+    expect(envs.get(0)!.CUDA_VISIBLE_DEVICES).toBe('0');
+    expect(envs.get(1)!.CUDA_VISIBLE_DEVICES).toBe('1');
+    for (const i of [0, 1]) {
+      const argv = argvs.get(i)!;
+      // The same headless flags and checkpoint logic as with one backend; one --port each, loopback only.
+      for (const f of HEADLESS) expect(argv).toContain(f);
+      expect(argv.filter((a) => a === '--port')).toHaveLength(1);
+      expect(after(argv, '--ckpt-dir')).toBe(path.join(env.A1111_VOLUME!, 'models/Stable-diffusion'));
+      for (const f of ['--listen', '--share', '--server-name']) expect(argv).not.toContain(f);
+      expect(envs.get(i)!.cwd).toBe(env.A1111_DIR);
+      // Each backend's stdout and stderr under its own prefix, the \r-redrawn bar once.
+      expect(r.stdout).toMatch(new RegExp(`^\\[a1111:${i}\\] Traceback \\(most recent call last\\): a line on stderr$`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`^\\[a1111:${i}\\] 100%\\|##########\\| 20/20$`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`^\\[start\\.sh\\] starting A1111 #${i} \\(CUDA_VISIBLE_DEVICES=${i}\\): .* --port 300${i} `, 'm'));
+    }
+    expect(r.stdout).not.toMatch(/^\[a1111\] /m);
+    expect(r.stdout).not.toMatch(/10\/20/);
+    // The PIDs logged are the launchers' own; A1111_PID is not passed on (not even the one start.sh was given).
+    expect(pids.get(0)).not.toBe(pids.get(1));
+    expect(r.stdout).toContain(`[start.sh] 2 A1111 started, pids ${pids.get(0)} ${pids.get(1)} `);
+    const w = tagged<FakeWorker>(r.stdout, 'WORKER');
+    expect(w.a1111Pid).toBeUndefined();
+    expect(w.a1111Urls).toBe(' http://127.0.0.1:3000 , http://localhost:3001/ ');
+    expect(w.pid).toBe(r.pid);
+    expect(w.args).toEqual(['--rp_log_level', 'INFO']);
+    expect(w.cwd).toBe(env.WORKER_DIR);
+  });
+
+  it('the user’s CUDA_VISIBLE_DEVICES list: backend i gets its i-th entry (extra entries unused)', async () => {
+    const env = layout('multi-devices', { baked: true });
+    const r = await runStartSh({ ...env, A1111_URLS: 'http://127.0.0.1:3000,http://127.0.0.1:3001', CUDA_VISIBLE_DEVICES: '2, 3,4' });
+    expect(r.code, r.stderr).toBe(0);
+    const envs = taggedByBackend<FakeEnv>(r.stdout, 'ENV');
+    expect(envs.get(0)!.CUDA_VISIBLE_DEVICES).toBe('2');
+    expect(envs.get(1)!.CUDA_VISIBLE_DEVICES).toBe('3');
+    expect(envs.size).toBe(2);
+    for (const argv of taggedByBackend<string[]>(r.stdout, 'ARGV').values()) expect(after(argv, '--ckpt')).toBe(env.A1111_BAKED_CKPT);
+
+    // Device UUIDs work too; the worker still gets CUDA_VISIBLE_DEVICES as the user set it.
+    const u = await runStartSh({ ...env, A1111_URLS: 'http://127.0.0.1:3000,http://127.0.0.1:3001', CUDA_VISIBLE_DEVICES: 'GPU-aaa,GPU-bbb' });
+    expect(u.code, u.stderr).toBe(0);
+    const uenvs = taggedByBackend<FakeEnv>(u.stdout, 'ENV');
+    expect([uenvs.get(0)!.CUDA_VISIBLE_DEVICES, uenvs.get(1)!.CUDA_VISIBLE_DEVICES]).toEqual(['GPU-aaa', 'GPU-bbb']);
+  });
+
+  it('one URL in A1111_URLS: one backend, exactly as with A1111_URL ([a1111] prefix, A1111_PID, devices inherited)', async () => {
+    const env = layout('multi-one', {});
+    const r = await runStartSh({ ...env, A1111_URLS: 'http://127.0.0.1:3005', CUDA_VISIBLE_DEVICES: '1' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(after(tagged<string[]>(r.stdout, 'ARGV'), '--port')).toBe('3005');
+    expect(r.stdout).toMatch(/^\[a1111\] ARGV /m);
+    expect(r.stdout).not.toMatch(/^\[a1111:0\]/m);
+    expect(tagged<FakeEnv>(r.stdout, 'ENV').CUDA_VISIBLE_DEVICES).toBe('1');
+    expect(Number(tagged<FakeWorker>(r.stdout, 'WORKER').a1111Pid)).toBe(tagged<number>(r.stdout, 'PID'));
+
+    // One backend leaves CUDA_VISIBLE_DEVICES alone (unset stays unset), with A1111_URL as before.
+    const single = await runStartSh(env);
+    expect(tagged<FakeEnv>(single.stdout, 'ENV').CUDA_VISIBLE_DEVICES).toBeNull();
+  });
+
+  it('more URLs than CUDA_VISIBLE_DEVICES entries: exit 2 naming both, nothing started', async () => {
+    const env = layout('multi-few', {});
+    const r = await runStartSh({ ...env, A1111_URLS: 'http://127.0.0.1:3000,http://127.0.0.1:3001,http://127.0.0.1:3002', CUDA_VISIBLE_DEVICES: '2,3' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^\[start\.sh\] error: A1111_URLS lists 3 backends but CUDA_VISIBLE_DEVICES="2,3" only 2 devices: one device per backend/m);
+    expect(r.stdout).not.toMatch(/WORKER|\[a1111|starting A1111/);
+
+    const empty = await runStartSh({ ...env, A1111_URLS: 'http://127.0.0.1:3000,http://127.0.0.1:3001', CUDA_VISIBLE_DEVICES: '2,,3' });
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/error: CUDA_VISIBLE_DEVICES="2,,3" has an empty entry at position 1/);
+  });
+
+  it('conflicting or bad settings: exit 2 with a message, nothing started', async () => {
+    const env = layout('multi-bad', {});
+    const urls = 'http://127.0.0.1:3000,http://127.0.0.1:3001';
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ A1111_URLS: urls, A1111_PORT: '3100' }, /error: A1111_PORT and A1111_URLS are both set: .*unset A1111_PORT/],
+      [{ A1111_URLS: 'http://127.0.0.1:3000,ftp://x' }, /error: A1111_URLS\[1\]="ftp:\/\/x" is not an http\(s\):\/\/host\[:port\] URL/],
+      [{ A1111_URLS: `${urls},` }, /error: A1111_URLS\[2\]="" is not an http\(s\):\/\/host\[:port\] URL/],
+      [{ A1111_URLS: 'http://127.0.0.1:3000,http://127.0.0.1:70000' }, /error: A1111 port "70000" is invalid: allowed an integer from 1 to 65535 \(the port of A1111_URLS\[1\]\)/],
+      [{ A1111_URLS: 'http://127.0.0.1:3000,http://localhost:3000/' }, /error: A1111_URLS\[1\] and A1111_URLS\[0\] have the same port 3000: each A1111 needs a port of its own/],
+    ];
+    for (const [vars, message] of cases) {
+      const r = await runStartSh({ ...env, ...vars });
+      expect(r.code, JSON.stringify(vars)).toBe(2);
+      expect(r.stderr, JSON.stringify(vars)).toMatch(message);
+      expect(r.stdout, JSON.stringify(vars)).not.toMatch(/WORKER|\[a1111|starting A1111/);
+    }
+    // A1111_URLS wins over A1111_URL (the Hub form sends A1111_URL's default along), as in the worker's config.
+    const both = await runStartSh({ ...env, A1111_URLS: 'http://127.0.0.1:7860,http://127.0.0.1:7861', A1111_URL: 'http://127.0.0.1:3000' });
+    expect(both.code, both.stderr).toBe(0);
+    expect(both.stdout).toContain('[start.sh] A1111_URLS is set: A1111_URL=http://127.0.0.1:3000 is ignored.');
+    expect([...taggedByBackend<string[]>(both.stdout, 'ARGV').values()].map((argv) => after(argv, '--port')).sort()).toEqual(['7860', '7861']);
+    // A blank A1111_URL or A1111_URLS counts as unset, as in the worker's config.
+    const blank = await runStartSh({ ...env, A1111_URLS: urls, A1111_URL: '  ' });
+    expect(blank.code, blank.stderr).toBe(0);
+    expect(taggedByBackend<string[]>(blank.stdout, 'ARGV').size).toBe(2);
+    const noList = await runStartSh({ ...env, A1111_URLS: ' ', A1111_URL: 'http://127.0.0.1:3009' });
+    expect(after(tagged<string[]>(noList.stdout, 'ARGV'), '--port')).toBe('3009');
+  });
+
+  it('a non-loopback URL: a warning naming the entry, as for A1111_URL', async () => {
+    const env = layout('multi-warn', {});
+    const r = await runStartSh({ ...env, A1111_URLS: 'http://127.0.0.1:3000,http://10.0.0.5:3001' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^\[start\.sh\] warning: A1111_URLS\[1\]=http:\/\/10\.0\.0\.5:3001 is not a loopback address/m);
+    expect(r.stdout).not.toMatch(/warning: A1111_URLS\[0\]/);
+  });
+});
+
 describe('start.sh with the real worker', () => {
   it('A1111 exits at once → the worker stops waiting and exits 1 within seconds, naming the PID (platform mode)', async () => {
     const env = layout('exit-platform', {});
@@ -277,21 +440,42 @@ describe('start.sh with the real worker', () => {
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^\\[a1111\\] Uvicorn running on http://127\\.0\\.0\\.1:${port}$`, 'm'));
       expect(r.stderr).toMatch(new RegExp(`Watching A1111 process ${pid} \\(A1111_PID\\)\\.[\\s\\S]*A1111 ready at http://127\\.0\\.0\\.1:${port}`));
-      const result = r.stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as { output?: { images?: unknown } })
-        .find((o) => o.output !== undefined);
+      const result = localResult(r.stdout);
       // The local one-shot result line on stdout, among the [a1111] and [start.sh] lines.
       expect(result?.output?.images).toHaveLength(1);
     } finally {
-      if (pid > 0) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          /* already gone */
-        }
-      }
+      killAll([pid]);
+    }
+  });
+
+  it('with two simulators (A1111_URLS): the worker waits for both and serves a local job; no A1111_PID watched', async () => {
+    const env = layout('sim-multi', { volume: true });
+    const ports = [await closedPort()];
+    while (ports.length < 2) {
+      const p = await closedPort();
+      if (p !== ports[0]) ports.push(p);
+    }
+    const r = await runStartSh(
+      {
+        ...env,
+        A1111_LAUNCH: `${process.execPath} ${simA1111}`,
+        WORKER_CMD: `${process.execPath} ${MAIN}`,
+        A1111_URLS: ports.map((p) => `http://127.0.0.1:${p}`).join(','),
+        A1111_READY_TIMEOUT_S: '30',
+      },
+      ['--test_input', JSON.stringify({ input: { prompt: 'a lighthouse', steps: 2, width: 64, height: 64 } })],
+      { waitForOutput: false },
+    );
+    const pids = (/A1111 started, pids (\d+) (\d+) /.exec(r.stdout) ?? []).slice(1).map(Number);
+    try {
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(pids).toHaveLength(2);
+      for (const [i, p] of ports.entries()) expect(r.stdout).toMatch(new RegExp(`^\\[a1111:${i}\\] Uvicorn running on http://127\\.0\\.0\\.1:${p}$`, 'm'));
+      expect(r.stdout + r.stderr).not.toContain('Watching A1111 process');
+      const result = localResult(r.stdout);
+      expect(result?.output?.images).toHaveLength(1);
+    } finally {
+      killAll(pids);
     }
   });
 });

@@ -111,13 +111,14 @@ describe('secrets never reach the logs', () => {
   it('refuses credentials inside A1111_URL', () => {
     expect(() => loadConfig([], { A1111_URL: 'http://admin:pw@127.0.0.1:3000' })).toThrow(/A1111_URL must not carry credentials/);
   });
-  it('A1111_URLS: several backends, each checked, no duplicates, not together with A1111_URL', () => {
+  it('A1111_URLS: several backends, each checked, no duplicates, winning over A1111_URL', () => {
     const cfg = loadConfig([], { A1111_URLS: 'http://127.0.0.1:3000, http://127.0.0.1:3001/' });
     expect(cfg.a1111.urls).toEqual(['http://127.0.0.1:3000', 'http://127.0.0.1:3001']);
     expect(cfg.a1111.url).toBe('http://127.0.0.1:3000');
     expect(() => loadConfig([], { A1111_URLS: 'http://127.0.0.1:3000,ftp://x' })).toThrow(/A1111_URLS\[1\]="ftp:\/\/x" must use http or https/);
     expect(() => loadConfig([], { A1111_URLS: 'http://127.0.0.1:3000,http://127.0.0.1:3000' })).toThrow(/A1111_URLS lists "http:\/\/127.0.0.1:3000" twice/);
-    expect(() => loadConfig([], { A1111_URLS: 'http://127.0.0.1:3000', A1111_URL: 'http://127.0.0.1:3001' })).toThrow(/A1111_URL and A1111_URLS are both set/);
+    // A1111_URLS wins (the Hub form may send A1111_URL's default along).
+    expect(loadConfig([], { A1111_URLS: 'http://127.0.0.1:7860,http://127.0.0.1:7861', A1111_URL: 'http://127.0.0.1:3000' }).a1111.urls).toEqual(['http://127.0.0.1:7860', 'http://127.0.0.1:7861']);
     expect(() => loadConfig([], { A1111_URLS: 'http://u:p@127.0.0.1:3000' })).toThrow(/A1111_URLS\[0\] must not carry credentials/);
   });
 });
