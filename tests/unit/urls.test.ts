@@ -18,6 +18,10 @@ describe('URL templates (protocol spec §2, §4.1, §5.1, §8, §9.2)', () => {
     const u = resolveUrls(T, 'w42');
     expect(u.jobTake(false)).toBe('https://api.runpod.ai/v2/ep1/job-take/w42?gpu=NVIDIA+H200&job_in_progress=0');
     expect(u.jobTake(true)).toBe('https://api.runpod.ai/v2/ep1/job-take/w42?gpu=NVIDIA+H200&job_in_progress=1');
+    // More than one job wanted: job-take-batch, batch_size before job_in_progress (spec §4.1).
+    expect(u.jobTake(false, 1)).toBe('https://api.runpod.ai/v2/ep1/job-take/w42?gpu=NVIDIA+H200&job_in_progress=0');
+    expect(u.jobTake(false, 2)).toBe('https://api.runpod.ai/v2/ep1/job-take-batch/w42?gpu=NVIDIA+H200&batch_size=2&job_in_progress=0');
+    expect(u.jobTake(true, 3)).toBe('https://api.runpod.ai/v2/ep1/job-take-batch/w42?gpu=NVIDIA+H200&batch_size=3&job_in_progress=1');
     expect(u.jobDone('j1-u1', false)).toBe('https://api.runpod.ai/v2/ep1/job-done/w42/j1-u1?gpu=NVIDIA+H200&isStream=false');
     expect(u.jobDone('j1-u1', true)).toBe('https://api.runpod.ai/v2/ep1/job-done/w42/j1-u1?gpu=NVIDIA+H200&isStream=true');
     expect(u.jobStream('j1-u1')).toBe('https://api.runpod.ai/v2/ep1/job-stream/w42/j1-u1?gpu=NVIDIA+H200&isStream=false');
