@@ -5,9 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
-import runpodSdk from 'runpod-sdk';
-import { startSimProcess, type SimProcess } from '../helpers/sim-process.js';
-import { startServeApi, type WorkerProcess } from '../helpers/worker-process.js';
+import type { SimProcess } from '../helpers/sim-process.js';
+import { startLocalStack, type LocalStack, type SdkEndpoint } from '../helpers/local-stack.js';
 
 interface StatusBody {
   id: string;
@@ -16,23 +15,16 @@ interface StatusBody {
   error?: string;
 }
 
+let stack: LocalStack;
 let sim: SimProcess;
-let worker: WorkerProcess & { url: string };
-let endpoint: NonNullable<ReturnType<ReturnType<typeof runpodSdk>['endpoint']>>;
+let endpoint: SdkEndpoint;
 
 beforeAll(async () => {
-  sim = await startSimProcess(['--step-ms', '1']);
-  worker = await startServeApi({ A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: 'INFO' });
-  endpoint = runpodSdk('local', { baseUrl: `${worker.url}/v2` }).endpoint('local')!;
+  stack = await startLocalStack({ simArgs: ['--step-ms', '1'], env: { RUNPOD_DEBUG_LEVEL: 'INFO' } });
+  ({ sim, endpoint } = stack);
 });
 
-afterAll(async () => {
-  if (worker && worker.child.exitCode === null) {
-    worker.child.kill('SIGTERM');
-    await worker.exited;
-  }
-  await sim?.close();
-});
+afterAll(() => stack?.close());
 
 /** Runs a job with runpod-sdk's runSync; returns the final body, the A1111 requests it made and the time window (s). */
 async function runSync(input: Record<string, unknown>): Promise<{ r: StatusBody; calls: Array<{ path: string; body: unknown }>; t0: number; t1: number }> {

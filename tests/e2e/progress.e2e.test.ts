@@ -4,10 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
-import runpodSdk from 'runpod-sdk';
 import { startSimProcess, type SimProcess } from '../helpers/sim-process.js';
 import { startPlatform } from '../helpers/platform.js';
-import { startServeApi, startWorker, type WorkerProcess } from '../helpers/worker-process.js';
+import { startLocalStack, type LocalStack, type SdkEndpoint } from '../helpers/local-stack.js';
+import { startWorker } from '../helpers/worker-process.js';
 
 const FINAL = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
 const PROGRESS_MS = 100;
@@ -19,9 +19,9 @@ interface Status {
   output?: { progress?: number; step?: number; steps?: number; job_no?: number; job_count?: number; eta_relative?: number; images?: string[] };
 }
 
+let stack: LocalStack;
 let sim: SimProcess;
-let worker: WorkerProcess & { url: string };
-let endpoint: NonNullable<ReturnType<ReturnType<typeof runpodSdk>['endpoint']>>;
+let endpoint: SdkEndpoint;
 
 /** A txt2img job: `steps` × `n_iter` × 10 ms on the simulator. */
 function job(prompt: string, steps: number, n_iter = 1, extra: Record<string, unknown> = {}): { input: unknown } {
@@ -29,18 +29,14 @@ function job(prompt: string, steps: number, n_iter = 1, extra: Record<string, un
 }
 
 beforeAll(async () => {
-  sim = await startSimProcess(['--step-ms', '10']);
-  worker = await startServeApi({ A1111_URL: sim.url, PROGRESS_INTERVAL_MS: String(PROGRESS_MS), PREVIEW_INTERVAL_MS: '200', MAX_JOB_TIMEOUT_S: '60' });
-  endpoint = runpodSdk('local', { baseUrl: `${worker.url}/v2` }).endpoint('local')!;
+  stack = await startLocalStack({
+    simArgs: ['--step-ms', '10'],
+    env: { PROGRESS_INTERVAL_MS: String(PROGRESS_MS), PREVIEW_INTERVAL_MS: '200', MAX_JOB_TIMEOUT_S: '60' },
+  });
+  ({ sim, endpoint } = stack);
 });
 
-afterAll(async () => {
-  if (worker && worker.child.exitCode === null) {
-    worker.child.kill('SIGTERM');
-    await worker.exited;
-  }
-  await sim?.close();
-});
+afterAll(() => stack?.close());
 
 describe('progress and previews', () => {
   it('status polling shows progress rising monotonically to the end', async () => {

@@ -6,9 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
-import runpodSdk from 'runpod-sdk';
-import { startSimProcess, type SimProcess } from '../helpers/sim-process.js';
-import { startServeApi, type WorkerProcess } from '../helpers/worker-process.js';
+import type { SimProcess } from '../helpers/sim-process.js';
+import { startLocalStack, type LocalStack, type SdkEndpoint } from '../helpers/local-stack.js';
 
 const KEY = 'e2e-sdcn-key';
 const FINAL = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
@@ -20,9 +19,9 @@ interface StatusBody {
   error?: string;
 }
 
+let stack: LocalStack;
 let sim: SimProcess;
-let worker: WorkerProcess & { url: string };
-let endpoint: NonNullable<ReturnType<ReturnType<typeof runpodSdk>['endpoint']>>;
+let endpoint: SdkEndpoint;
 
 function png64(): string {
   const png = new PNG({ width: 64, height: 64 });
@@ -41,18 +40,11 @@ async function waitFinal(id: string, ms = 30_000): Promise<StatusBody> {
 }
 
 beforeAll(async () => {
-  sim = await startSimProcess(['--step-ms', '1']);
-  worker = await startServeApi({ A1111_URL: sim.url, RUNPOD_API_KEY: KEY, RUNPOD_DEBUG_LEVEL: 'INFO' });
-  endpoint = runpodSdk(KEY, { baseUrl: `${worker.url}/v2` }).endpoint('local')!;
+  stack = await startLocalStack({ simArgs: ['--step-ms', '1'], env: { RUNPOD_DEBUG_LEVEL: 'INFO' }, apiKey: KEY });
+  ({ sim, endpoint } = stack);
 });
 
-afterAll(async () => {
-  if (worker && worker.child.exitCode === null) {
-    worker.child.kill('SIGTERM');
-    await worker.exited;
-  }
-  await sim?.close();
-});
+afterAll(() => stack?.close());
 
 describe('SDCN task API through the RunPod endpoint', () => {
   it('RUNSYNC /txt2img with loras, model and upscale → COMPLETED {images}; A1111 got the translated payload', async () => {
