@@ -300,16 +300,8 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       } else {
         route = envelope.route!;
       }
-      try {
-        plan = planOutput(route, options.output, job.s3Config, envBucket);
-      } catch (e) {
-        // The dialect chose the output (e.g. response_format "url"): name its field, not input.output.
-        const field = translation?.outputField;
-        if (field && e instanceof JobInputError && e.message.startsWith('input.output: ')) {
-          throw new JobInputError(`${field}${e.message.slice('input.output: '.length).replace(/^"[^"]*"/, '')}`);
-        }
-        throw e;
-      }
+      // When the dialect chose the output (e.g. response_format "url"), refusals name its field, not input.output.
+      plan = planOutput(route, options.output, job.s3Config, envBucket, translation?.outputField);
       try {
         validatePayload(route, payload, limits);
         await checkImages(route, payload, limits, { signal: ctx.signal, ...(lookup ? { lookup } : {}) });

@@ -93,11 +93,13 @@ const HOW_TO_BUCKET =
  * @param flag the input's `"output"` (already checked to be one of {@link OUTPUT_MODES}), or undefined.
  * @param jobS3Config the job's `s3Config` key as received (undefined/null: none).
  * @param env the endpoint's bucket ({@link resolveEnvBucket}).
+ * @param s3Label how messages name the request for `"s3"`: `input.output: "s3"` by default; a request dialect
+ *   names its own field (e.g. `response_format "url"`).
  * @throws JobInputError naming the field: a malformed `s3Config` (values never shown); `"output": "s3"` on a
  *   route without images or without any bucket; no flag, no `s3Config` and unusable `BUCKET_*` settings on an
  *   image route (so a misconfigured endpoint never falls back to base64 silently).
  */
-export function planOutput(route: RouteSpec, flag: OutputMode | undefined, jobS3Config: unknown, env: EnvBucket): OutputPlan {
+export function planOutput(route: RouteSpec, flag: OutputMode | undefined, jobS3Config: unknown, env: EnvBucket, s3Label = 'input.output: "s3"'): OutputPlan {
   const settings = parseJobS3Config(jobS3Config);
   let jobTarget: BucketTarget | undefined;
   if (settings) {
@@ -113,12 +115,12 @@ export function planOutput(route: RouteSpec, flag: OutputMode | undefined, jobS3
   if (flag === 's3') {
     if (!imageKey) {
       throw new JobInputError(
-        `input.output: "s3" is only for routes that return images (POST txt2img, img2img, extra-single-image, extra-batch-images), not ${route.method} ${route.path}`,
+        `${s3Label} is only for routes that return images (POST txt2img, img2img, extra-single-image, extra-batch-images), not ${route.method} ${route.path}`,
       );
     }
     if (!bucket) {
       throw new JobInputError(
-        env.error ? `input.output: "s3" but the endpoint's bucket settings are unusable: ${env.error}` : `input.output: "s3" needs a bucket: ${HOW_TO_BUCKET}`,
+        env.error ? `${s3Label} but the endpoint's bucket settings are unusable: ${env.error}` : `${s3Label} needs a bucket: ${HOW_TO_BUCKET}`,
       );
     }
   }
