@@ -1,6 +1,7 @@
 /**
- * A1111's name lists (samplers, schedulers, checkpoints, VAEs, upscalers, LoRAs, prompt styles, scripts), fetched
- * from its `GET /sdapi/v1/<list>` routes on first use and cached, so that job payloads can be checked against
+ * A1111's name lists (samplers, schedulers, checkpoints, VAEs, upscalers, LoRAs, prompt styles, scripts, options, and
+ * the ControlNet and ADetailer model lists), fetched from their GET routes (`LIST_PATHS` in `list-entries.ts`, e.g.
+ * `/sdapi/v1/samplers`, `/controlnet/model_list`) on first use and cached, so that job payloads can be checked against
  * them before the generation call (A1111 silently substitutes unknown sampler, scheduler, checkpoint and VAE
  * names: spec a1111 §2.11, §2.12).
  *
@@ -11,103 +12,22 @@
  */
 import type { Log } from '../log.js';
 import { A1111Error, type A1111Caller } from './client.js';
+import { EMPTY_ENTRIES, LIST_PATHS, namesFor, PARSERS, REFRESH_ROUTES, ShapeError, type ListEntries, type ListName } from './list-entries.js';
 
-/** The list routes names are checked against (paths after `/sdapi/v1/`; spec a1111 §2.5). */
-export type ListName =
-  | 'samplers'
-  | 'schedulers'
-  | 'sd-models'
-  | 'sd-vae'
-  | 'upscalers'
-  | 'latent-upscale-modes'
-  | 'loras'
-  | 'prompt-styles'
-  | 'scripts';
-
-/** Every {@link ListName}. */
-export const LIST_NAMES: readonly ListName[] = Object.freeze([
-  'samplers',
-  'schedulers',
-  'sd-models',
-  'sd-vae',
-  'upscalers',
-  'latent-upscale-modes',
-  'loras',
-  'prompt-styles',
-  'scripts',
-]);
-
-/** The refresh route A1111 has for a list (a rescan of its model folder), by list. */
-export const REFRESH_ROUTES: Readonly<Partial<Record<ListName, string>>> = Object.freeze({
-  'sd-models': '/sdapi/v1/refresh-checkpoints',
-  'sd-vae': '/sdapi/v1/refresh-vae',
-  loras: '/sdapi/v1/refresh-loras',
-});
-
-/** A sampler of `GET /sdapi/v1/samplers`: `[{name, aliases, options}]`. */
-export interface SamplerEntry {
-  readonly name: string;
-  /** Old names (`k_euler_a`); A1111's API does **not** accept them (spec §2.11), they only help suggestions. */
-  readonly aliases: readonly string[];
-  /** The sampler's default scheduler (`options.scheduler`, e.g. `karras`), when it has one. */
-  readonly defaultScheduler: string | null;
-}
-
-/** A scheduler of `GET /sdapi/v1/schedulers`: `[{name, label, aliases, …}]` (A1111 1.9+). */
-export interface SchedulerEntry {
-  /** e.g. `karras` */
-  readonly name: string;
-  /** e.g. `Karras` */
-  readonly label: string;
-  /** e.g. `["SGMUniform"]`: recognised as a sampler-name suffix only, not as a `scheduler` value (spec §2.11). */
-  readonly aliases: readonly string[];
-}
-
-/** A checkpoint of `GET /sdapi/v1/sd-models`: `[{title, model_name, hash, sha256, filename, config}]`. */
-export interface CheckpointEntry {
-  /** `name.safetensors [shorthash]`, or the file name when A1111 runs with `--no-hashing` */
-  readonly title: string;
-  readonly model_name: string;
-  readonly hash: string | null;
-  readonly sha256: string | null;
-  readonly filename: string;
-  /**
-   * Every value A1111's `checkpoint_aliases` maps to this checkpoint, as far as the list shows them (spec §2.12):
-   * the title, the file name relative to the models folder (title without ` [hash]`), `model_name`, the file's
-   * base name without extension, `<that> [hash]`, and the short and full hashes. (A1111 also takes the old
-   * 8-character hash, which `/sd-models` does not show, so it is not accepted here.)
-   */
-  readonly aliases: readonly string[];
-}
-
-/** A LoRA of `GET /sdapi/v1/loras`: `[{name, alias, path, metadata}]`; prompts may use the name or the alias. */
-export interface LoraEntry {
-  readonly name: string;
-  readonly alias: string | null;
-}
-
-/** The selectable and always-on scripts of `GET /sdapi/v1/scripts`, per tab, lower-case as A1111 lists them. */
-export interface ScriptLists {
-  readonly txt2img: readonly string[];
-  readonly img2img: readonly string[];
-}
-
-/** The parsed entries of each list. */
-export interface ListEntries {
-  samplers: readonly SamplerEntry[];
-  schedulers: readonly SchedulerEntry[];
-  'sd-models': readonly CheckpointEntry[];
-  /** `GET /sdapi/v1/sd-vae` `[{model_name, filename}]`: the `model_name`s (file names such as `sdxl_vae.safetensors`) */
-  'sd-vae': readonly string[];
-  /** `GET /sdapi/v1/upscalers` `[{name, …}]`: the names (including `None`) */
-  upscalers: readonly string[];
-  /** `GET /sdapi/v1/latent-upscale-modes` `[{name}]`: the names */
-  'latent-upscale-modes': readonly string[];
-  loras: readonly LoraEntry[];
-  /** `GET /sdapi/v1/prompt-styles` `[{name, prompt, negative_prompt}]`: the names */
-  'prompt-styles': readonly string[];
-  scripts: ScriptLists;
-}
+export {
+  checkpointAliases,
+  LIST_NAMES,
+  LIST_PATHS,
+  REFRESH_ROUTES,
+  type CheckpointEntry,
+  type ListEntries,
+  type ListName,
+  type LoraEntry,
+  type SamplerEntry,
+  type SchedulerEntry,
+  type ScriptInfoEntry,
+  type ScriptLists,
+} from './list-entries.js';
 
 /** One list as last fetched. */
 export interface ListSnapshot<L extends ListName = ListName> {
@@ -157,139 +77,6 @@ interface CacheEntry {
   freshAt: number;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function stringOrNull(v: unknown): string | null {
-  return typeof v === 'string' && v !== '' ? v : null;
-}
-
-/** Thrown by the parsers when a 2xx answer does not have the list's shape. */
-class ShapeError extends Error {}
-
-function items(body: unknown, list: ListName): Record<string, unknown>[] {
-  if (!Array.isArray(body)) throw new ShapeError(`GET /sdapi/v1/${list} did not answer a JSON array`);
-  return body.filter(isRecord);
-}
-
-function namesOf(body: unknown, list: ListName, key = 'name'): string[] {
-  return items(body, list)
-    .map((i) => stringOrNull(i[key]))
-    .filter((n): n is string => n !== null);
-}
-
-const CHECKSUM_SUFFIX = /\s*\[[^\]]+\]\s*$/;
-
-/** The part of a path after the last `/` or `\`. */
-function baseName(path: string): string {
-  return path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
-}
-
-function withoutExtension(name: string): string {
-  const dot = name.lastIndexOf('.');
-  return dot > 0 ? name.slice(0, dot) : name;
-}
-
-/** The aliases A1111 registers for a checkpoint (`CheckpointInfo.ids`, spec §2.12), from its `/sd-models` entry. */
-export function checkpointAliases(e: { title: string; model_name: string; hash: string | null; sha256: string | null; filename: string }): string[] {
-  const name = e.title.replace(CHECKSUM_SUFFIX, '');
-  const nameForExtra = withoutExtension(baseName(e.filename || name));
-  const out = [e.title, name, e.model_name, nameForExtra];
-  if (e.hash) out.push(`${name} [${e.hash}]`, `${nameForExtra} [${e.hash}]`, e.hash);
-  if (e.sha256) out.push(e.sha256);
-  return [...new Set(out.filter((a) => a !== ''))];
-}
-
-const PARSERS: { [L in ListName]: (body: unknown) => ListEntries[L] } = {
-  samplers: (body) =>
-    items(body, 'samplers')
-      .filter((i) => stringOrNull(i.name) !== null)
-      .map((i) => ({
-        name: i.name as string,
-        aliases: Array.isArray(i.aliases) ? i.aliases.filter((a): a is string => typeof a === 'string' && a !== '') : [],
-        defaultScheduler: isRecord(i.options) ? stringOrNull(i.options.scheduler) : null,
-      })),
-  schedulers: (body) =>
-    items(body, 'schedulers')
-      .filter((i) => stringOrNull(i.name) !== null)
-      .map((i) => ({
-        name: i.name as string,
-        label: stringOrNull(i.label) ?? (i.name as string),
-        aliases: Array.isArray(i.aliases) ? i.aliases.filter((a): a is string => typeof a === 'string' && a !== '') : [],
-      })),
-  'sd-models': (body) =>
-    items(body, 'sd-models')
-      .filter((i) => stringOrNull(i.title) !== null)
-      .map((i) => {
-        const e = {
-          title: i.title as string,
-          model_name: stringOrNull(i.model_name) ?? (i.title as string).replace(CHECKSUM_SUFFIX, ''),
-          hash: stringOrNull(i.hash),
-          sha256: stringOrNull(i.sha256),
-          filename: stringOrNull(i.filename) ?? '',
-        };
-        return { ...e, aliases: checkpointAliases(e) };
-      }),
-  'sd-vae': (body) => namesOf(body, 'sd-vae', 'model_name'),
-  upscalers: (body) => namesOf(body, 'upscalers'),
-  'latent-upscale-modes': (body) => namesOf(body, 'latent-upscale-modes'),
-  loras: (body) =>
-    items(body, 'loras')
-      .filter((i) => stringOrNull(i.name) !== null)
-      .map((i) => ({ name: i.name as string, alias: stringOrNull(i.alias) })),
-  'prompt-styles': (body) => namesOf(body, 'prompt-styles'),
-  scripts: (body) => {
-    if (!isRecord(body)) throw new ShapeError('GET /sdapi/v1/scripts did not answer a JSON object');
-    const tab = (v: unknown) => (Array.isArray(v) ? v.filter((n): n is string => typeof n === 'string' && n !== '') : []);
-    return { txt2img: tab(body.txt2img), img2img: tab(body.img2img) };
-  },
-};
-
-/** The accepted names and the names shown, of parsed entries (see {@link ListSnapshot.names}). */
-function namesFor<L extends ListName>(list: L, entries: ListEntries[L]): { names: Set<string>; shown: string[] } {
-  const e = entries as ListEntries[ListName];
-  switch (list) {
-    case 'samplers': {
-      const shown = (e as ListEntries['samplers']).map((s) => s.name);
-      return { names: new Set(shown), shown };
-    }
-    case 'schedulers': {
-      const s = e as ListEntries['schedulers'];
-      return { names: new Set(s.flatMap((x) => [x.name, x.label])), shown: s.map((x) => x.name) };
-    }
-    case 'sd-models': {
-      const c = e as ListEntries['sd-models'];
-      return { names: new Set(c.flatMap((x) => x.aliases)), shown: c.map((x) => x.title) };
-    }
-    case 'loras': {
-      const l = e as ListEntries['loras'];
-      return { names: new Set(l.flatMap((x) => (x.alias ? [x.name, x.alias] : [x.name]))), shown: l.map((x) => x.name) };
-    }
-    case 'scripts': {
-      const s = e as ListEntries['scripts'];
-      const shown = [...new Set([...s.txt2img, ...s.img2img])];
-      return { names: new Set(shown), shown };
-    }
-    default: {
-      const shown = [...(e as readonly string[])];
-      return { names: new Set(shown), shown };
-    }
-  }
-}
-
-const EMPTY_ENTRIES: ListEntries = {
-  samplers: [],
-  schedulers: [],
-  'sd-models': [],
-  'sd-vae': [],
-  upscalers: [],
-  'latent-upscale-modes': [],
-  loras: [],
-  'prompt-styles': [],
-  scripts: { txt2img: [], img2img: [] },
-};
-
 /** Resolves with `p`, or rejects with an `aborted` A1111Error as soon as `signal` aborts (`p` keeps running). */
 function withSignal<T>(p: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
   if (!signal) return p;
@@ -312,7 +99,7 @@ function withSignal<T>(p: Promise<T>, signal: AbortSignal | undefined, what: str
 }
 
 /**
- * Caches A1111's name lists (fetched with `client.call('GET', '/sdapi/v1/<list>')`), refreshing a list at most
+ * Caches A1111's name lists (fetched with `client.call('GET', LIST_PATHS[list])`), refreshing a list at most
  * once per miss and per `refreshIntervalMs`.
  *
  * Concurrent callers share one fetch per list; a caller's `signal` only stops its own wait, never the shared fetch.
@@ -356,7 +143,7 @@ export class A1111Lists {
     const s = e.snapshot;
     if (s && (s.available || this.now() - s.fetchedAt < this.unavailableForMs)) return s as ListSnapshot<L>;
     if (!e.pending) e.pending = this.load(list, false);
-    return (await withSignal(e.pending, signal, `/sdapi/v1/${list}`)) as ListSnapshot<L>;
+    return (await withSignal(e.pending, signal, LIST_PATHS[list])) as ListSnapshot<L>;
   }
 
   /**
@@ -380,13 +167,13 @@ export class A1111Lists {
   async refresh(list: ListName, signal?: AbortSignal): Promise<boolean> {
     const e = this.entry(list);
     // A plain first fetch under way does not rescan anything: let it finish, then decide.
-    while (e.pending && !e.pendingRefresh) await withSignal(e.pending, signal, `/sdapi/v1/${list}`);
+    while (e.pending && !e.pendingRefresh) await withSignal(e.pending, signal, LIST_PATHS[list]);
     if (!e.pending) {
       if (this.now() - e.freshAt < this.refreshIntervalMs) return false;
       e.pending = this.load(list, true);
       e.pendingRefresh = true;
     }
-    await withSignal(e.pending, signal, `/sdapi/v1/${list}`);
+    await withSignal(e.pending, signal, LIST_PATHS[list]);
     return true;
   }
 
@@ -421,7 +208,7 @@ export class A1111Lists {
   }
 
   private async fetch(list: ListName): Promise<ListSnapshot> {
-    const path = `/sdapi/v1/${list}`;
+    const path = LIST_PATHS[list];
     let why: string;
     try {
       const res = await this.client.call('GET', path, undefined, { timeoutMs: this.timeoutMs, timeoutName: 'name check timeout', noInterrupt: true });
