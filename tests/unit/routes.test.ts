@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JobInputError } from '../../handler/jobs/errors.js';
-import { ALLOWED_ROUTES_TEXT, MAX_ENDPOINT_LENGTH, ROUTES, resolveRoute } from '../../handler/jobs/routes.js';
+import type { ServerModel } from '../../handler/a1111/server-model.js';
+import { ALLOWED_ROUTES_TEXT, MAX_ENDPOINT_LENGTH, ROUTES, checkRouteServed, resolveRoute } from '../../handler/jobs/routes.js';
 
 const POST_NAMES = [
   'txt2img',
@@ -14,6 +15,11 @@ const POST_NAMES = [
   'refresh-vae',
   'refresh-loras',
   'refresh-embeddings',
+  'interrupt',
+  'skip',
+  'unload-checkpoint',
+  'reload-checkpoint',
+  'controlnet/detect',
 ];
 const GET_NAMES = [
   'samplers',
@@ -35,7 +41,18 @@ const GET_NAMES = [
   'scripts',
   'script-info',
   'extensions',
+  'sd-modules',
+  'controlnet/version',
+  'controlnet/model_list',
+  'controlnet/module_list',
+  'controlnet/control_types',
+  'controlnet/settings',
+  'adetailer/v1/version',
+  'adetailer/v1/schema',
+  'adetailer/v1/ad_model',
 ];
+
+const NO_PAYLOAD_POST = new Set(['interrupt', 'skip', 'unload-checkpoint', 'reload-checkpoint']);
 
 function errorOf(fn: () => unknown): JobInputError {
   try {
@@ -55,10 +72,21 @@ describe('ROUTES', () => {
 
   it('has consistent paths, schemas and generates flags', () => {
     for (const r of ROUTES) {
-      expect(r.path).toBe(`/sdapi/v1/${r.name}`);
+      const a1111 = !r.name.startsWith('controlnet/') && !r.name.startsWith('adetailer/');
+      expect(r.path).toBe(a1111 ? `/sdapi/v1/${r.name}` : `/${r.name}`);
       expect(r.generates).toBe(r.name === 'txt2img' || r.name === 'img2img');
-      if (r.method === 'GET' || r.name.startsWith('refresh-')) expect(r.schema).toBeNull();
-      else expect(r.schema).toBe(r.name);
+      if (r.name === 'controlnet/detect') {
+        expect(r.schema).toBeNull();
+        expect(r.body).toBe('object');
+      } else if (r.method === 'GET' || r.name.startsWith('refresh-') || NO_PAYLOAD_POST.has(r.name)) {
+        expect(r.schema).toBeNull();
+        expect(r.body).toBe('none');
+      } else {
+        expect(r.schema).toBe(r.name);
+        expect(r.body).toBe('schema');
+      }
+      const provider = r.name.startsWith('controlnet/') ? 'controlnet' : r.name.startsWith('adetailer/') ? 'adetailer' : r.name === 'sd-modules' ? 'forge' : null;
+      expect(r.provider).toBe(provider);
     }
   });
 
@@ -73,9 +101,9 @@ describe('ROUTES', () => {
 });
 
 describe('resolveRoute', () => {
-  it.each(ROUTES.map((r) => [r.method, r.name] as const))('resolves %s %s with and without the leading slash', (method, name) => {
-    const withSlash = resolveRoute(method, `/sdapi/v1/${name}`);
-    const without = resolveRoute(method, `sdapi/v1/${name}`);
+  it.each(ROUTES.map((r) => [r.method, r.name, r.path] as const))('resolves %s %s with and without the leading slash', (method, name, path) => {
+    const withSlash = resolveRoute(method, path);
+    const without = resolveRoute(method, path.slice(1));
     expect(withSlash.name).toBe(name);
     expect(withSlash.method).toBe(method);
     expect(without).toBe(withSlash);
@@ -96,8 +124,7 @@ describe('resolveRoute', () => {
     ['server-kill', '/sdapi/v1/server-kill'],
     ['server-restart', '/sdapi/v1/server-restart'],
     ['server-stop', 'sdapi/v1/server-stop'],
-    ['interrupt (not allow-listed)', '/sdapi/v1/interrupt'],
-    ['unload-checkpoint', '/sdapi/v1/unload-checkpoint'],
+    ['interrupt with a trailing slash', '/sdapi/v1/interrupt/'],
     ['create/embedding', '/sdapi/v1/create/embedding'],
     ['create/hypernetwork', '/sdapi/v1/create/hypernetwork'],
     ['train/embedding', '/sdapi/v1/train/embedding'],
@@ -125,9 +152,17 @@ describe('resolveRoute', () => {
     ['trailing newline', '/sdapi/v1/txt2img\n'],
     ['tab inside', '/sdapi/v1/txt\t2img'],
     ['no prefix', 'txt2img'],
+    ['no prefix, extension name', 'model_list'],
     ['other prefix', '/sdapi/v2/txt2img'],
     ['internal route', '/internal/ping'],
-    ['extension route', '/controlnet/model_list'],
+    ['unlisted extension route', '/controlnet/render_openpose_json'],
+    ['extension route with a query', '/controlnet/model_list?update=false'],
+    ['extension route in upper case', '/ControlNet/model_list'],
+    ['extension route under /sdapi/v1/', '/sdapi/v1/controlnet/model_list'],
+    ['traversal from an extension route', '/controlnet/../sdapi/v1/server-kill'],
+    ['adetailer trailing slash', '/adetailer/v1/ad_model/'],
+    ['adetailer without version', '/adetailer/ad_model'],
+    ['forge route without prefix', '/sd-modules'],
     ['docs', '/docs'],
     ['upper case', '/SDAPI/V1/TXT2IMG'],
     ['mixed case name', '/sdapi/v1/Txt2img'],
@@ -206,5 +241,39 @@ describe('resolveRoute', () => {
     expect(errorOf(() => resolveRoute('PATCH', '/sdapi/v1/txt2img')).message).toBe(
       'api.method "PATCH" is not allowed: allowed "GET" or "POST"',
     );
+  });
+});
+
+describe('checkRouteServed', () => {
+  function model(paths: string[] | null): ServerModel {
+    return { source: paths ? 'openapi' : 'bundled', description: 'test', forge: false, models: new Map(), paths: paths ? new Set(paths) : null };
+  }
+  const route = (method: string, endpoint: string) => resolveRoute(method, endpoint);
+
+  it('refuses an extension route the server does not serve, naming the extension', () => {
+    const m = model(['POST /sdapi/v1/txt2img', 'GET /sdapi/v1/samplers']);
+    expect(errorOf(() => checkRouteServed(route('GET', '/controlnet/model_list'), m)).message).toBe(
+      'GET /controlnet/model_list is not served by this A1111: the ControlNet extension (sd-webui-controlnet) is not installed',
+    );
+    expect(errorOf(() => checkRouteServed(route('POST', '/controlnet/detect'), m)).message).toMatch(/^POST \/controlnet\/detect is not served by this A1111: the ControlNet extension/);
+    expect(errorOf(() => checkRouteServed(route('GET', '/adetailer/v1/ad_model'), m)).message).toBe(
+      'GET /adetailer/v1/ad_model is not served by this A1111: the ADetailer extension (adetailer) is not installed',
+    );
+    expect(errorOf(() => checkRouteServed(route('GET', '/sdapi/v1/sd-modules'), m)).message).toBe(
+      'GET /sdapi/v1/sd-modules is not served by this A1111: it is a route of Forge (stable-diffusion-webui-forge), and this server is not Forge',
+    );
+  });
+
+  it('lets a served extension route through, and every route when the model does not know the paths', () => {
+    const m = model(['GET /controlnet/model_list', 'POST /controlnet/detect', 'GET /sdapi/v1/sd-modules']);
+    expect(() => checkRouteServed(route('GET', '/controlnet/model_list'), m)).not.toThrow();
+    expect(() => checkRouteServed(route('POST', '/controlnet/detect'), m)).not.toThrow();
+    expect(() => checkRouteServed(route('GET', '/sdapi/v1/sd-modules'), m)).not.toThrow();
+    for (const r of ROUTES) expect(() => checkRouteServed(r, model(null))).not.toThrow();
+  });
+
+  it('never refuses a stock A1111 route (the server reports its own 404)', () => {
+    const m = model([]);
+    for (const r of ROUTES.filter((x) => x.provider === null)) expect(() => checkRouteServed(r, m)).not.toThrow();
   });
 });
