@@ -92,7 +92,10 @@ export interface A1111Config {
   previewIntervalMs: number;
   /** `MAX_JOB_TIMEOUT_S`: cap of a job's own `timeout_s` (default: `A1111_REQUEST_TIMEOUT_S`). */
   maxJobTimeoutMs: number;
-  /** `STRICT_NAMES`: unknown sampler/checkpoint/LoRA… names fail the job (default true); false = logged warnings. */
+  /**
+   * `STRICT_NAMES`: true = unknown prompt styles and `<lora:…>` tags fail the job too; false (default) = they are logged
+   * warnings, as A1111 ignores them. Unknown samplers, schedulers, checkpoints and scripts are refused either way.
+   */
   strictNames: boolean;
   /** `A1111_PID`: the A1111 process (set by `start.sh`); when it exits the worker fails fast instead of waiting out deadlines. */
   pid?: number;
@@ -118,6 +121,11 @@ export interface LimitsConfig {
   maxImageSide: number;
   /** `ALLOW_IMAGE_URLS`: accept http(s) image URLs (public addresses only) instead of base64 (default false: SSRF). */
   allowImageUrls: boolean;
+  /**
+   * `UNKNOWN_FIELDS`: `refuse` (default) fields the server's request model does not have, naming them with a "did you
+   * mean" (A1111 silently ignores them, which hides typos); `warn`: pass them on and log a warning.
+   */
+  unknownFields?: 'refuse' | 'warn';
 }
 
 /** Where images go (issue "Deployable": outputs to S3-compatible storage). */
@@ -236,6 +244,14 @@ function envBool(env: Env, name: string, def: boolean): boolean {
   if (['true', '1', 'yes'].includes(v)) return true;
   if (['false', '0', 'no'].includes(v)) return false;
   throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: allowed true or false (default ${def})`);
+}
+
+function envChoice<T extends string>(env: Env, name: string, allowed: readonly T[], def: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return def;
+  const v = raw.trim().toLowerCase();
+  if ((allowed as readonly string[]).includes(v)) return v as T;
+  throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: allowed ${allowed.join(' or ')} (default ${def})`);
 }
 
 function envUrl(env: Env, name: string, def: string): string {
@@ -402,7 +418,7 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
       progressIntervalMs: envInt(env, 'PROGRESS_INTERVAL_MS', 1000, 0, 3_600_000),
       previewIntervalMs: envInt(env, 'PREVIEW_INTERVAL_MS', 2000, 100, 3_600_000),
       maxJobTimeoutMs: envInt(env, 'MAX_JOB_TIMEOUT_S', a1111RequestS, 1) * 1000,
-      strictNames: envBool(env, 'STRICT_NAMES', true),
+      strictNames: envBool(env, 'STRICT_NAMES', false),
       ...(env.A1111_PID ? { pid: envInt(env, 'A1111_PID', 0, 1) } : {}),
     },
     limits: {
@@ -415,6 +431,7 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
       maxInputImageBytes: envInt(env, 'MAX_INPUT_IMAGE_BYTES', 16 * 1024 * 1024, 1024),
       maxImageSide: envInt(env, 'MAX_IMAGE_SIDE', 8192, 64, 65536),
       allowImageUrls: envBool(env, 'ALLOW_IMAGE_URLS', false),
+      unknownFields: envChoice(env, 'UNKNOWN_FIELDS', ['refuse', 'warn'] as const, 'refuse'),
     },
     output: {
       ...parseBucket(env),

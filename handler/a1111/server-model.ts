@@ -61,8 +61,13 @@ export interface ServerModel {
   readonly source: ModelSource;
   /** One line for logs and messages, e.g. `GET /openapi.json of http://127.0.0.1:3000 (OpenAPI 3.1.0, Forge)`. */
   readonly description: string;
-  /** True when the document looks like Forge's (OpenAPI 3.1 or Forge-only fields). */
+  /** True when the server's txt2img model has Forge-only fields (`distilled_cfg_scale` …). */
   readonly forge: boolean;
+  /**
+   * Which pydantic reads the requests, hence how values are coerced: 1 (A1111 v1.10.1, OpenAPI 3.0) or 2 (Forge and
+   * later A1111, OpenAPI 3.1: stricter, e.g. no numbers for `str`, no `3.5` for `int`).
+   */
+  readonly pydantic: 1 | 2;
   /** The request model of each POST route that has a body, by path (`/sdapi/v1/txt2img`). */
   readonly models: ReadonlyMap<string, RequestModel>;
   /**

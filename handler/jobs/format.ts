@@ -4,6 +4,7 @@
  * Every message must stay on one line whatever the caller sent: values are shown as JSON (which escapes
  * control characters), plus U+2028/U+2029, which JSON leaves raw but which many viewers break lines at.
  */
+import levenshtein from 'damerau-levenshtein';
 
 /** Strings longer than this are shortened in messages. */
 export const MAX_SHOWN_CHARS = 40;
@@ -75,16 +76,10 @@ export function appendIndex(path: string, index: number): string {
   return `${path}[${index}]`;
 }
 
-/** Levenshtein distance of two strings (UTF-16 units); used for "did you mean" suggestions of short names. */
+/**
+ * Edit distance of two strings (UTF-16 units) where an insertion, a deletion, a substitution or a swap of two
+ * neighbouring characters counts as one edit (`stpes` → `steps`: 1); used for "did you mean" suggestions.
+ */
 export function editDistance(a: string, b: string): number {
-  if (a === b) return 0;
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
+  return a === b ? 0 : levenshtein(a, b).steps;
 }

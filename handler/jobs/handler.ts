@@ -29,16 +29,18 @@ import { jsonSkeleton } from '../a1111/json-skeleton.js';
 import { A1111Lists } from '../a1111/lists.js';
 import { A1111Pool, type Backend } from '../a1111/pool.js';
 import { watchProgress, type ProgressReport } from '../a1111/progress.js';
+import { bundledModel } from '../a1111/openapi.js';
+import type { ServerModel } from '../a1111/server-model.js';
+import { ServerModels } from '../a1111/server-models.js';
 import { JobInputError } from './errors.js';
-import { appendKey, showValue } from './format.js';
+import { showValue } from './format.js';
 import { checkInputShape } from './guard.js';
 import { checkImages, type HostLookup } from './images.js';
 import { checkNames } from './names.js';
-import { OUTPUT_MODES, planOutput, RESULT_ENVELOPE_BYTES, resolveEnvBucket, resultTooLargeMessage, shapeDialectOutput, shapeOutput, type OutputMode, type OutputPlan } from './output.js';
-import type { Dialect, Translation } from './dialects.js';
-import { openaiDialect } from './openai.js';
-import { sdcnDialect } from './sdcn.js';
-import { resolveRoute, ROUTE_PREFIX, type RouteSpec } from './routes.js';
+import { planOutput, RESULT_ENVELOPE_BYTES, resolveEnvBucket, resultTooLargeMessage, shapeDialectOutput, shapeOutput, type OutputPlan } from './output.js';
+import type { Translation } from './dialects.js';
+import { parseEnvelope, type JobOptions } from './envelope.js';
+import type { RouteSpec } from './routes.js';
 import { S3Uploader, type S3UploaderOptions } from './s3.js';
 import { validatePayload } from './validate.js';
 
@@ -52,18 +54,8 @@ export interface JobContext {
   stream(output: unknown): Promise<void>;
 }
 
-/** The worker's own per-job options, read from the input next to `api`/`payload` (or next to a bare txt2img payload). */
-export interface JobOptions {
-  /** `"preview": true` — stream A1111's live previews (job-stream), at most one per `PREVIEW_INTERVAL_MS`. */
-  preview: boolean;
-  /** `"timeout_s": N` — this job's A1111 timeout, seconds, capped by `MAX_JOB_TIMEOUT_S`; undefined = the default. */
-  timeoutS: number | undefined;
-  /**
-   * `"output": "base64" | "s3"` — where the images go: `base64` never uploads, `s3` always does (refused without
-   * a bucket); undefined = upload when a bucket (`s3Config` or `BUCKET_*`) is available.
-   */
-  output: OutputMode | undefined;
-}
+/** A job as this handler reads it (RunPod's job, protocol spec §4.4). */
+export { DIALECTS, parseEnvelope, type Envelope, type JobOptions } from './envelope.js';
 
 /** A job as this handler reads it (RunPod's job, protocol spec §4.4). */
 export interface JobLike {
@@ -93,101 +85,12 @@ export interface A1111HandlerOptions {
   output?: OutputConfig;
   /** Tuning of the S3 uploads (concurrency, retries, timeouts); tests shorten the retry delays. */
   s3?: S3UploaderOptions;
+  /** The backends' request models (read from their `GET /openapi.json`); default a new cache. */
+  models?: ServerModels;
 }
 
 /** The output settings used when {@link A1111HandlerOptions.output} is not given. */
 export const DEFAULT_OUTPUT_CONFIG: OutputConfig = Object.freeze({ maxResultBytes: 19 * 1024 * 1024, urlExpiresS: 604_800 });
-
-/** Worker-level keys a job input may carry besides the A1111 payload (issue 5). */
-const JOB_OPTION_KEYS = ['preview', 'timeout_s', 'output'];
-const ENVELOPE_KEYS = ['api', 'payload', ...JOB_OPTION_KEYS];
-
-/** Reads and checks `preview` / `timeout_s` / `output`; throws JobInputError naming the field. */
-function readJobOptions(obj: Record<string, unknown>): JobOptions {
-  const preview = Object.hasOwn(obj, 'preview') ? obj.preview : false;
-  if (typeof preview !== 'boolean') throw new JobInputError(`input.preview: ${showValue(preview)} is not allowed (must be true or false)`);
-  const t = Object.hasOwn(obj, 'timeout_s') ? obj.timeout_s : undefined;
-  if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t <= 0)) {
-    throw new JobInputError(`input.timeout_s: ${showValue(t)} is not allowed (must be a number of seconds > 0)`);
-  }
-  const output = Object.hasOwn(obj, 'output') ? obj.output : undefined;
-  if (output !== undefined && !OUTPUT_MODES.includes(output as OutputMode)) {
-    throw new JobInputError(`input.output: ${showValue(output)} is not allowed (must be "base64" or "s3")`);
-  }
-  return { preview, timeoutS: t, output: output as OutputMode | undefined };
-}
-
-/** The request dialects (dialects.ts), matched by their exact `input.api.endpoint`. */
-export const DIALECTS: readonly Dialect[] = Object.freeze([sdcnDialect, openaiDialect]);
-
-/** The dialect owning an endpoint, if any. */
-function dialectOf(endpoint: unknown): Dialect | undefined {
-  return typeof endpoint === 'string' ? DIALECTS.find((d) => d.endpoints.includes(endpoint)) : undefined;
-}
-
-/** `SDCN POST /txt2img, /img2img, /interrogate; …` for refusals. */
-function dialectEndpointsText(): string {
-  return DIALECTS.map((d) => `${d.name} POST ${d.endpoints.join(', ')}`).join('; ');
-}
-
-/** A job's input as read by {@link parseEnvelope}. */
-export interface Envelope {
-  /** The A1111 route (native input); for a dialect, the route is known only after translation. */
-  route?: RouteSpec;
-  /** The request dialect and its endpoint, when `input.api.endpoint` is one a dialect owns. */
-  dialect?: { dialect: Dialect; endpoint: string };
-  payload: unknown;
-  options: JobOptions;
-}
-
-/** Reads the envelope; throws JobInputError naming the offending field. */
-export function parseEnvelope(input: unknown): Envelope {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new JobInputError(
-      `input must be a JSON object ({"api": {"method", "endpoint"}, "payload": {...}} or a txt2img payload), got ${input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input}`,
-    );
-  }
-  const obj = input as Record<string, unknown>;
-  // Own properties only: nothing is ever read through a prototype.
-  const options = readJobOptions(obj);
-  if (!Object.hasOwn(obj, 'api')) {
-    // The official worker's shape: the input is a txt2img payload (less the worker's own keys, if any).
-    const payload = JOB_OPTION_KEYS.some((k) => Object.hasOwn(obj, k))
-      ? Object.fromEntries(Object.entries(obj).filter(([k]) => !JOB_OPTION_KEYS.includes(k)))
-      : obj;
-    return { route: resolveRoute('POST', '/sdapi/v1/txt2img'), payload, options };
-  }
-  const extra = Object.keys(obj).filter((k) => !ENVELOPE_KEYS.includes(k));
-  if (extra.length) {
-    throw new JobInputError(`${appendKey('input', extra[0]!)}: unknown field (an input with "api" allows only: ${ENVELOPE_KEYS.join(', ')})`);
-  }
-  const api = obj.api;
-  if (api === null || typeof api !== 'object' || Array.isArray(api)) {
-    throw new JobInputError(`input.api must be an object {"method": "GET"|"POST", "endpoint": "/sdapi/v1/..."}, got ${showValue(api)}`);
-  }
-  const apiObj = api as Record<string, unknown>;
-  const unknownApi = Object.keys(apiObj).filter((k) => k !== 'method' && k !== 'endpoint');
-  if (unknownApi.length) throw new JobInputError(`${appendKey('input.api', unknownApi[0]!)}: unknown field (allowed: method, endpoint)`);
-  const method = Object.hasOwn(apiObj, 'method') ? apiObj.method : undefined;
-  const endpoint = Object.hasOwn(apiObj, 'endpoint') ? apiObj.endpoint : undefined;
-  const payload = Object.hasOwn(obj, 'payload') ? obj.payload : undefined;
-  const dialect = dialectOf(endpoint);
-  if (dialect) {
-    if (typeof method !== 'string' || method.toUpperCase() !== 'POST') {
-      throw new JobInputError(`api.method ${showValue(method)} is not allowed for ${dialect.name} ${String(endpoint)}: it takes "POST"`);
-    }
-    return { dialect: { dialect, endpoint: endpoint as string }, payload, options };
-  }
-  try {
-    return { route: resolveRoute(method, endpoint), payload, options };
-  } catch (e) {
-    // An endpoint outside /sdapi/v1/: say which request dialects exist too.
-    if (e instanceof JobInputError && DIALECTS.length > 0 && typeof endpoint === 'string' && !endpoint.startsWith(ROUTE_PREFIX) && !endpoint.startsWith(ROUTE_PREFIX.slice(1))) {
-      throw new JobInputError(`${e.message}; or a request dialect: ${dialectEndpointsText()}`);
-    }
-    throw e;
-  }
-}
 
 /**
  * Calls A1111 for a job. While a generation runs, polls `/progress` every `PROGRESS_INTERVAL_MS` and sends
@@ -264,6 +167,18 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
   if (envBucket.error) log.error(`Bucket settings unusable, image jobs will fail until fixed: ${envBucket.error}`);
   else if (envBucket.target) log.info(`Outputs go to S3: ${envBucket.target.toString()}`);
   const uploader = new S3Uploader(log, opts.s3);
+  const models = opts.models ?? new ServerModels(log);
+  // Each backend's request model is read as soon as it is ready (and again after a refresh-* job).
+  const prefetch = () => {
+    for (const b of pool.backends) if (b.state === 'ready') models.of(b).catch(() => undefined);
+  };
+  pool.onChange(prefetch);
+  prefetch();
+  /** The model a job is checked against: the ready backends' (common) model; the bundled one while none is ready. */
+  const modelForJob = (): Promise<ServerModel> => {
+    const ready = pool.backends.filter((b) => b.state === 'ready');
+    return ready.length ? models.forJobs(ready) : Promise.resolve(bundledModel());
+  };
   return async (job, ctx) => {
     const startedAtMs = Date.now();
     let route: RouteSpec;
@@ -303,7 +218,9 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       // When the dialect chose the output (e.g. response_format "url"), refusals name its field, not input.output.
       plan = planOutput(route, options.output, job.s3Config, envBucket, translation?.outputField);
       try {
-        validatePayload(route, payload, limits);
+        const model = await modelForJob();
+        const checked = validatePayload(route, payload, limits, { model, ...(limits.unknownFields ? { unknownFields: limits.unknownFields } : {}) });
+        for (const w of checked.warnings) log.warn(translated + w, job.id);
         await checkImages(route, payload, limits, { signal: ctx.signal, ...(lookup ? { lookup } : {}) });
         // 5. Names against A1111's live lists (A1111 would silently substitute unknown ones; issue 5).
         const named = await checkNames(route, payload, lists, { strict: config.strictNames, signal: ctx.signal });
@@ -323,7 +240,10 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       throw e;
     }
     // A job that refreshes A1111's lists makes the cached ones stale.
-    if (route.name.startsWith('refresh-')) lists.invalidate();
+    if (route.name.startsWith('refresh-')) {
+      lists.invalidate();
+      models.invalidate();
+    }
     // The least-busy ready backend runs the job; it is given back as soon as A1111 has answered.
     const lease = pool.acquire();
     if (!lease) {

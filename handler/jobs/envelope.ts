@@ -1,0 +1,117 @@
+/**
+ * A job's input as the A1111 handler reads it: the `{api: {method, endpoint}, payload}` envelope (or a bare txt2img
+ * payload, the official worker's shape), the worker's own per-job options beside it, and which route or request
+ * dialect it names.
+ */
+import { JobInputError } from './errors.js';
+import { appendKey, showValue } from './format.js';
+import type { Dialect } from './dialects.js';
+import { openaiDialect } from './openai.js';
+import { OUTPUT_MODES, type OutputMode } from './output.js';
+import { resolveRoute, ROUTE_PREFIX, type RouteSpec } from './routes.js';
+import { sdcnDialect } from './sdcn.js';
+
+/** The worker's own per-job options, read from the input next to `api`/`payload` (or next to a bare txt2img payload). */
+export interface JobOptions {
+  /** `"preview": true` — stream A1111's live previews (job-stream), at most one per `PREVIEW_INTERVAL_MS`. */
+  preview: boolean;
+  /** `"timeout_s": N` — this job's A1111 timeout, seconds, capped by `MAX_JOB_TIMEOUT_S`; undefined = the default. */
+  timeoutS: number | undefined;
+  /**
+   * `"output": "base64" | "s3"` — where the images go: `base64` never uploads, `s3` always does (refused without
+   * a bucket); undefined = upload when a bucket (`s3Config` or `BUCKET_*`) is available.
+   */
+  output: OutputMode | undefined;
+}
+
+/** Worker-level keys a job input may carry besides the A1111 payload (issue 5). */
+const JOB_OPTION_KEYS = ['preview', 'timeout_s', 'output'];
+const ENVELOPE_KEYS = ['api', 'payload', ...JOB_OPTION_KEYS];
+
+/** Reads and checks `preview` / `timeout_s` / `output`; throws JobInputError naming the field. */
+function readJobOptions(obj: Record<string, unknown>): JobOptions {
+  const preview = Object.hasOwn(obj, 'preview') ? obj.preview : false;
+  if (typeof preview !== 'boolean') throw new JobInputError(`input.preview: ${showValue(preview)} is not allowed (must be true or false)`);
+  const t = Object.hasOwn(obj, 'timeout_s') ? obj.timeout_s : undefined;
+  if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t <= 0)) {
+    throw new JobInputError(`input.timeout_s: ${showValue(t)} is not allowed (must be a number of seconds > 0)`);
+  }
+  const output = Object.hasOwn(obj, 'output') ? obj.output : undefined;
+  if (output !== undefined && !OUTPUT_MODES.includes(output as OutputMode)) {
+    throw new JobInputError(`input.output: ${showValue(output)} is not allowed (must be "base64" or "s3")`);
+  }
+  return { preview, timeoutS: t, output: output as OutputMode | undefined };
+}
+
+/** The request dialects (dialects.ts), matched by their exact `input.api.endpoint`. */
+export const DIALECTS: readonly Dialect[] = Object.freeze([sdcnDialect, openaiDialect]);
+
+/** The dialect owning an endpoint, if any. */
+function dialectOf(endpoint: unknown): Dialect | undefined {
+  return typeof endpoint === 'string' ? DIALECTS.find((d) => d.endpoints.includes(endpoint)) : undefined;
+}
+
+/** `SDCN POST /txt2img, /img2img, /interrogate; …` for refusals. */
+function dialectEndpointsText(): string {
+  return DIALECTS.map((d) => `${d.name} POST ${d.endpoints.join(', ')}`).join('; ');
+}
+
+/** A job's input as read by {@link parseEnvelope}. */
+export interface Envelope {
+  /** The A1111 route (native input); for a dialect, the route is known only after translation. */
+  route?: RouteSpec;
+  /** The request dialect and its endpoint, when `input.api.endpoint` is one a dialect owns. */
+  dialect?: { dialect: Dialect; endpoint: string };
+  payload: unknown;
+  options: JobOptions;
+}
+
+/** Reads the envelope; throws JobInputError naming the offending field. */
+export function parseEnvelope(input: unknown): Envelope {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new JobInputError(
+      `input must be a JSON object ({"api": {"method", "endpoint"}, "payload": {...}} or a txt2img payload), got ${input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input}`,
+    );
+  }
+  const obj = input as Record<string, unknown>;
+  // Own properties only: nothing is ever read through a prototype.
+  const options = readJobOptions(obj);
+  if (!Object.hasOwn(obj, 'api')) {
+    // The official worker's shape: the input is a txt2img payload (less the worker's own keys, if any).
+    const payload = JOB_OPTION_KEYS.some((k) => Object.hasOwn(obj, k))
+      ? Object.fromEntries(Object.entries(obj).filter(([k]) => !JOB_OPTION_KEYS.includes(k)))
+      : obj;
+    return { route: resolveRoute('POST', '/sdapi/v1/txt2img'), payload, options };
+  }
+  const extra = Object.keys(obj).filter((k) => !ENVELOPE_KEYS.includes(k));
+  if (extra.length) {
+    throw new JobInputError(`${appendKey('input', extra[0]!)}: unknown field (an input with "api" allows only: ${ENVELOPE_KEYS.join(', ')})`);
+  }
+  const api = obj.api;
+  if (api === null || typeof api !== 'object' || Array.isArray(api)) {
+    throw new JobInputError(`input.api must be an object {"method": "GET"|"POST", "endpoint": "/sdapi/v1/..."}, got ${showValue(api)}`);
+  }
+  const apiObj = api as Record<string, unknown>;
+  const unknownApi = Object.keys(apiObj).filter((k) => k !== 'method' && k !== 'endpoint');
+  if (unknownApi.length) throw new JobInputError(`${appendKey('input.api', unknownApi[0]!)}: unknown field (allowed: method, endpoint)`);
+  const method = Object.hasOwn(apiObj, 'method') ? apiObj.method : undefined;
+  const endpoint = Object.hasOwn(apiObj, 'endpoint') ? apiObj.endpoint : undefined;
+  const payload = Object.hasOwn(obj, 'payload') ? obj.payload : undefined;
+  const dialect = dialectOf(endpoint);
+  if (dialect) {
+    if (typeof method !== 'string' || method.toUpperCase() !== 'POST') {
+      throw new JobInputError(`api.method ${showValue(method)} is not allowed for ${dialect.name} ${String(endpoint)}: it takes "POST"`);
+    }
+    return { dialect: { dialect, endpoint: endpoint as string }, payload, options };
+  }
+  try {
+    return { route: resolveRoute(method, endpoint), payload, options };
+  } catch (e) {
+    // An endpoint outside /sdapi/v1/: say which request dialects exist too.
+    if (e instanceof JobInputError && DIALECTS.length > 0 && typeof endpoint === 'string' && !endpoint.startsWith(ROUTE_PREFIX) && !endpoint.startsWith(ROUTE_PREFIX.slice(1))) {
+      throw new JobInputError(`${e.message}; or a request dialect: ${dialectEndpointsText()}`);
+    }
+    throw e;
+  }
+}
+
