@@ -1,101 +1,98 @@
 /**
- * The allow-list of A1111 settings a job may change: the keys of `override_settings` (txt2img, img2img) and
- * of the `POST /sdapi/v1/options` payload (A1111 spec §2.12).
+ * The settings a job may change: the keys of `override_settings` (txt2img, img2img) and of the
+ * `POST /sdapi/v1/options` payload (A1111 spec §2.12). Rule (issue 11): deny what is dangerous on a shared
+ * serverless worker, allow the rest.
  *
- * A1111 applies both with `opts.set(key, value, is_api=True)`; POST /options also saves them to its
- * `config.json`. Without a list a job could write any of A1111's settings: output directories and file name
- * patterns (`outdir_*`, `samples_filename_pattern`), what is saved to disk (`samples_save`, `save_txt`),
- * start-up and extension state (`disable_all_extensions`, `restore_config_state_file`) or the URL policy
- * (`api_enable_requests`, `api_forbid_local_requests`, `api_useragent` — A1111 marks those `restrict_api`
- * and ignores them silently; the worker refuses them loudly).
+ * How A1111 v1.10.1 applies them (`modules/processing.py` `process_images`, `modules/api/api.py` `set_config`,
+ * `modules/options.py` `Options.set`): every key goes through `opts.set(key, value, is_api=True)`, which looks the key
+ * up in `data_labels` — an option A1111 does not have raises `KeyError` (HTTP 500; only a `null` value is a silent
+ * no-op) — and silently skips options marked `restrict_api`; POST /options then saves everything to `config.json`
+ * (persisted for every later job), override_settings are restored after the job. A1111 checks no value types.
  *
- * The list holds the per-image generation settings of A1111 v1.10 — essentially the settings A1111 itself
- * writes into a PNG's infotext and reads back from a pasted one — grouped as:
- * - model: `sd_model_checkpoint`, `sd_vae`, `CLIP_stop_at_last_layers` (CLIP skip), `sdxl_clip_l_skip`,
- *   `sd_vae_encode_method`, `sd_vae_decode_method`;
- * - sampler and scheduler parameters: `eta_ddim`, `eta_ancestral`, `ddim_discretize`, `s_churn`, `s_tmin`,
- *   `s_tmax`, `s_noise`, `s_min_uncond`, `k_sched_type` (A1111 ≤ 1.8; harmless on 1.10), `sigma_min`,
- *   `sigma_max`, `rho`, `always_discard_next_to_last_sigma`, `sgm_noise_multiplier`, `uni_pc_variant`,
- *   `uni_pc_skip_type`, `uni_pc_order`, `uni_pc_lower_order_final`, `sd_noise_schedule`, `skip_early_cond`,
- *   `beta_dist_alpha`, `beta_dist_beta`;
- * - seed: `eta_noise_seed_delta` (ENSD), `randn_source`;
- * - output format: `samples_format` (png, jpg, jpeg, webp), `jpeg_quality` (1–100), `webp_lossless`;
- * - token merging: `token_merging_ratio`, `token_merging_ratio_img2img`, `token_merging_ratio_hr`;
- * - img2img: `img2img_fix_steps`, `initial_noise_multiplier`, `img2img_extra_noise`, `inpainting_mask_weight`.
+ * So the worker:
+ * - refuses every key of {@link DENIED_OPTIONS} and {@link DENIED_OPTION_RULES} (below, with the reason of each);
+ * - refuses a key that the server's `GET /sdapi/v1/options` does not list ("certainly wrong": A1111 would answer
+ *   500 KeyError), with a "did you mean" among the keys it lists — so an extension's or Forge's options
+ *   (`forge_additional_modules`, `forge_preset`, `control_net_*`, `ad_*`) pass exactly when the server has them;
+ *   when that list is unavailable (404, error), only the deny-list applies;
+ * - passes every other key with any JSON value, unchanged (A1111 takes any value; a wrong one fails in A1111).
  *
- * Values must be JSON strings, finite numbers or booleans of the setting's type (never objects, arrays or
- * null). A name A1111 does not know still reaches A1111, which answers with its own error.
+ * Removed (the former 40-key allow-list): the allow-list itself, the per-key type/range checks (`samples_format` in
+ * png/jpg/jpeg/webp, `jpeg_quality` 1–100, integer/number/boolean types) and the special case `k_sched_type` (not an
+ * option in v1.10.1; now refused as unknown by servers that do not list it). Kept: the refusal of the URL-policy
+ * options (now from A1111's own `restrict_api` marks) and of the script "Prompts from file or textbox".
+ *
+ * Not denied, on purpose: the switches that make A1111 save files into its own output folders (`samples_save`,
+ * `grid_save`, `save_txt`, `save_init_img`, `save_images_before_*`, `save_mask*`, `save_incomplete_images`): they
+ * write under the operator's output directories only, which a caller can already do with `save_images: true`; model
+ * cache sizes (`sd_checkpoints_limit`, …), console output and UI options: they stay on the endpoint's own worker.
  */
-import { appendKey } from './format.js';
-
-/** JSON type of a setting's value. `integer` also accepts `2.0`. */
-export type SettingType = 'string' | 'number' | 'integer' | 'boolean';
-
-/** One allowed setting. */
-export interface AllowedSetting {
-  /** The setting's group, for documentation. */
-  readonly group: 'model' | 'sampler' | 'seed' | 'output' | 'token merging' | 'img2img';
-  readonly type: SettingType;
-  /** Allowed values (compared case-insensitively) when the setting takes only a few. */
-  readonly values?: readonly string[];
-  /** Smallest allowed number. */
-  readonly min?: number;
-  /** Largest allowed number. */
-  readonly max?: number;
-}
-
-const s = (group: AllowedSetting['group'], type: SettingType, extra: Omit<AllowedSetting, 'group' | 'type'> = {}): AllowedSetting =>
-  Object.freeze({ group, type, ...extra });
+import type { A1111Lists } from '../a1111/lists.js';
+import { JobInputError } from './errors.js';
+import { appendKey, showValue } from './format.js';
+import { closestName } from './name-suggest.js';
+import type { RouteSpec } from './routes.js';
 
 /**
- * Every setting a job may change, in the order messages list them. A Map, so a key such as `__proto__` never
- * reaches an object's prototype.
+ * Options denied by name, with the reason (A1111 v1.10.1 `modules/shared_options.py` unless noted):
+ * - `api_enable_requests`, `api_forbid_local_requests`, `api_useragent`: A1111 marks them `restrict_api=True` (the
+ *   only three in v1.10.1) and ignores them silently over the API; they are the operator's policy for the http(s)
+ *   image URLs A1111 fetches (SSRF guard).
+ * - `temp_dir` ("Directory for temporary images"), `font` (font file for grid text): name a path on the server.
+ * - `clean_temp_dir_at_start`: deletes the files of the temporary directory when A1111 next starts.
+ * - `disabled_extensions`, `disable_all_extensions`: change which extensions load at the next start.
+ * - `restore_config_state_file`: restores a saved extensions/config state (`config-states/`) at the next start.
  */
-export const ALLOWED_SETTINGS: ReadonlyMap<string, AllowedSetting> = new Map<string, AllowedSetting>([
-  ['sd_model_checkpoint', s('model', 'string')],
-  ['sd_vae', s('model', 'string')],
-  ['CLIP_stop_at_last_layers', s('model', 'integer', { min: 1 })],
-  ['sdxl_clip_l_skip', s('model', 'boolean')],
-  ['sd_vae_encode_method', s('model', 'string')],
-  ['sd_vae_decode_method', s('model', 'string')],
-  ['eta_ddim', s('sampler', 'number')],
-  ['eta_ancestral', s('sampler', 'number')],
-  ['ddim_discretize', s('sampler', 'string')],
-  ['s_churn', s('sampler', 'number')],
-  ['s_tmin', s('sampler', 'number')],
-  ['s_tmax', s('sampler', 'number')],
-  ['s_noise', s('sampler', 'number')],
-  ['s_min_uncond', s('sampler', 'number')],
-  ['k_sched_type', s('sampler', 'string')],
-  ['sigma_min', s('sampler', 'number')],
-  ['sigma_max', s('sampler', 'number')],
-  ['rho', s('sampler', 'number')],
-  ['always_discard_next_to_last_sigma', s('sampler', 'boolean')],
-  ['sgm_noise_multiplier', s('sampler', 'boolean')],
-  ['uni_pc_variant', s('sampler', 'string')],
-  ['uni_pc_skip_type', s('sampler', 'string')],
-  ['uni_pc_order', s('sampler', 'integer', { min: 1 })],
-  ['uni_pc_lower_order_final', s('sampler', 'boolean')],
-  ['sd_noise_schedule', s('sampler', 'string')],
-  ['skip_early_cond', s('sampler', 'number')],
-  ['beta_dist_alpha', s('sampler', 'number')],
-  ['beta_dist_beta', s('sampler', 'number')],
-  ['eta_noise_seed_delta', s('seed', 'integer')],
-  ['randn_source', s('seed', 'string')],
-  ['samples_format', s('output', 'string', { values: ['png', 'jpg', 'jpeg', 'webp'] })],
-  ['jpeg_quality', s('output', 'integer', { min: 1, max: 100 })],
-  ['webp_lossless', s('output', 'boolean')],
-  ['token_merging_ratio', s('token merging', 'number')],
-  ['token_merging_ratio_img2img', s('token merging', 'number')],
-  ['token_merging_ratio_hr', s('token merging', 'number')],
-  ['img2img_fix_steps', s('img2img', 'boolean')],
-  ['initial_noise_multiplier', s('img2img', 'number')],
-  ['img2img_extra_noise', s('img2img', 'number')],
-  ['inpainting_mask_weight', s('img2img', 'number')],
+export const DENIED_OPTIONS: ReadonlyMap<string, string> = new Map([
+  ['api_enable_requests', "A1111 marks it restrict_api: whether A1111 fetches http(s) image URLs is the operator's policy"],
+  ['api_forbid_local_requests', "A1111 marks it restrict_api: the guard against image URLs on local addresses is the operator's policy"],
+  ['api_useragent', "A1111 marks it restrict_api: the user agent of A1111's image URL requests is the operator's"],
+  ['temp_dir', 'names a directory on the server (temporary images)'],
+  ['font', 'names a font file on the server'],
+  ['clean_temp_dir_at_start', 'deletes the temporary directory’s files when A1111 next starts'],
+  ['disabled_extensions', 'changes which extensions load at the next start'],
+  ['disable_all_extensions', 'changes which extensions load at the next start'],
+  ['restore_config_state_file', 'restores a saved configuration and extension state at the next start'],
 ]);
 
-/** The allowed keys, comma-separated (the tail of the first refusal). */
-export const ALLOWED_SETTINGS_TEXT: string = [...ALLOWED_SETTINGS.keys()].join(', ');
+/** A deny rule over option names: every key it matches is refused. */
+export interface DenyRule {
+  /** What the rule matches, for documentation (`outdir_*`). */
+  readonly pattern: string;
+  readonly matches: (key: string) => boolean;
+  readonly reason: string;
+}
+
+/**
+ * Deny rules by name, for A1111's options and those extensions add (A1111 v1.10.1 `shared_options.py`; ControlNet
+ * `control_net_models_path`, `control_net_detectedmap_dir`; ADetailer `ad_extra_models_dir`):
+ * - `outdir_*`: the output directories (`outdir_samples`, `outdir_txt2img_samples`, `outdir_img2img_samples`,
+ *   `outdir_extras_samples`, `outdir_grids`, `outdir_txt2img_grids`, `outdir_img2img_grids`, `outdir_save`,
+ *   `outdir_init_images`) — a job could make A1111 write files into any directory it can write to;
+ * - `*_filename_pattern` (`samples_filename_pattern`, `directories_filename_pattern`, `grid_zip_filename_pattern`):
+ *   A1111 joins the pattern's text to the output directory (`images.save_image`), so `../` in it leaves it;
+ * - `*_dir`, `*_path`, `*_file`: extensions' directories and files (models, detected maps, config states);
+ * - names containing `command`: a program to run (e.g. the custom-autolaunch extension's `custom_autolaunch_command`).
+ * No option of v1.10.1 matches a rule without naming a path (`save_to_dirs`, `grid_save_to_dirs` end in `_dirs` and
+ * are on/off switches; they pass); Forge's `forge_additional_modules` (module files chosen by name in its UI)
+ * matches none and passes when the Forge server lists it.
+ */
+export const DENIED_OPTION_RULES: readonly DenyRule[] = Object.freeze([
+  { pattern: 'outdir_*', matches: (k: string) => k.startsWith('outdir_'), reason: 'names a directory A1111 writes images to; output paths are the operator’s' },
+  { pattern: '*_filename_pattern', matches: (k: string) => k.endsWith('_filename_pattern'), reason: 'A1111 joins it to the output directory, so it can write files elsewhere' },
+  { pattern: '*_dir', matches: (k: string) => k.endsWith('_dir'), reason: 'names a directory on the server' },
+  { pattern: '*_path', matches: (k: string) => k.endsWith('_path'), reason: 'names a path on the server' },
+  { pattern: '*_file', matches: (k: string) => k.endsWith('_file'), reason: 'names a file on the server' },
+  { pattern: '*command*', matches: (k: string) => k.toLowerCase().includes('command'), reason: 'names a program for the server to run' },
+]);
+
+/**
+ * Why an option is denied ({@link DENIED_OPTIONS}, then {@link DENIED_OPTION_RULES}), or undefined when it is not.
+ * Case-sensitive, as A1111's option names are.
+ */
+export function deniedOptionReason(key: string): string | undefined {
+  return DENIED_OPTIONS.get(key) ?? DENIED_OPTION_RULES.find((r) => r.matches(key))?.reason;
+}
 
 /** One refused setting. */
 export interface SettingIssue {
@@ -103,96 +100,32 @@ export interface SettingIssue {
   path: string;
   /** The value, shown in the message when `showValue` is true. */
   value: unknown;
-  /** False for a refused key (only the reason is shown), true for a refused value. */
+  /** False when only the reason is shown, true when the value is shown too. */
   showValue: boolean;
-  /** Why, e.g. `not an allowed setting` or `must be an integer`. */
+  /** Why, e.g. `names a directory A1111 writes images to; …`. */
   reason: string;
 }
 
-const TYPE_PHRASE: Readonly<Record<SettingType, string>> = {
-  string: 'must be a string',
-  number: 'must be a number',
-  integer: 'must be an integer',
-  boolean: 'must be a boolean',
-};
-
-function valueReason(spec: AllowedSetting, value: unknown): string | undefined {
-  const okType =
-    spec.type === 'string'
-      ? typeof value === 'string'
-      : spec.type === 'boolean'
-        ? typeof value === 'boolean'
-        : typeof value === 'number' && Number.isFinite(value) && (spec.type === 'number' || Number.isInteger(value));
-  if (!okType) return TYPE_PHRASE[spec.type];
-  if (spec.values && !spec.values.includes(String(value).toLowerCase())) {
-    return `must be one of ${spec.values.map((v) => JSON.stringify(v)).join(', ')}`;
-  }
-  if (typeof value === 'number' && spec.min !== undefined && value < spec.min) return `must be >= ${spec.min}`;
-  if (typeof value === 'number' && spec.max !== undefined && value > spec.max) return `must be <= ${spec.max}`;
-  return undefined;
-}
-
-/** An allowed key differing only in case or by one or two edits, for "did you mean". */
-function nearKey(key: string): string | undefined {
-  if (key.length > 60) return undefined;
-  const lower = key.toLowerCase();
-  for (const k of ALLOWED_SETTINGS.keys()) if (k.toLowerCase() === lower) return k;
-  for (const k of ALLOWED_SETTINGS.keys()) {
-    if (Math.abs(k.length - key.length) > 2) continue;
-    // Cheap bounded edit distance (≤ 2).
-    const a = lower;
-    const b = k.toLowerCase();
-    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      const cur = [i];
-      for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-    if (prev[b.length]! <= 2) return k;
-  }
-  return undefined;
-}
-
 /**
- * Checks settings against {@link ALLOWED_SETTINGS} (A1111 spec §2.12): every key must be allowed and every
- * value of the setting's type. Never mutates `settings`; reads own keys only.
- *
+ * The deny-list check alone (no server list): one issue per denied key of `settings`, in key order. Never mutates
+ * `settings`; reads own keys only. Used by {@link checkSettings}, and on its own where no list can be fetched.
  * @param settings the `override_settings` object or the `POST /sdapi/v1/options` payload.
  * @param basePath path of `settings` in the payload (`override_settings`), or `''` for the options payload.
- * @returns one issue per refused key or value, in key order; the first refused key's reason lists every
- *   allowed key (`not an allowed setting (allowed: sd_model_checkpoint, sd_vae, …)`), later ones suggest a
- *   close allowed key when there is one. Empty when everything is allowed.
  */
 export function settingsIssues(settings: Readonly<Record<string, unknown>>, basePath: string): SettingIssue[] {
   const issues: SettingIssue[] = [];
-  let listed = false;
   for (const key of Object.keys(settings)) {
-    const path = appendKey(basePath, key);
-    const spec = ALLOWED_SETTINGS.get(key);
-    const value = settings[key];
-    if (!spec) {
-      const near = nearKey(key);
-      const hint = near ? `did you mean ${JSON.stringify(near)}? ` : '';
-      const reason = listed
-        ? `not an allowed setting${near ? ` (${hint.trim()})` : ''}`
-        : `not an allowed setting (${hint}allowed: ${ALLOWED_SETTINGS_TEXT})`;
-      listed = true;
-      issues.push({ path, value, showValue: false, reason });
-      continue;
-    }
-    const why = valueReason(spec, value);
-    if (why) issues.push({ path, value, showValue: true, reason: why });
+    const reason = deniedOptionReason(key);
+    if (reason) issues.push({ path: appendKey(basePath, key), value: settings[key], showValue: true, reason: `is not allowed: ${reason}` });
   }
   return issues;
 }
 
-
 /**
- * Selectable scripts (`script_name`, matched as A1111 does: case-insensitive title) a job may not run because
- * their arguments reach what the allow-list keeps out. A1111's built-in "Prompts from file or textbox" reads
- * `--outpath_samples`, `--outpath_grids`, `--do_not_save_samples`, `--steps`, `--width`, `--n_iter`… from
- * each line of its text argument, so it could write images to any directory A1111 can write to and bypass
- * the cost caps.
+ * Selectable scripts (`script_name`, matched as A1111 does: case-insensitive title) a job may not run. A1111's
+ * built-in "Prompts from file or textbox" (`scripts/prompts_from_file.py`) reads `--outpath_samples`,
+ * `--outpath_grids`, `--do_not_save_samples`, `--steps`, `--width`, `--n_iter`… from each line of its text
+ * argument, so it could write images to any directory A1111 can write to and bypass the cost caps.
  */
 export const REFUSED_SCRIPT_TITLES: ReadonlySet<string> = new Set(['prompts from file or textbox']);
 
@@ -202,5 +135,72 @@ export const REFUSED_SCRIPT_TITLES: ReadonlySet<string> = new Set(['prompts from
  */
 export function scriptNameReason(value: unknown): string | undefined {
   if (typeof value !== 'string' || !REFUSED_SCRIPT_TITLES.has(value.trim().toLowerCase())) return undefined;
-  return 'its lines can set output paths (--outpath_samples) and any generation field, past the settings allow-list and the caps';
+  return 'its lines can set output paths (--outpath_samples) and any generation field, past the settings deny-list and the caps';
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The settings object of a payload and its path: the options payload itself, or `override_settings`. */
+function settingsOf(route: RouteSpec, payload: Record<string, unknown>): { settings: Record<string, unknown>; base: string } | undefined {
+  if (route.schema === 'options') return { settings: payload, base: '' };
+  if (!route.generates) return undefined;
+  const ov = Object.hasOwn(payload, 'override_settings') ? payload.override_settings : undefined;
+  return isObject(ov) ? { settings: ov, base: 'override_settings' } : undefined;
+}
+
+/** The option keys the server lists, after one refresh when `keys` has one it does not; undefined when unavailable. */
+async function serverOptions(keys: readonly string[], lists: A1111Lists, signal: AbortSignal | undefined): Promise<ReadonlySet<string> | undefined> {
+  let snap = await lists.get('options', signal);
+  if (!snap.available) return undefined;
+  if (keys.some((k) => !snap.names.has(k)) && (await lists.refresh('options', signal))) snap = await lists.get('options', signal);
+  return snap.available ? snap.names : undefined;
+}
+
+/**
+ * Checks the settings of a payload (see the module comment for the rules and their sources):
+ * - `POST /sdapi/v1/options`: every key of the payload;
+ * - txt2img/img2img: every key of `override_settings` (when it is an object), and `script_name` against
+ *   {@link REFUSED_SCRIPT_TITLES}.
+ * Denied keys ({@link deniedOptionReason}) are refused whatever the server; keys the server's `GET /sdapi/v1/options`
+ * does not list are refused with a "did you mean" (fetched through `lists`, cached; refreshed once on a miss); when
+ * that list is unavailable only the deny-list applies. Values are never checked; the payload is never changed.
+ *
+ * @param route the resolved route; other routes' payloads are not looked at
+ * @param payload the payload (a JSON object; anything else is left to the schema check)
+ * @throws JobInputError `invalid payload for POST /sdapi/v1/txt2img: override_settings.outdir_samples: "/tmp" is not
+ *   allowed: names a directory A1111 writes images to; …; override_settings.samples_fromat: not an option of this
+ *   A1111 (did you mean "samples_format"?): A1111 would fail with KeyError (HTTP 500)` — one line, issues joined
+ *   with `; `
+ * @throws A1111Error `unreachable` when A1111 cannot be reached for its options list, `aborted` when `opts.signal`
+ *   aborts
+ */
+export async function checkSettings(route: RouteSpec, payload: Record<string, unknown>, lists: A1111Lists, opts: { signal?: AbortSignal }): Promise<void> {
+  if (!isObject(payload)) return;
+  const issues: string[] = [];
+  if (route.generates) {
+    const script = Object.hasOwn(payload, 'script_name') ? payload.script_name : undefined;
+    const why = scriptNameReason(script);
+    if (why) issues.push(`script_name: ${showValue(script)} is not allowed: ${why}`);
+  }
+  const found = settingsOf(route, payload);
+  if (found) {
+    const { settings, base } = found;
+    const keys = Object.keys(settings);
+    const allowedKeys = keys.filter((k) => deniedOptionReason(k) === undefined);
+    const known = allowedKeys.length ? await serverOptions(allowedKeys, lists, opts.signal) : undefined;
+    const candidates = known ? [...known].filter((k) => deniedOptionReason(k) === undefined) : [];
+    for (const key of keys) {
+      const denied = deniedOptionReason(key);
+      if (denied) {
+        issues.push(`${appendKey(base, key)}: ${showValue(settings[key])} is not allowed: ${denied}`);
+      } else if (known && !known.has(key)) {
+        const near = closestName(key, candidates);
+        const mean = near ? ` (did you mean ${JSON.stringify(near.name)}?)` : '';
+        issues.push(`${appendKey(base, key)}: not an option of this A1111${mean}: A1111 would fail with KeyError (HTTP 500)`);
+      }
+    }
+  }
+  if (issues.length) throw new JobInputError(`invalid payload for ${route.method} ${route.path}: ${issues.join('; ')}`);
 }
