@@ -53,7 +53,9 @@ function deref(schema: unknown, doc: Json, depth = 0): Json {
 /** A schema's kind and nullability: `type` (string or array with `"null"`), `anyOf`/`oneOf` with a `null` branch. */
 function kindOf(schema: Json, doc: Json): { kind: FieldKind; nullable: boolean | undefined; branch: Json } {
   const t = schema.type;
-  if (typeof t === 'string' && KINDS.has(t)) return { kind: t as FieldKind, nullable: schema.nullable === true ? true : undefined, branch: schema };
+  // A plain type is not nullable in JSON Schema and OpenAPI 3.1; OpenAPI 3.0 from pydantic 1 leaves it unsaid.
+  const plain = schema.nullable === true ? true : doc['x-plain-type-nullable'] === 'unknown' ? undefined : false;
+  if (typeof t === 'string' && KINDS.has(t)) return { kind: t as FieldKind, nullable: plain, branch: schema };
   if (t === 'null') return { kind: 'any', nullable: true, branch: schema };
   if (Array.isArray(t)) {
     const types = t.filter((x): x is string => typeof x === 'string');
@@ -171,13 +173,16 @@ export const FORGE_FIELDS: readonly string[] = ['distilled_cfg_scale', 'hr_disti
  * @param origin where it came from, for {@link ServerModel.description} (e.g. `http://127.0.0.1:3000`)
  * @throws OpenApiError when `doc` has no `openapi` version or no `paths`, or no request model for txt2img or img2img
  */
-export function parseOpenApi(doc: unknown, origin: string): ServerModel {
-  if (!isObject(doc) || typeof doc.openapi !== 'string' || !isObject(doc.paths)) throw new OpenApiError('not an OpenAPI document (no "openapi" version or "paths")');
-  const version = doc.openapi;
+export function parseOpenApi(raw: unknown, origin: string): ServerModel {
+  if (!isObject(raw) || typeof raw.openapi !== 'string' || !isObject(raw.paths)) throw new OpenApiError('not an OpenAPI document (no "openapi" version or "paths")');
+  const version = raw.openapi;
+  let doc: Json = raw;
+  // pydantic 1 (OpenAPI 3.0) writes `Optional[int]` and `int` alike: nullability comes from the bundled model.
+  if (version.startsWith('3.0')) doc = { ...doc, 'x-plain-type-nullable': 'unknown' };
   const paths = new Set<string>();
   const models = new Map<string, RequestModel>();
   const bundled = bundledModel();
-  for (const [path, item] of Object.entries(doc.paths)) {
+  for (const [path, item] of Object.entries(doc.paths as Json)) {
     if (!isObject(item)) continue;
     for (const [method, op] of Object.entries(item)) {
       if (!['get', 'post', 'put', 'delete', 'patch'].includes(method)) continue;
