@@ -1,6 +1,7 @@
 /**
- * Small, real image files for the input-image tests: a PNG encoded by pngjs, and JPEG / WebP files built by
- * hand with just the headers a decoder reads first (enough for the worker's header check).
+ * Small image files for the input-image tests, built here from the formats' specifications (nothing copied):
+ * a PNG encoded by pngjs; complete GIF, BMP, TIFF and ICO files; JPEG, WebP and AVIF files with just the headers
+ * a decoder reads first (enough for the worker's header check); an SVG text.
  */
 import { PNG } from 'pngjs';
 
@@ -38,7 +39,7 @@ function segment(marker: number, payload: Buffer): Buffer {
  * @param sof the frame marker: 0xC0 baseline, 0xC2 progressive…
  * @param appPadding bytes of an extra APP1 segment before the frame header (max 65533).
  */
-export function jpegBytes(width: number, height: number, opts: { sof?: number; appPadding?: number; fillBytes?: number } = {}): Buffer {
+export function jpegBytes(width: number, height: number, opts: { sof?: number; appPadding?: number } = {}): Buffer {
   const soi = Buffer.from([0xff, 0xd8]);
   const app0 = segment(0xe0, Buffer.from([0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]));
   const app1 = opts.appPadding ? segment(0xe1, Buffer.alloc(opts.appPadding, 0x41)) : Buffer.alloc(0);
@@ -48,10 +49,9 @@ export function jpegBytes(width: number, height: number, opts: { sof?: number; a
   sofPayload.writeUInt16BE(width, 3);
   sofPayload[5] = 3; // components
   sofPayload.set([1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1], 6);
-  const fill = Buffer.alloc(opts.fillBytes ?? 0, 0xff);
   const sof = segment(opts.sof ?? 0xc0, sofPayload);
   const sos = segment(0xda, Buffer.from([1, 1, 0, 0, 0x3f, 0]));
-  return Buffer.concat([soi, app0, app1, fill, sof, sos, Buffer.from([0x00, 0x00, 0xff, 0xd9])]);
+  return Buffer.concat([soi, app0, app1, sof, sos, Buffer.from([0x00, 0x00, 0xff, 0xd9])]);
 }
 
 function riff(chunk: string, data: Buffer): Buffer {
@@ -91,5 +91,119 @@ export function webpExtendedBytes(width: number, height: number): Buffer {
   return riff('VP8X', data);
 }
 
+/**
+ * A GIF89a: logical screen `width × height` px, a 2-colour global colour table and one 1 × 1 frame (LZW minimum
+ * code size 2: clear, index 0, end of information = bytes 44 01), then the trailer.
+ */
+export function gifBytes(width: number, height: number): Buffer {
+  const screen = Buffer.alloc(7);
+  screen.writeUInt16LE(width, 0);
+  screen.writeUInt16LE(height, 2);
+  screen[4] = 0x80; // global colour table of 2 entries, 1 bit per primary
+  const table = Buffer.from([0, 0, 0, 0xff, 0xff, 0xff]);
+  const frame = Buffer.alloc(10);
+  frame[0] = 0x2c; // image separator; left, top 0
+  frame.writeUInt16LE(1, 5);
+  frame.writeUInt16LE(1, 7);
+  return Buffer.concat([Buffer.from('GIF89a', 'latin1'), screen, table, frame, Buffer.from([2, 2, 0x44, 0x01, 0, 0x3b])]);
+}
+
+/**
+ * A 24-bit BMP (BITMAPFILEHEADER + BITMAPINFOHEADER + rows padded to 4 bytes), grey; `topDown` writes a negative
+ * height (rows top to bottom). `headerOnly` leaves out the pixels (the header still counts them).
+ */
+export function bmpBytes(width: number, height: number, opts: { topDown?: boolean; headerOnly?: boolean } = {}): Buffer {
+  const row = Math.ceil((width * 3) / 4) * 4;
+  const pixels = row * height;
+  const head = Buffer.alloc(54);
+  head.write('BM', 0, 'latin1');
+  head.writeUInt32LE(54 + pixels, 2);
+  head.writeUInt32LE(54, 10); // pixel data offset
+  head.writeUInt32LE(40, 14); // BITMAPINFOHEADER size
+  head.writeInt32LE(width, 18);
+  head.writeInt32LE(opts.topDown ? -height : height, 22);
+  head.writeUInt16LE(1, 26); // planes
+  head.writeUInt16LE(24, 28); // bits per pixel
+  head.writeUInt32LE(pixels, 34);
+  return opts.headerOnly ? head : Buffer.concat([head, Buffer.alloc(pixels, 0x80)]);
+}
+
+/**
+ * An 8-bit greyscale, uncompressed TIFF with one strip: header (`II*\0` or `MM\0*`), one IFD (ImageWidth,
+ * ImageLength, BitsPerSample, Compression, PhotometricInterpretation, StripOffsets, RowsPerStrip,
+ * StripByteCounts) and the pixels. `ifdAtEnd` writes the pixels first and the IFD after them, as some encoders do.
+ */
+export function tiffBytes(width: number, height: number, opts: { bigEndian?: boolean; ifdAtEnd?: boolean } = {}): Buffer {
+  const be = opts.bigEndian ?? false;
+  const u16 = (b: Buffer, v: number, at: number): number => (be ? b.writeUInt16BE(v, at) : b.writeUInt16LE(v, at));
+  const u32 = (b: Buffer, v: number, at: number): number => (be ? b.writeUInt32BE(v, at) : b.writeUInt32LE(v, at));
+  const pixels = Buffer.alloc(width * height, 0x80);
+  const entries: Array<[number, number, number]> = [
+    [256, 4, width], [257, 4, height], [258, 3, 8], [259, 3, 1], [262, 3, 1], [273, 4, 0], [278, 4, height], [279, 4, pixels.length],
+  ];
+  const ifd = Buffer.alloc(2 + entries.length * 12 + 4);
+  const ifdOffset = opts.ifdAtEnd ? 8 + pixels.length : 8;
+  const pixelOffset = opts.ifdAtEnd ? 8 : 8 + ifd.length;
+  u16(ifd, entries.length, 0);
+  entries.forEach(([tag, type, value], i) => {
+    const at = 2 + i * 12;
+    u16(ifd, tag, at);
+    u16(ifd, type, at + 2);
+    u32(ifd, 1, at + 4); // count
+    const v = tag === 273 ? pixelOffset : value;
+    if (type === 3) u16(ifd, v, at + 8);
+    else u32(ifd, v, at + 8);
+  });
+  const header = Buffer.alloc(8);
+  header.write(be ? 'MM' : 'II', 0, 'latin1');
+  u16(header, 42, 2);
+  u32(header, ifdOffset, 4);
+  return Buffer.concat(opts.ifdAtEnd ? [header, pixels, ifd] : [header, ifd, pixels]);
+}
+
+/** An ICO holding one PNG of `size × size` px (1–256; 256 is written as 0 in the directory entry). */
+export function icoBytes(size: number): Buffer {
+  const png = pngBytes(size, size);
+  const head = Buffer.alloc(6 + 16);
+  head.writeUInt16LE(1, 2); // type: icon
+  head.writeUInt16LE(1, 4); // one image
+  head[6] = size & 0xff;
+  head[7] = size & 0xff;
+  head.writeUInt16LE(1, 10); // planes
+  head.writeUInt16LE(32, 12); // bits per pixel
+  head.writeUInt32LE(png.length, 14);
+  head.writeUInt32LE(head.length, 18);
+  return Buffer.concat([head, png]);
+}
+
+function box(type: string, ...content: Buffer[]): Buffer {
+  const body = Buffer.concat(content);
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(8 + body.length, 0);
+  head.write(type, 4, 'latin1');
+  return Buffer.concat([head, body]);
+}
+
+/**
+ * The boxes of an AVIF (ISO BMFF, HEIF) that carry its size: `ftyp` (major brand `brand`), then `meta` →
+ * `iprp` → `ipco` → `ispe` (image spatial extents). No image data.
+ */
+export function avifHeader(width: number, height: number, brand = 'avif'): Buffer {
+  const ftyp = box('ftyp', Buffer.from(`${brand}\0\0\0\0mif1miaf`, 'latin1'));
+  const ispeBody = Buffer.alloc(12);
+  ispeBody.writeUInt32BE(width, 4);
+  ispeBody.writeUInt32BE(height, 8);
+  const meta = box('meta', Buffer.alloc(4), box('iprp', box('ipco', box('ispe', ispeBody))));
+  return Buffer.concat([ftyp, meta]);
+}
+
+/** An SVG document of `width × height` px. */
+export function svgBytes(width: number, height: number): Buffer {
+  return Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="1" height="1"/></svg>`);
+}
+
 /** base64 of bytes. */
 export const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
+
+/** base64 of bytes in lines of 76 characters ended by `eol`, as MIME encoders (and `base64` without -w0) write. */
+export const b64Lines = (bytes: Uint8Array, eol = '\r\n'): string => (b64(bytes).match(/.{1,76}/g) ?? []).join(eol) + eol;
