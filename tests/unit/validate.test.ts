@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type LimitsConfig } from '../../handler/config.js';
 import { JobInputError } from '../../handler/jobs/errors.js';
-import { ROUTES, resolveRoute, type RouteSpec } from '../../handler/jobs/routes.js';
+import { resolveRoute, type RouteSpec } from '../../handler/jobs/routes.js';
 import { suggestField, validatePayload, type ValidateOptions } from '../../handler/jobs/validate.js';
 import { parseOpenApi } from '../../handler/a1111/openapi.js';
 import { FORGE_OPENAPI } from './openapi-fixtures.js';
