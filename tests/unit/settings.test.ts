@@ -1,167 +1,198 @@
 /**
- * The settings allow-list (handler/jobs/settings.ts) for override_settings and POST /sdapi/v1/options.
+ * The settings deny-list and checkSettings (handler/jobs/settings.ts) for override_settings and POST
+ * /sdapi/v1/options, against the bundled simulator's `GET /sdapi/v1/options` (A1111 v1.10.1 option names).
  */
-import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../handler/config.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { A1111Client } from '../../handler/a1111/client.js';
+import { A1111Lists } from '../../handler/a1111/lists.js';
 import { JobInputError } from '../../handler/jobs/errors.js';
 import { resolveRoute, type RouteSpec } from '../../handler/jobs/routes.js';
-import { ALLOWED_SETTINGS, ALLOWED_SETTINGS_TEXT, REFUSED_SCRIPT_TITLES, settingsIssues } from '../../handler/jobs/settings.js';
-import { validatePayload } from '../../handler/jobs/validate.js';
+import {
+  DENIED_OPTIONS,
+  DENIED_OPTION_RULES,
+  REFUSED_SCRIPT_TITLES,
+  checkSettings,
+  deniedOptionReason,
+  scriptNameReason,
+  settingsIssues,
+} from '../../handler/jobs/settings.js';
+import { silentLog } from '../../handler/log.js';
+import { startSimulator, type Simulator } from '../../sim/server.js';
+import { a1111Config } from '../helpers/fixtures.js';
 
-const LIMITS = loadConfig([], {}).limits;
 const TXT2IMG = resolveRoute('POST', '/sdapi/v1/txt2img');
 const IMG2IMG = resolveRoute('POST', '/sdapi/v1/img2img');
 const OPTIONS = resolveRoute('POST', '/sdapi/v1/options');
 
-function messageOf(r: RouteSpec, payload: unknown): string {
-  try {
-    validatePayload(r, payload, LIMITS);
-  } catch (e) {
-    expect(e).toBeInstanceOf(JobInputError);
-    const m = (e as Error).message;
-    expect(m).not.toMatch(/[\n\r]/);
-    return m;
-  }
-  throw new Error('expected a JobInputError');
-}
+/** The options of A1111 v1.10.1 the deny-list refuses (of the simulator's `GET /sdapi/v1/options`). */
+const DENIED_V110 = [
+  'samples_filename_pattern',
+  'grid_zip_filename_pattern',
+  'font',
+  'temp_dir',
+  'clean_temp_dir_at_start',
+  'outdir_samples',
+  'outdir_txt2img_samples',
+  'outdir_img2img_samples',
+  'outdir_extras_samples',
+  'outdir_grids',
+  'outdir_txt2img_grids',
+  'outdir_img2img_grids',
+  'outdir_save',
+  'outdir_init_images',
+  'directories_filename_pattern',
+  'api_enable_requests',
+  'api_forbid_local_requests',
+  'api_useragent',
+  'disabled_extensions',
+  'disable_all_extensions',
+  'restore_config_state_file',
+];
 
-/** A valid value of each allowed setting. */
-function sampleValue(key: string): string | number | boolean {
-  const spec = ALLOWED_SETTINGS.get(key)!;
-  if (spec.values) return spec.values[0]!;
-  if (spec.type === 'string') return 'x';
-  if (spec.type === 'boolean') return true;
-  return spec.min ?? 1;
-}
+describe('the deny-list', () => {
+  it('refuses the restrict_api options, paths, file name patterns and start-up state, each with a reason', () => {
+    for (const key of DENIED_V110) expect(deniedOptionReason(key), key).toMatch(/\w/);
+    expect(DENIED_OPTIONS.get('api_enable_requests')).toMatch(/restrict_api/);
+    expect(deniedOptionReason('outdir_hires_samples')).toMatch(/directory A1111 writes images to/);
+    expect(deniedOptionReason('control_net_models_path')).toMatch(/path/);
+    expect(deniedOptionReason('ad_extra_models_dir')).toMatch(/directory/);
+    expect(deniedOptionReason('custom_autolaunch_command')).toMatch(/program/);
+    expect(DENIED_OPTION_RULES.map((r) => r.pattern)).toEqual(['outdir_*', '*_filename_pattern', '*_dir', '*_path', '*_file', '*command*']);
+  });
 
-describe('the allow-list', () => {
-  it('holds the categories of the issue, with A1111 v1.10 names', () => {
+  it('does not refuse generation, saving-switch, Forge or extension options', () => {
     for (const key of [
       'sd_model_checkpoint',
       'sd_vae',
       'CLIP_stop_at_last_layers',
-      'eta_ddim',
-      'eta_ancestral',
-      's_churn',
-      's_noise',
-      'sigma_min',
-      'rho',
-      'k_sched_type',
-      'uni_pc_order',
-      'always_discard_next_to_last_sigma',
-      'sd_noise_schedule',
       'samples_format',
       'jpeg_quality',
-      'webp_lossless',
-      'eta_noise_seed_delta',
-      'randn_source',
-      'token_merging_ratio',
-      'token_merging_ratio_hr',
-      'img2img_fix_steps',
-      'initial_noise_multiplier',
-      'sd_vae_encode_method',
-      'sd_vae_decode_method',
+      'samples_save',
+      'save_txt',
+      'save_to_dirs',
+      'grid_save_to_dirs',
+      'sd_checkpoints_limit',
+      'forge_additional_modules',
+      'forge_preset',
+      'forge_inference_memory',
+      'control_net_unit_count',
+      'ad_max_models',
+      'k_sched_type',
     ]) {
-      expect(ALLOWED_SETTINGS.has(key), key).toBe(true);
+      expect(deniedOptionReason(key), key).toBeUndefined();
     }
   });
 
-  it('holds nothing path-, save-, API- or start-up-related', () => {
-    for (const key of ALLOWED_SETTINGS.keys()) {
-      expect(key).not.toMatch(/^(api_|outdir|save|samples_save|samples_filename|directories|temp_dir|disable_|restore_config|ckpt|grid_save)/);
-    }
+  it('settingsIssues: the deny-list alone, in key order, with paths', () => {
+    expect(settingsIssues({ sd_vae: 'x', outdir_samples: '/tmp', api_useragent: 'x' }, 'override_settings').map((i) => i.path)).toEqual([
+      'override_settings.outdir_samples',
+      'override_settings.api_useragent',
+    ]);
+    expect(settingsIssues({ temp_dir: '/tmp' }, '')[0]).toEqual({ path: 'temp_dir', value: '/tmp', showValue: true, reason: 'is not allowed: names a directory on the server (temporary images)' });
   });
 
-  it('accepts every allowed setting with a value of its type, in both places', () => {
-    const all = Object.fromEntries([...ALLOWED_SETTINGS.keys()].map((k) => [k, sampleValue(k)]));
-    expect(settingsIssues(all, 'override_settings')).toEqual([]);
-    expect(() => validatePayload(TXT2IMG, { override_settings: all }, LIMITS)).not.toThrow();
-    expect(() => validatePayload(IMG2IMG, { init_images: ['a'], override_settings: all }, LIMITS)).not.toThrow();
-    expect(() => validatePayload(OPTIONS, all, LIMITS)).not.toThrow();
-  });
-});
-
-describe('refused keys', () => {
-  it.each([
-    ['api_forbid_local_requests', false],
-    ['api_enable_requests', true],
-    ['api_useragent', 'x'],
-    ['outdir_samples', '/tmp/x'],
-    ['outdir_txt2img_samples', '../../etc'],
-    ['samples_filename_pattern', '[seed]'],
-    ['samples_save', true],
-    ['save_txt', true],
-    ['disable_all_extensions', 'all'],
-    ['restore_config_state_file', 'x.json'],
-    ['sd_checkpoints_limit', 10],
-    ['cross_attention_optimization', 'None'],
-  ])('override_settings.%s is refused with the allowed keys listed', (key, value) => {
-    expect(messageOf(TXT2IMG, { override_settings: { [key]: value } })).toBe(
-      `invalid payload for POST /sdapi/v1/txt2img: override_settings.${key}: not an allowed setting (allowed: ${ALLOWED_SETTINGS_TEXT})`,
-    );
-  });
-
-  it('refuses the same keys in POST /sdapi/v1/options', () => {
-    expect(messageOf(OPTIONS, { sd_model_checkpoint: 'x', api_forbid_local_requests: false })).toBe(
-      `invalid payload for POST /sdapi/v1/options: api_forbid_local_requests: not an allowed setting (allowed: ${ALLOWED_SETTINGS_TEXT})`,
-    );
-  });
-
-  it('lists the allowed keys once and suggests close names', () => {
-    const m = messageOf(IMG2IMG, { init_images: ['a'], override_settings: { outdir_samples: 'x', sd_modelcheckpoint: 'y', Sd_Vae: 'z' } });
-    expect(m.split(ALLOWED_SETTINGS_TEXT)).toHaveLength(2);
-    expect(m).toContain('override_settings.outdir_samples: not an allowed setting (allowed: ');
-    expect(m).toContain('override_settings.sd_modelcheckpoint: not an allowed setting (did you mean "sd_model_checkpoint"?)');
-    expect(m).toContain('override_settings.Sd_Vae: not an allowed setting (did you mean "sd_vae"?)');
-  });
-
-  it('refuses prototype keys as unknown settings without touching prototypes', () => {
-    const payload = JSON.parse('{"override_settings": {"__proto__": {"polluted": 1}, "constructor": 2, "prototype": 3}}') as unknown;
-    const m = messageOf(TXT2IMG, payload);
-    expect(m).toContain('override_settings.__proto__: not an allowed setting');
-    expect(m).toContain('override_settings.constructor: not an allowed setting');
-    expect(m).toContain('override_settings.prototype: not an allowed setting');
-    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-  });
-
-  it('quotes odd keys on one line', () => {
-    expect(messageOf(OPTIONS, { 'a\nb': 1 })).toContain('["a\\nb"]: not an allowed setting');
-  });
-});
-
-describe('refused values', () => {
-  it.each([
-    [{ sd_model_checkpoint: { title: 'x' } }, 'override_settings.sd_model_checkpoint: {"title":"x"} is not allowed (must be a string)'],
-    [{ sd_vae: null }, 'override_settings.sd_vae: null is not allowed (must be a string)'],
-    [{ sd_vae: ['a'] }, 'override_settings.sd_vae: ["a"] is not allowed (must be a string)'],
-    [{ CLIP_stop_at_last_layers: '2' }, 'override_settings.CLIP_stop_at_last_layers: "2" is not allowed (must be an integer)'],
-    [{ CLIP_stop_at_last_layers: 1.5 }, 'override_settings.CLIP_stop_at_last_layers: 1.5 is not allowed (must be an integer)'],
-    [{ CLIP_stop_at_last_layers: 0 }, 'override_settings.CLIP_stop_at_last_layers: 0 is not allowed (must be >= 1)'],
-    [{ eta_ddim: true }, 'override_settings.eta_ddim: true is not allowed (must be a number)'],
-    [{ webp_lossless: 'yes' }, 'override_settings.webp_lossless: "yes" is not allowed (must be a boolean)'],
-    [{ samples_format: 'gif' }, 'override_settings.samples_format: "gif" is not allowed (must be one of "png", "jpg", "jpeg", "webp")'],
-    [{ jpeg_quality: 101 }, 'override_settings.jpeg_quality: 101 is not allowed (must be <= 100)'],
-  ])('%j', (overrides, expected) => {
-    expect(messageOf(TXT2IMG, { override_settings: overrides })).toBe(`invalid payload for POST /sdapi/v1/txt2img: ${expected}`);
-  });
-
-  it('accepts integers written as 2.0 and samples_format in any case (A1111 lower-cases it)', () => {
-    expect(() => validatePayload(TXT2IMG, { override_settings: { CLIP_stop_at_last_layers: 2.0, samples_format: 'PNG' } }, LIMITS)).not.toThrow();
-  });
-});
-
-describe('scripts that get around the allow-list', () => {
-  it('refuses "Prompts from file or textbox" in any case (A1111 matches titles case-insensitively)', () => {
-    for (const title of ['Prompts from file or textbox', 'prompts from file or textbox', ' PROMPTS FROM FILE OR TEXTBOX ']) {
-      const m = messageOf(TXT2IMG, { script_name: title, script_args: [false, false, 'start', '--outpath_samples "/etc" --prompt "x"'] });
-      expect(m).toContain(`script_name: ${JSON.stringify(title)} is not allowed (its lines can set output paths (--outpath_samples)`);
-    }
-    expect(messageOf(IMG2IMG, { init_images: ['a'], script_name: 'Prompts from file or textbox' })).toContain('script_name:');
+  it('keeps the script that can set output paths refused', () => {
     expect([...REFUSED_SCRIPT_TITLES]).toEqual(['prompts from file or textbox']);
+    expect(scriptNameReason(' Prompts From File Or Textbox ')).toMatch(/--outpath_samples/);
+    expect(scriptNameReason('X/Y/Z plot')).toBeUndefined();
+    expect(scriptNameReason(3)).toBeUndefined();
+  });
+});
+
+describe('checkSettings against the simulator', () => {
+  let sim: Simulator;
+  let lists: A1111Lists;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0, stepMs: 0 });
+    lists = new A1111Lists(new A1111Client(a1111Config({ url: sim.url, requestTimeoutMs: 10_000 }), silentLog), silentLog);
+  });
+  afterAll(async () => {
+    await sim.close();
   });
 
-  it('lets other scripts through', () => {
-    expect(() => validatePayload(TXT2IMG, { script_name: 'X/Y/Z plot', script_args: [] }, LIMITS)).not.toThrow();
-    expect(() => validatePayload(TXT2IMG, { script_name: null }, LIMITS)).not.toThrow();
+  async function refusal(route: RouteSpec, payload: Record<string, unknown>, l = lists): Promise<string> {
+    try {
+      await checkSettings(route, payload, l, {});
+    } catch (e) {
+      expect(e).toBeInstanceOf(JobInputError);
+      const m = (e as Error).message;
+      expect(m).not.toMatch(/[\n\r\u2028\u2029]/);
+      return m;
+    }
+    throw new Error(`expected a JobInputError for ${JSON.stringify(payload)}`);
+  }
+
+  it('accepts every option the server lists, with any JSON value, and leaves the payload as it is', async () => {
+    const payload = {
+      prompt: 'p',
+      override_settings: {
+        samples_format: 'avif',
+        jpeg_quality: 1000,
+        CLIP_stop_at_last_layers: '2',
+        sd_noise_schedule: 'Zero Terminal SNR',
+        hide_samplers: ['DDIM'],
+        img2img_extra_noise: null,
+        eta_noise_seed_delta: { odd: true },
+        samples_save: true,
+      },
+    };
+    const before = structuredClone(payload);
+    await expect(checkSettings(TXT2IMG, payload, lists, {})).resolves.toBeUndefined();
+    expect(payload).toEqual(before);
+    await expect(checkSettings(OPTIONS, { sd_checkpoints_limit: 2, save_txt: true }, lists, {})).resolves.toBeUndefined();
+    await expect(checkSettings(IMG2IMG, { init_images: [], override_settings: 'not an object' }, lists, {})).resolves.toBeUndefined();
+  });
+
+  it('refuses a denied option with its value and reason, and an unknown one with a suggestion, in key order', async () => {
+    expect(await refusal(TXT2IMG, { override_settings: { outdir_samples: '/etc', samples_fromat: 'jpg', api_forbid_local_requests: false } })).toBe(
+      'invalid payload for POST /sdapi/v1/txt2img: ' +
+        'override_settings.outdir_samples: "/etc" is not allowed: names a directory A1111 writes images to; output paths are the operator’s; ' +
+        'override_settings.samples_fromat: not an option of this A1111 (did you mean "samples_format"?): A1111 would fail with KeyError (HTTP 500); ' +
+        "override_settings.api_forbid_local_requests: false is not allowed: A1111 marks it restrict_api: the guard against image URLs on local addresses is the operator's policy",
+    );
+    expect(await refusal(OPTIONS, { samples_filename_pattern: '../../x', temp_dir: '/tmp' })).toMatch(
+      /^invalid payload for POST \/sdapi\/v1\/options: samples_filename_pattern: "\.\.\/\.\.\/x" is not allowed: A1111 joins it to the output directory, so it can write files elsewhere; temp_dir: "\/tmp" is not allowed: /,
+    );
+  });
+
+  it('refuses k_sched_type (not an option of A1111 1.10) and keys no suggestion is near', async () => {
+    expect(await refusal(TXT2IMG, { override_settings: { k_sched_type: 'karras' } })).toMatch(/^invalid payload for POST \/sdapi\/v1\/txt2img: override_settings\.k_sched_type: not an option of this A1111/);
+    expect(await refusal(OPTIONS, { zzzzzzzz_qqqq: 1 })).toBe(
+      'invalid payload for POST /sdapi/v1/options: zzzzzzzz_qqqq: not an option of this A1111: A1111 would fail with KeyError (HTTP 500)',
+    );
+  });
+
+  it('refuses "Prompts from file or textbox" as script_name', async () => {
+    expect(await refusal(IMG2IMG, { init_images: [], script_name: 'prompts from file or textbox' })).toMatch(
+      /^invalid payload for POST \/sdapi\/v1\/img2img: script_name: "prompts from file or textbox" is not allowed: its lines can set output paths/,
+    );
+  });
+
+  it('falls back to the deny-list alone when the options list is unavailable, and does not look at other routes', async () => {
+    const s = await startSimulator({ port: 0, stepMs: 0 });
+    try {
+      s.injectFault({ kind: 'status', status: 404, count: 1, route: 'options', body: { detail: 'Not Found' } });
+      const l = new A1111Lists(new A1111Client(a1111Config({ url: s.url, requestTimeoutMs: 10_000 }), silentLog), silentLog);
+      await expect(checkSettings(TXT2IMG, { override_settings: { anything_goes: 1 } }, l, {})).resolves.toBeUndefined();
+      expect(await refusal(TXT2IMG, { override_settings: { anything_goes: 1, outdir_grids: 'x' } }, l)).toMatch(/^invalid payload for POST \/sdapi\/v1\/txt2img: override_settings\.outdir_grids: "x" is not allowed/);
+      await expect(checkSettings(resolveRoute('POST', '/sdapi/v1/png-info'), { outdir_samples: 'x' }, l, {})).resolves.toBeUndefined();
+      // Only denied keys: the list is not even fetched.
+      expect(s.requests.filter((r) => r.path === '/sdapi/v1/options')).toHaveLength(1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('fetches the options list once and caches it', async () => {
+    const s = await startSimulator({ port: 0, stepMs: 0 });
+    try {
+      const l = new A1111Lists(new A1111Client(a1111Config({ url: s.url, requestTimeoutMs: 10_000 }), silentLog), silentLog);
+      await Promise.all([1, 2, 3].map(() => checkSettings(TXT2IMG, { override_settings: { samples_format: 'png' } }, l, {})));
+      await checkSettings(OPTIONS, { jpeg_quality: 90 }, l, {});
+      expect(s.requests.filter((r) => r.method === 'GET' && r.path === '/sdapi/v1/options')).toHaveLength(1);
+    } finally {
+      await s.close();
+    }
   });
 });
