@@ -33,7 +33,7 @@ function stepCaps(view: View, limits: LimitsConfig, issues: IssueList): void {
   ];
   for (const [key, cap, env] of caps) {
     const v = numberOf(view, key, 0);
-    if (v !== undefined && v > cap) issues.add(key, undefined, `${v} is over ${env}=${cap} (an operator cap of this worker; A1111 has none)`, false);
+    if (v !== undefined && v > cap) issues.add(key, undefined, `${v} is over ${env}=${cap}`, false);
   }
 }
 
@@ -58,7 +58,7 @@ function generationCaps(route: RouteSpec, view: View, limits: LimitsConfig, issu
   if (batchSize === undefined || nIter === undefined) return;
   const images = Math.max(0, batchSize) * Math.max(0, nIter);
   if (images > limits.maxImagesPerJob) {
-    issues.add('batch_size × n_iter', undefined, `${batchSize} × ${nIter} = ${images} images is over MAX_IMAGES_PER_JOB=${limits.maxImagesPerJob} (an operator cap of this worker)`, false);
+    issues.add('batch_size × n_iter', undefined, `${batchSize} × ${nIter} = ${images} images is over the limit of ${limits.maxImagesPerJob} per job (MAX_IMAGES_PER_JOB)`, false);
   }
   const width = numberOf(view, 'width', DEFAULTS.width);
   const height = numberOf(view, 'height', DEFAULTS.height);
@@ -71,7 +71,7 @@ function generationCaps(route: RouteSpec, view: View, limits: LimitsConfig, issu
   issues.add(
     out.hires ? 'width × height × batch_size × n_iter (hires fix)' : 'width × height × batch_size × n_iter',
     undefined,
-    `${size} × ${batchSize} × ${nIter} = ${total} px is over MAX_PIXELS_PER_JOB=${limits.maxPixelsPerJob} (an operator cap of this worker)`,
+    `${size} × ${batchSize} × ${nIter} = ${total} px is over MAX_PIXELS_PER_JOB=${limits.maxPixelsPerJob}`,
     false,
   );
 }
@@ -84,7 +84,7 @@ function imageCountCap(route: RouteSpec, payload: View, limits: LimitsConfig, is
     const top = f.path.split(/[[.]/)[0]!;
     byField.set(top, (byField.get(top) ?? 0) + 1);
   }
-  const cap = `over MAX_INPUT_IMAGES=${limits.maxInputImages} (an operator cap of this worker)`;
+  const cap = `over MAX_INPUT_IMAGES=${limits.maxInputImages}`;
   if (byField.size === 1) {
     const [name] = [...byField.keys()];
     issues.replace(name!, undefined, `${plural(fields.length, 'image')} is ${cap}`, false);

@@ -42,6 +42,7 @@ describe('defaults', () => {
       maxInputImageBytes: 16 * 1024 * 1024,
       maxImageSide: 8192,
       allowImageUrls: false,
+      unknownFields: 'refuse',
     });
   });
 });
@@ -61,15 +62,16 @@ describe('steps (MAX_STEPS)', () => {
     expect(ok(TXT2IMG, { steps: 10000 }, limitsFrom({ MAX_STEPS: '10000' }))).not.toThrow();
   });
 
-  it('keeps the type and lower bound from the schema', () => {
-    expect(messageOf(TXT2IMG, { steps: 0 })).toContain('steps: 0 is not allowed (must be >= 1)');
-    expect(messageOf(TXT2IMG, { steps: '400' })).toContain('must be an integer or null');
+  it('counts the value as A1111 reads it, and invents no lower bound', () => {
+    expect(messageOf(TXT2IMG, { steps: '400' })).toContain('steps: 400 is over MAX_STEPS=150');
+    expect(messageOf(TXT2IMG, { steps: 400.9 })).toContain('steps: 400 is over MAX_STEPS=150');
+    expect(ok(TXT2IMG, { steps: 0 })).not.toThrow();
   });
 });
 
 describe('hr_second_pass_steps (MAX_HR_STEPS)', () => {
   it('names the field, the value, the limit and the env var', () => {
-    expect(messageOf(TXT2IMG, { enable_hr: true, hr_second_pass_steps: 200 })).toBe(
+    expect(messageOf(TXT2IMG, { enable_hr: true, denoising_strength: 0.5, hr_second_pass_steps: 200 })).toBe(
       'invalid payload for POST /sdapi/v1/txt2img: hr_second_pass_steps: 200 is over MAX_HR_STEPS=150',
     );
   });
@@ -99,28 +101,28 @@ describe('pixels per job (MAX_PIXELS_PER_JOB)', () => {
   });
 
   it('includes the hires fix: hr_scale² (A1111 default 2)', () => {
-    expect(ok(TXT2IMG, { width: 1024, height: 1024, batch_size: 4, enable_hr: true })).not.toThrow(); // exactly 16 Mpx
-    expect(messageOf(TXT2IMG, { width: 1024, height: 1024, batch_size: 8, enable_hr: true })).toBe(
+    expect(ok(TXT2IMG, { width: 1024, height: 1024, batch_size: 4, enable_hr: true, denoising_strength: 0.5 })).not.toThrow(); // exactly 16 Mpx
+    expect(messageOf(TXT2IMG, { width: 1024, height: 1024, batch_size: 8, enable_hr: true, denoising_strength: 0.5 })).toBe(
       'invalid payload for POST /sdapi/v1/txt2img: width × height × batch_size × n_iter (hires fix): 2048 × 2048 (hires fix of 1024 × 1024 at hr_scale 2) × 8 × 1 = 33554432 px is over MAX_PIXELS_PER_JOB=16777216',
     );
     expect(ok(TXT2IMG, { width: 1024, height: 1024, batch_size: 4, enable_hr: false })).not.toThrow();
-    expect(ok(TXT2IMG, { width: 1024, height: 1024, batch_size: 4, enable_hr: true, hr_scale: 1 })).not.toThrow();
-    expect(messageOf(TXT2IMG, { width: 1024, height: 1024, batch_size: 8, enable_hr: true, hr_scale: 1.5 })).toContain(
+    expect(ok(TXT2IMG, { width: 1024, height: 1024, batch_size: 4, enable_hr: true, denoising_strength: 0.5, hr_scale: 1 })).not.toThrow();
+    expect(messageOf(TXT2IMG, { width: 1024, height: 1024, batch_size: 8, enable_hr: true, denoising_strength: 0.5, hr_scale: 1.5 })).toContain(
       '1536 × 1536 (hires fix of 1024 × 1024 at hr_scale 1.5) × 8 × 1 = 18874368 px is over',
     );
-    expect(messageOf(TXT2IMG, { width: 512, height: 512, enable_hr: true, hr_scale: 1e300 })).toContain('px is over MAX_PIXELS_PER_JOB');
+    expect(messageOf(TXT2IMG, { width: 512, height: 512, enable_hr: true, denoising_strength: 0.5, hr_scale: 1e300 })).toContain('px is over MAX_PIXELS_PER_JOB');
   });
 
   it('includes the hires fix: hr_resize_x × hr_resize_y when set', () => {
-    expect(messageOf(TXT2IMG, { width: 512, height: 512, enable_hr: true, hr_resize_x: 4096, hr_resize_y: 4104 })).toContain(
+    expect(messageOf(TXT2IMG, { width: 512, height: 512, enable_hr: true, denoising_strength: 0.5, hr_resize_x: 4096, hr_resize_y: 4104 })).toContain(
       '4104 × 4104 (hires fix of 512 × 512 at hr_resize_x × hr_resize_y 4096 × 4104) × 1 × 1',
     );
-    expect(ok(TXT2IMG, { width: 512, height: 512, enable_hr: true, hr_resize_x: 4096, hr_resize_y: 4096 })).not.toThrow();
+    expect(ok(TXT2IMG, { width: 512, height: 512, enable_hr: true, denoising_strength: 0.5, hr_resize_x: 4096, hr_resize_y: 4096 })).not.toThrow();
     // One side set: the other follows the aspect ratio.
-    expect(messageOf(TXT2IMG, { width: 512, height: 1024, enable_hr: true, hr_resize_x: 3000 })).toContain(
+    expect(messageOf(TXT2IMG, { width: 512, height: 1024, enable_hr: true, denoising_strength: 0.5, hr_resize_x: 3000 })).toContain(
       '3000 × 6000 (hires fix of 512 × 1024 at hr_resize_x 3000)',
     );
-    expect(messageOf(TXT2IMG, { width: 1024, height: 512, enable_hr: true, hr_resize_y: 3000 })).toContain(
+    expect(messageOf(TXT2IMG, { width: 1024, height: 512, enable_hr: true, denoising_strength: 0.5, hr_resize_y: 3000 })).toContain(
       '6000 × 3000 (hires fix of 1024 × 512 at hr_resize_y 3000)',
     );
   });
@@ -176,7 +178,7 @@ describe('images per job (MAX_IMAGES_PER_JOB) stays as it was', () => {
 
 describe('all caps at once', () => {
   it('are listed in one line', () => {
-    const m = messageOf(TXT2IMG, { steps: 1000, hr_second_pass_steps: 1000, enable_hr: true, width: 2048, height: 2048, batch_size: 8 });
+    const m = messageOf(TXT2IMG, { steps: 1000, hr_second_pass_steps: 1000, enable_hr: true, denoising_strength: 0.5, width: 2048, height: 2048, batch_size: 8 });
     for (const part of ['steps: 1000 is over MAX_STEPS=150', 'hr_second_pass_steps: 1000 is over MAX_HR_STEPS=150', 'is over MAX_PIXELS_PER_JOB=16777216']) {
       expect(m).toContain(part);
     }

@@ -37,7 +37,7 @@ describe('mode selection (spec §1 step 5) and env', () => {
       progressIntervalMs: 1000,
       previewIntervalMs: 2000,
       maxJobTimeoutMs: 600_000,
-      strictNames: true,
+      strictNames: false,
     });
     expect(loadConfig([], { A1111_WARMUP: 'false' }).a1111.warmup).toBeNull();
     expect(loadConfig([], { A1111_WARMUP: '{"steps": 2}' }).a1111.warmup).toEqual({ steps: 2 });
@@ -52,7 +52,10 @@ describe('mode selection (spec §1 step 5) and env', () => {
       maxInputImageBytes: 16 * 1024 * 1024,
       maxImageSide: 8192,
       allowImageUrls: false,
+      unknownFields: 'refuse',
     });
+    expect(loadConfig([], { UNKNOWN_FIELDS: 'warn' }).limits.unknownFields).toBe('warn');
+    expect(() => loadConfig([], { UNKNOWN_FIELDS: 'ignore' })).toThrow('UNKNOWN_FIELDS="ignore" is invalid: allowed refuse or warn (default refuse)');
     expect(c.runpod.pingIntervalMs).toBe(10_000);
     expect(c.runpod.podHostname).toBe('unknown');
     expect(c.runpod.workerId).toMatch(/^[0-9a-f-]{36}$/);
