@@ -132,11 +132,13 @@ interface PropertiesSchema {
 }
 
 /**
- * The OpenAI schema with the A1111 schema's properties merged in (the OpenAI definition wins where both have one);
- * `required` is the OpenAI schema's own.
+ * The OpenAI schema with the A1111 model's field names merged in (the OpenAI definition wins where both have one);
+ * `required` is the OpenAI schema's own. The A1111 fields take any value here: after translation the payload is
+ * checked against the server's own model, with A1111's coercion and nullability (validate.ts).
  */
 function mergedSchema(openai: PropertiesSchema, a1111: PropertiesSchema): SchemaObject {
-  return { ...openai, properties: { ...a1111.properties, ...openai.properties } };
+  const names = Object.fromEntries(Object.keys(a1111.properties).map((k) => [k, {}]));
+  return { ...openai, properties: { ...names, ...openai.properties } };
 }
 
 function endpointSpec(endpoint: string, openai: PropertiesSchema, a1111: PropertiesSchema, edits: boolean): EndpointSpec {

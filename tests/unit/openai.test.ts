@@ -67,12 +67,14 @@ describe('registration and schemas', () => {
   });
 
   it('every txt2img field is accepted on generations, every img2img field on edits (the merge)', async () => {
-    for (const key of Object.keys(txt2imgSchema.properties)) {
-      if (key === 'prompt') continue;
+    // null where the A1111 model takes it (Optional and not failing in processing; the A1111 checks refuse the rest).
+    const nullOk = (p: { type?: unknown; 'x-null-fails'?: unknown }) => Array.isArray(p.type) && p.type.includes('null') && !p['x-null-fails'];
+    for (const [key, p] of Object.entries(txt2imgSchema.properties)) {
+      if (key === 'prompt' || !nullOk(p)) continue;
       await expect(gen({ prompt: 'x', [key]: null }), key).resolves.toBeDefined();
     }
-    for (const key of Object.keys(img2imgSchema.properties)) {
-      if (key === 'prompt' || key === 'init_images') continue;
+    for (const [key, p] of Object.entries(img2imgSchema.properties)) {
+      if (key === 'prompt' || key === 'init_images' || !nullOk(p)) continue;
       await expect(edit({ prompt: 'x', image: PNG, [key]: null }), key).resolves.toBeDefined();
     }
   });
