@@ -9,7 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import axios, { type AxiosError, type AxiosInstance } from 'axios';
 import type { A1111Config } from '../config.js';
 import type { Log } from '../log.js';
+import { formatA1111Error } from './errors.js';
 import { isProcessAlive } from './process.js';
+
+export { formatA1111Error, type A1111ErrorFields } from './errors.js';
 
 /**
  * How a call failed:
@@ -81,52 +84,6 @@ export interface CallOptions {
   timeoutName?: string;
   /** Do not send `POST /sdapi/v1/interrupt` when this call is aborted or times out (read-only calls such as progress). */
   noInterrupt?: boolean;
-}
-
-function describe(v: unknown): string {
-  if (v === undefined || v === null || v === '') return '';
-  if (typeof v === 'string') return v;
-  return JSON.stringify(v);
-}
-
-/** Renders A1111's error body into the one-line message of {@link A1111Error}. */
-export function formatA1111Error(status: number, method: string, route: string, raw: Buffer | string): { message: string; fields: A1111Error['a1111'] } {
-  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    const snippet = text.trim().slice(0, 200);
-    return { message: `A1111 ${status} on ${method} ${route}: ${snippet || '(empty body)'}`, fields: {} };
-  }
-  const o = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
-  const parts: string[] = [];
-  const fields: A1111Error['a1111'] = {};
-  if (typeof o.error === 'string' && o.error) {
-    fields.error = o.error;
-    parts.push(o.error);
-  }
-  if (Array.isArray(o.detail)) {
-    // FastAPI request validation (422): [{loc, msg, type}, …]
-    fields.detail = o.detail;
-    const items = o.detail.map((d: unknown) => {
-      const e = (d ?? {}) as { loc?: unknown[]; msg?: unknown };
-      const loc = Array.isArray(e.loc) ? e.loc.filter((x) => x !== 'body').join('.') : '';
-      return `${loc ? `${loc}: ` : ''}${describe(e.msg)}`;
-    });
-    parts.push(items.join('; '));
-  } else if (o.detail !== undefined && o.detail !== '') {
-    fields.detail = o.detail;
-    parts.push(describe(o.detail));
-  }
-  let message = `A1111 ${status} on ${method} ${route}`;
-  if (parts.length) message += `: ${parts.join(': ')}`;
-  if (o.errors !== undefined && o.errors !== '' && o.errors !== null) {
-    fields.errors = o.errors;
-    message += ` ${describe(o.errors)}`;
-  }
-  if (parts.length === 0 && fields.errors === undefined) message += `: ${text.trim().slice(0, 200) || '(empty body)'}`;
-  return { message, fields };
 }
 
 /**

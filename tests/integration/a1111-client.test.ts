@@ -95,6 +95,14 @@ describe('calls and error normalisation (a1111 spec §2.10)', () => {
     expect(e.message).toBe('A1111 500 on POST /sdapi/v1/txt2img: OutOfMemoryError CUDA out of memory. Tried to allocate 2.00 GiB');
   });
 
+  it("Forge's exception body keeps its message: a CUDA OOM reads \"OutOfMemoryError: CUDA out of memory…\"", async () => {
+    const s = await sim();
+    s.injectFault({ kind: 'status', status: 500, count: 1, route: 'txt2img', body: { error: 'OutOfMemoryError', detail: '', body: '', message: 'CUDA out of memory. Tried to allocate 2.00 GiB' } });
+    const e = await expectA1111Error(client(s.url).call('POST', '/sdapi/v1/txt2img', { steps: 1, width: 64, height: 64 }));
+    expect(e.message).toBe('A1111 500 on POST /sdapi/v1/txt2img: OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB');
+    expect(e.a1111).toEqual({ error: 'OutOfMemoryError', errors: 'CUDA out of memory. Tried to allocate 2.00 GiB' });
+  });
+
   it('formats unusual bodies', () => {
     expect(formatA1111Error(502, 'GET', '/sdapi/v1/x', 'Bad gateway').message).toBe('A1111 502 on GET /sdapi/v1/x: Bad gateway');
     expect(formatA1111Error(500, 'GET', '/sdapi/v1/x', '').message).toBe('A1111 500 on GET /sdapi/v1/x: (empty body)');
