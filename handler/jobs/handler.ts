@@ -6,14 +6,17 @@
  * - `{"api": {"method": "POST", "endpoint": "/sdapi/v1/txt2img"}, "payload": {...}}` — any allow-listed route;
  * - an input **without `api`** is a txt2img payload (the official runpod-workers/worker-a1111 shape).
  *
- * Input checks, in order, each refusing the job with one line and without calling A1111 (issue 4 "Bad input"):
+ * Input checks, in order, each refusing the job with one line and without calling A1111 (docs/request-model.md):
  * 1. `checkInputShape` (guard.ts): size of the input as JSON (`MAX_INPUT_BYTES`), nesting depth, no
  *    `__proto__`/`constructor`/`prototype` keys — before anything else is looked at;
- * 2. `parseEnvelope` and `resolveRoute` (routes.ts): the route allow-list;
- * 3. `validatePayload` (validate.ts): the JSON Schema, the cost caps, the settings allow-list;
- * 4. `checkImages` (images.ts, async: DNS for image URLs): base64, image headers, the URL policy;
- * 5. `checkNames` (names.ts): sampler, scheduler, checkpoint, VAE, upscaler, LoRA, style and script names against
- *    A1111's live lists (`STRICT_NAMES`); A1111 1.9+ combined sampler names are split as A1111 does.
+ * 2. `parseEnvelope` (envelope.ts) and `resolveRoute` (routes.ts): the route allow-list; `checkRouteServed`: an
+ *    extension's or Forge's route only when the server's OpenAPI lists it;
+ * 3. `validatePayload` (validate.ts): the server's request model (its `GET /openapi.json`, else the bundled A1111
+ *    v1.10.1 model) with pydantic's coercion, requests A1111 certainly fails on, the operator's cost caps;
+ * 4. `checkSettings` (settings.ts): `override_settings` and `POST /options` keys the server lists, less the dangerous;
+ * 5. `checkImages` (images.ts, async: DNS for image URLs): base64, image headers, the URL policy;
+ * 6. `checkNames` (names.ts): sampler, scheduler, checkpoint, VAE, upscaler, script and always-on script names
+ *    against A1111's live lists; unknown styles and LoRAs are warnings unless `STRICT_NAMES=true`.
  *
  * Where the images go is decided with step 2 (`planOutput`, output.ts): the input's `"output": "base64"|"s3"`,
  * the job's RunPod `s3Config`, the endpoint's `BUCKET_*`; `"s3"` without a bucket is refused there.
@@ -40,7 +43,8 @@ import { checkNames } from './names.js';
 import { planOutput, RESULT_ENVELOPE_BYTES, resolveEnvBucket, resultTooLargeMessage, shapeDialectOutput, shapeOutput, type OutputPlan } from './output.js';
 import type { Translation } from './dialects.js';
 import { parseEnvelope, type JobOptions } from './envelope.js';
-import type { RouteSpec } from './routes.js';
+import { checkRouteServed, type RouteSpec } from './routes.js';
+import { checkSettings } from './settings.js';
 import { S3Uploader, type S3UploaderOptions } from './s3.js';
 import { validatePayload } from './validate.js';
 
@@ -219,8 +223,10 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       plan = planOutput(route, options.output, job.s3Config, envBucket, translation?.outputField);
       try {
         const model = await modelForJob();
+        checkRouteServed(route, model);
         const checked = validatePayload(route, payload, limits, { model, ...(limits.unknownFields ? { unknownFields: limits.unknownFields } : {}) });
         for (const w of checked.warnings) log.warn(translated + w, job.id);
+        if (isObject(payload)) await checkSettings(route, payload, lists, { signal: ctx.signal });
         await checkImages(route, payload, limits, { signal: ctx.signal, ...(lookup ? { lookup } : {}) });
         // 5. Names against A1111's live lists (A1111 would silently substitute unknown ones; issue 5).
         const named = await checkNames(route, payload, lists, { strict: config.strictNames, signal: ctx.signal });

@@ -58,7 +58,7 @@ const SIBLING: Readonly<Record<string, string>> = { '/sdapi/v1/txt2img': '/sdapi
 /**
  * Validates a job payload for a route; never mutates the payload and never fills in defaults.
  *
- * - Routes with `schema: null` (GET routes, `refresh-*`, `interrupt` …) accept only an absent payload, `null` or `{}`.
+ * - Routes with `body: 'none'` (GET routes, `refresh-*`, `interrupt` …) accept only an absent payload, `null` or `{}`.
  * - Other routes need a JSON object. When the server's model has a request model for the route's path, the payload
  *   is checked against it (model-check.ts: kinds with pydantic's coercion, nullability, constraints, required and
  *   unknown fields); routes without one (`POST /sdapi/v1/options`: `dict[str, Any]`) take any object.
@@ -74,7 +74,7 @@ const SIBLING: Readonly<Record<string, string>> = { '/sdapi/v1/txt2img': '/sdapi
  */
 export function validatePayload(route: RouteSpec, payload: unknown, limits: LimitsConfig, opts: ValidateOptions = {}): ValidationResult {
   const where = `${route.method} ${route.path}`;
-  if (route.schema === null) {
+  if (route.body === 'none') {
     if (payload === undefined || payload === null) return { warnings: [], view: {} };
     if (isObject(payload) && Object.keys(payload).length === 0) return { warnings: [], view: {} };
     throw new JobInputError(`payload is not accepted for ${where} (got ${describe(payload)}); send no payload, null or {}`);
