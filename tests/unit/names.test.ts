@@ -3,13 +3,13 @@
  * combined sampler names, prompt tags, checkpoint aliases, message lists.
  */
 import { describe, expect, it } from 'vitest';
-import { editDistance } from '../../handler/jobs/format.js';
 import { checkpointAliases, type CheckpointEntry, type SchedulerEntry } from '../../handler/a1111/lists.js';
 import {
   checkpointSubstringMatches,
   closestName,
   findScheduler,
   formatNameList,
+  nameDistance,
   normaliseName,
   promptNetworkTags,
   splitCombinedSampler,
@@ -66,11 +66,13 @@ describe('normaliseName and editDistance', () => {
   });
 
   it('counts edits', () => {
-    expect(editDistance('karras', 'karras')).toBe(0);
-    expect(editDistance('karas', 'karras')).toBe(1);
-    expect(editDistance('eulr', 'euler')).toBe(1);
-    expect(editDistance('', 'abc')).toBe(3);
-    expect(editDistance('kitten', 'sitting')).toBe(3);
+    expect(nameDistance('karras', 'karras')).toBe(0);
+    expect(nameDistance('karas', 'karras')).toBe(1);
+    expect(nameDistance('eulr', 'euler')).toBe(1);
+    expect(nameDistance('', 'abc')).toBe(3);
+    expect(nameDistance('kitten', 'sitting')).toBe(3);
+    expect(nameDistance('Eulre', 'Euler')).toBe(1); // Damerau: a transposition is one edit
+    expect(nameDistance('ab', 'ba')).toBe(1);
   });
 });
 
@@ -89,13 +91,14 @@ describe('closestName', () => {
     expect(closestName('add_det', ['add_detail', 'lcm-lora-sdxl'])).toEqual({ name: 'add_detail', score: 2 });
     expect(closestName('detail', ['add_detail', 'more_detail'])).toBeUndefined(); // two contain it, none is near
     expect(closestName('Eular a', samplerCands)).toEqual({ name: 'Euler a', score: 1 });
-    expect(closestName('UniCP', samplerCands)).toEqual({ name: 'UniPC', score: 2 });
+    expect(closestName('UniCP', samplerCands)).toEqual({ name: 'UniPC', score: 1 }); // a transposition is one edit
   });
 
   it('suggests nothing for far or empty values, and keeps short names to one edit', () => {
     expect(closestName('no such sampler', samplerCands)).toBeUndefined();
     expect(closestName('', samplerCands)).toBeUndefined();
-    expect(closestName('LSM', samplerCands)).toBeUndefined(); // 2 edits from LMS: too far for 3 letters
+    expect(closestName('LSM', samplerCands)).toEqual({ name: 'LMS', score: 1 }); // a transposition is one edit
+    expect(closestName('LZZ', samplerCands)).toBeUndefined(); // 2 edits from LMS: too far for 3 letters
     expect(closestName('LMZ', samplerCands)).toEqual({ name: 'LMS', score: 1 });
     expect(closestName('x'.repeat(500), samplerCands)).toBeUndefined();
   });
