@@ -115,6 +115,15 @@ export function base64Bytes(body: string, length: number, hasWhitespace = /[\t\n
   };
 }
 
+/**
+ * `bytes` in an ArrayBuffer of its own, of exactly its length: `image-size` reads through a DataView over
+ * `input.buffer`, which would see past the end of a view (into the rest of the image, or into Node's shared
+ * Buffer pool for small decoded chunks) instead of failing on a truncated head.
+ */
+function exactCopy(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
+}
+
 /** The `image-size` type whose signature matches the head (the formats it knows), or undefined. */
 function detectType(head: Uint8Array): string | undefined {
   for (const type of imageTypes) {
@@ -151,7 +160,7 @@ export function parseImageHeader(source: Uint8Array | ImageBytes): ImageHeader {
   let want = FIRST_HEAD_BYTES;
   let known: string | undefined;
   for (;;) {
-    const head = src.head(want);
+    const head = exactCopy(src.head(want));
     const complete = head.length >= src.length;
     const size = sizeOf(head);
     if (size?.type === 'svg' || (size === undefined && detectType(head) === 'svg')) {
@@ -164,7 +173,11 @@ export function parseImageHeader(source: Uint8Array | ImageBytes): ImageHeader {
       throw new ImageRefusal(`not an image A1111 could open (starts with ${first}): formats read are ${IMAGE_FORMATS_READ}`);
     }
     if (size && complete) return { format: formatName(size.type), width: size.width, height: size.height };
-    if (complete) throw new ImageRefusal(`a ${formatName(known)} whose size cannot be read (truncated or corrupt header)`);
+    if (complete) {
+      // HEIF files name their kind (avif, heic, mif1…) by the major brand at bytes 8–11.
+      const name = formatName(known === 'heif' ? Buffer.from(head.subarray(8, 12)).toString('latin1') : known);
+      throw new ImageRefusal(`${/^[AEIO]/.test(name) ? 'an' : 'a'} ${name} whose size cannot be read (truncated or corrupt header)`);
+    }
     want *= HEAD_GROWTH;
   }
 }

@@ -4,6 +4,9 @@
  * a decoder reads first (enough for the worker's header check); an SVG text.
  */
 import { PNG } from 'pngjs';
+import { expect } from 'vitest';
+import { JobInputError } from '../../handler/jobs/errors.js';
+import { ImageRefusal, type HostLookup } from '../../handler/jobs/images.js';
 
 /** A real PNG (RGBA, 8-bit) of `width × height` px, grey. */
 export function pngBytes(width: number, height: number): Buffer {
@@ -207,3 +210,52 @@ export const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('b
 
 /** base64 of bytes in lines of 76 characters ended by `eol`, as MIME encoders (and `base64` without -w0) write. */
 export const b64Lines = (bytes: Uint8Array, eol = '\r\n'): string => (b64(bytes).match(/.{1,76}/g) ?? []).join(eol) + eol;
+
+/** A resolver from a fixed table; unknown names fail like getaddrinfo. Records the names asked. */
+export function fakeDns(table: Record<string, string[]>): HostLookup & { asked: string[] } {
+  const asked: string[] = [];
+  const lookup: HostLookup = async (host) => {
+    asked.push(host);
+    const list = Object.hasOwn(table, host) ? table[host]! : undefined;
+    if (!list) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+    return list.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+  };
+  return Object.assign(lookup, { asked });
+}
+
+/** The reason of the ImageRefusal thrown by fn (checked to be one line). */
+export function refusal(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ImageRefusal);
+    const m = (e as Error).message;
+    expect(m).not.toMatch(/[\n\r\u2028\u2029]/);
+    return m;
+  }
+  throw new Error('expected an ImageRefusal');
+}
+
+/** The reason of the ImageRefusal the promise rejects with. */
+export async function asyncRefusal(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(ImageRefusal);
+    return (e as Error).message;
+  }
+  throw new Error('expected an ImageRefusal');
+}
+
+/** The one-line message of the JobInputError the promise rejects with. */
+export async function jobError(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(JobInputError);
+    const m = (e as Error).message;
+    expect(m).not.toMatch(/[\n\r\u2028\u2029]/);
+    return m;
+  }
+  throw new Error('expected a JobInputError');
+}
