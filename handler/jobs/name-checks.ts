@@ -8,7 +8,7 @@
  */
 import type { A1111Lists, CheckpointEntry, ListName, ListSnapshot } from '../a1111/lists.js';
 import { plural, showValue } from './format.js';
-import { closestName, formatNameList, splitCombinedSampler, suggestSampler, type NameCandidate } from './name-suggest.js';
+import { closestName, formatNameList, schedulerCandidates, splitCombinedSampler, suggestSampler, type NameCandidate } from './name-suggest.js';
 
 /** One extra-network tag of a prompt. */
 export interface PromptNetworkTag {

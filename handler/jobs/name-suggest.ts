@@ -133,7 +133,8 @@ function samplerCandidates(samplers: readonly { name: string; aliases: readonly 
   return samplers.map((s) => ({ name: s.name, forms: s.aliases }));
 }
 
-function schedulerCandidates(schedulers: readonly SchedulerEntry[]): NameCandidate[] {
+/** Schedulers as suggestion candidates: the name, with the label and aliases as other spellings. */
+export function schedulerCandidates(schedulers: readonly SchedulerEntry[]): NameCandidate[] {
   return schedulers.map((s) => ({ name: s.name, forms: [s.label, ...s.aliases] }));
 }
 

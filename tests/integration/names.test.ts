@@ -1,7 +1,7 @@
 /**
  * Name checks (handler/jobs/names.ts) with the cached lists (handler/a1111/lists.ts) against the bundled A1111
- * simulator on loopback: refusals with the valid names and a suggestion, combined sampler names, refresh on a
- * miss (and only once), caching.
+ * simulator on loopback: refusals with the valid names and a suggestion, combined sampler names forwarded unchanged,
+ * styles and LoRA tags as warnings unless strict, refresh on a miss (and only once), caching.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { A1111Client, A1111Error } from '../../handler/a1111/client.js';
@@ -112,8 +112,9 @@ describe('checkNames against the simulator', () => {
     [TXT2IMG, { enable_hr: true, hr_prompt: '<lora:Add_Detail:1>' }, /^hr_prompt: LoRA "Add_Detail" .*\(did you mean "add_detail"\?\)/],
     [TXT2IMG, { prompt: '<LORA:add_detail:1>' }, /^prompt: "<LORA:add_detail:1>" is not an A1111 extra network \(types are case-sensitive: did you mean <lora:…>\?\)$/],
     [TXT2IMG, { styles: ['Cinematic', 'watercolour'] }, /^styles\[1\]: "watercolour" is not an A1111 prompt style \(did you mean "Watercolor"\?\); valid: Cinematic, Watercolor$/],
-    [TXT2IMG, { script_name: 'x/y/z plots' }, /^script_name: "x\/y\/z plots" is not an A1111 txt2img script \(did you mean "x\/y\/z plot"\?\); valid: prompt matrix, /],
-    [TXT2IMG, { script_name: 'Loopback' }, /^script_name: "Loopback" is not an A1111 txt2img script; valid: /],
+    [TXT2IMG, { script_name: 'x/y/z plots' }, /^script_name: "x\/y\/z plots" is not a selectable A1111 txt2img script \(did you mean "x\/y\/z plot"\?\); valid: prompt matrix, /],
+    [TXT2IMG, { script_name: 'Loopback' }, /^script_name: "Loopback" is not a selectable A1111 txt2img script; valid: /],
+    [TXT2IMG, { script_name: 'Hypertile' }, /^script_name: "Hypertile" is an always-on script, not a selectable one \(A1111 answers 422\): send it in alwayson_scripts$/],
     [OPTIONS, { sd_model_checkpoint: 'v1-5-pruned-emaonly.ckpt' }, /^sd_model_checkpoint: "v1-5-pruned-emaonly\.ckpt" is not an A1111 checkpoint .*\(did you mean "v1-5-pruned-emaonly"\?\)/],
     [OPTIONS, { sd_vae: 'automatic' }, /^sd_vae: "automatic" is not an A1111 VAE \(did you mean "Automatic"\?\)/],
     [EXTRAS, { image: '', upscaler_1: 'Lanczo' }, /^upscaler_1: "Lanczo" is not an A1111 upscaler \(did you mean "Lanczos"\?\); valid: None, Lanczos, Nearest,/],
@@ -169,30 +170,33 @@ describe('checkNames against the simulator', () => {
     await accepted(resolveRoute('GET', '/sdapi/v1/samplers'), undefined, shared);
   });
 
-  it('splits A1111 1.9+ combined sampler names into sampler + scheduler, without touching the input', async () => {
-    const input = { prompt: 'p', sampler_name: 'DPM++ 2M Karras', steps: 2, width: 64, height: 64, send_images: false };
+  it('forwards A1111 1.9+ combined sampler names unchanged when both parts are known', async () => {
+    const input = { prompt: 'p', sampler_name: 'Euler Karras', steps: 2, width: 64, height: 64, send_images: false };
+    const before = structuredClone(input);
     const r = await accepted(TXT2IMG, input, shared);
-    expect(r.payload).toEqual({ ...input, sampler_name: 'DPM++ 2M', scheduler: 'Karras' });
-    expect(input.sampler_name).toBe('DPM++ 2M Karras');
-    expect(input).not.toHaveProperty('scheduler');
-    expect(r.changes).toEqual(['sampler_name "DPM++ 2M Karras" sent as sampler_name "DPM++ 2M" + scheduler "Karras" (A1111 1.9+ names)']);
+    expect(r.payload).toBe(input);
+    expect(input).toEqual(before);
+    expect(r.changes).toEqual([]);
 
-    // A1111 generates with what was meant.
+    // A1111 splits it itself and generates with what was meant (Euler has no default scheduler of its own).
     const res = await fetch(`${sim.url}/sdapi/v1/txt2img`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(r.payload) });
     const info = JSON.parse(((await res.json()) as { info: string }).info) as { sampler_name: string; infotexts: string[] };
-    expect(info.sampler_name).toBe('DPM++ 2M');
-    expect(info.infotexts[0]).toContain('Sampler: DPM++ 2M, Schedule type: Karras');
+    expect(info.sampler_name).toBe('Euler');
+    expect(info.infotexts[0]).toContain('Sampler: Euler, Schedule type: Karras');
 
-    // sampler_index is split when it is the one A1111 uses; alias suffixes too.
-    expect((await accepted(IMG2IMG, { init_images: [], sampler_index: 'Euler SGMUniform' }, shared)).payload).toEqual({
-      init_images: [],
-      sampler_index: 'Euler',
-      scheduler: 'SGM Uniform',
-    });
-    // With the same scheduler given, only the sampler changes; with another one, it is refused.
-    expect((await accepted(TXT2IMG, { sampler_name: 'DPM++ SDE Karras', scheduler: 'karras' }, shared)).payload).toEqual({ sampler_name: 'DPM++ SDE', scheduler: 'karras' });
+    // sampler_index when it is the one A1111 uses; alias and name suffixes; the same scheduler given again.
+    for (const payload of [
+      { init_images: [], sampler_index: 'Euler SGMUniform' },
+      { init_images: [], sampler_name: 'DPM++ SDE karras' },
+      { init_images: [], sampler_name: 'DPM++ SDE Karras', scheduler: 'karras' },
+    ]) {
+      expect((await accepted(IMG2IMG, payload, shared)).payload).toBe(payload);
+    }
+    // A known scheduler suffix on an unknown sampler is still refused.
+    expect(await refusal(TXT2IMG, { sampler_name: 'DPM++ 9M Karras' }, shared)).toMatch(/^sampler_name: "DPM\+\+ 9M Karras" is not an A1111 sampler/);
+    // With another scheduler given, A1111 would silently drop one of the two: refused.
     expect(await refusal(TXT2IMG, { sampler_name: 'DPM++ 2M Karras', scheduler: 'exponential' }, shared)).toBe(
-      'sampler_name: "DPM++ 2M Karras" names scheduler "Karras" but scheduler is "exponential" (send sampler_name "DPM++ 2M" and one scheduler)',
+      'sampler_name: "DPM++ 2M Karras" names scheduler "Karras" but scheduler is "exponential" (A1111 would silently use "exponential"; send sampler_name "DPM++ 2M" and one scheduler)',
     );
     // A1111 does not split hires sampler names (create_sampler fails): refused with the split spelled out.
     expect(await refusal(TXT2IMG, { enable_hr: true, hr_sampler_name: 'DPM++ 2M Karras' }, shared)).toBe(
@@ -200,18 +204,26 @@ describe('checkNames against the simulator', () => {
     );
   });
 
-  it('with strict false returns warnings and the payload unchanged', async () => {
-    const payload = { sampler_name: 'DPM++ 2M Karas', override_settings: { sd_vae: 'sdxl_vae' }, prompt: '<lora:nope:1>' };
+  it('with strict false lets unknown styles and LoRA tags through as warnings, the payload unchanged', async () => {
+    const payload = { prompt: 'a <lora:nope:1> <LORA:add_detail:1>', styles: ['Cinematic', 'Noir'] };
     const r = await checkNames(TXT2IMG, payload, shared, { strict: false });
     expect(r.payload).toBe(payload);
+    expect(r.changes).toEqual([]);
     expect(r.warnings).toHaveLength(3);
-    expect(r.warnings[0]).toMatch(/^sampler_name: "DPM\+\+ 2M Karas" is not an A1111 sampler \(did you mean "DPM\+\+ 2M" with scheduler "karras"\?\)/);
-    expect(r.warnings[1]).toMatch(/^override_settings\.sd_vae: "sdxl_vae" is not an A1111 VAE/);
-    expect(r.warnings[2]).toMatch(/^prompt: LoRA "nope"/);
-    // A valid combined name is still split.
-    const split = await checkNames(TXT2IMG, { sampler_name: 'Euler Karras', prompt: '<lora:nope:1>' }, shared, { strict: false });
-    expect(split.payload).toEqual({ sampler_name: 'Euler', scheduler: 'Karras', prompt: '<lora:nope:1>' });
-    expect(split.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toMatch(/^prompt: "<LORA:add_detail:1>" is not an A1111 extra network \(types are case-sensitive/);
+    expect(r.warnings[1]).toMatch(/^prompt: LoRA "nope" \("<lora:nope:1>"\) is not known to A1111; valid: add_detail, lcm-lora-sdxl$/);
+    expect(r.warnings[2]).toMatch(/^styles\[1\]: "Noir" is not an A1111 prompt style; valid: Cinematic, Watercolor$/);
+    // strict: refused.
+    expect(await refusal(TXT2IMG, payload, shared)).toMatch(/^prompt: "<LORA:add_detail:1>" .*; prompt: LoRA "nope" .*; styles\[1\]: "Noir" /);
+  });
+
+  it('with strict false still refuses what A1111 fails on or substitutes, naming only those', async () => {
+    const payload = { sampler_name: 'DPM++ 2M Karas', override_settings: { sd_vae: 'sdxl_vae' }, prompt: '<lora:nope:1>' };
+    const err = await checkNames(TXT2IMG, payload, shared, { strict: false }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobInputError);
+    const m = (err as Error).message;
+    expect(m).toMatch(/^sampler_name: "DPM\+\+ 2M Karas" is not an A1111 sampler \(did you mean "DPM\+\+ 2M" with scheduler "karras"\?\).*; override_settings\.sd_vae: "sdxl_vae" is not an A1111 VAE/);
+    expect(m).not.toContain('nope');
   });
 });
 
