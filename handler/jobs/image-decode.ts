@@ -16,6 +16,11 @@
  *   PNM, JPEG 2000, AVIF, HEIF/HEIC, JPEG XL, KTX) with width and height 1 to `MAX_IMAGE_SIDE` px, except SVG
  *   (Pillow has no SVG reader). Only the head of the image is decoded: 4 KiB, then ×16 while the reader needs
  *   more (a JPEG's frame header after large EXIF/ICC segments, a TIFF directory at the end of the file).
+ *
+ * Pillow 9.5 (A1111 v1.10.1) reads AVIF through `pillow-avif-plugin` (in A1111's requirements); HEIC, JPEG XL
+ * and KTX need plugins A1111 does not install: they are passed on (a server may have them), and a server without
+ * them answers 500 `Invalid encoded image`. `image-size` reads JPEG sizes from SOF0–SOF2 frames only, and not
+ * after 0xFF fill bytes before a marker: such rare JPEGs are refused as unreadable.
  */
 import { imageSize } from 'image-size';
 import { typeHandlers, types as imageTypes } from 'image-size/types/index';
