@@ -94,12 +94,8 @@ export const SD_API_SERVER_DEFAULTS: Readonly<Record<string, unknown>> = Object.
 /** sd-api-server's default `strength` of edits (A1111's `denoising_strength`). */
 export const SD_API_SERVER_DEFAULT_STRENGTH = 0.75;
 
-/** The bounds of one side of `size`: A1111's width/height rule (`common.json` definitions.size). */
-const SIDE = {
-  multipleOf: common.definitions.size.multipleOf,
-  minimum: common.definitions.size.minimum,
-  maximum: common.definitions.size.maximum,
-};
+/** The smallest side of `size` (`common.json` definitions.size); A1111 has no multiple-of-8 rule and no upper bound. */
+const SIDE_MINIMUM = common.definitions.size.minimum;
 
 type JsonObject = Record<string, unknown>;
 
@@ -164,18 +160,15 @@ const SPECS: ReadonlyMap<string, EndpointSpec> = new Map([
 
 /**
  * Parses `size` (`"<width>x<height>"`, already matched against the schema's pattern).
- * @returns the two sides, or the reason they are not allowed (each side a multiple of 8 from 64 to 2048, A1111's
- *   width/height rule)
+ * @returns the two sides, or the reason they are not allowed (a side below 1 px; A1111 itself floors each side to a
+ *   multiple of 8 and has no upper bound)
  */
 export function parseSize(size: string): { width: number; height: number } | { reason: string } {
   const m = /^([1-9][0-9]{0,4})x([1-9][0-9]{0,4})$/.exec(size);
   if (!m) return { reason: 'must be "<width>x<height>", e.g. "512x512"' };
   const width = Number(m[1]);
   const height = Number(m[2]);
-  const ok = (n: number) => n % SIDE.multipleOf === 0 && n >= SIDE.minimum && n <= SIDE.maximum;
-  if (!ok(width) || !ok(height)) {
-    return { reason: `width and height must be multiples of ${SIDE.multipleOf} from ${SIDE.minimum} to ${SIDE.maximum}, e.g. "512x512", "1024x1024", "1024x1536"` };
-  }
+  if (width < SIDE_MINIMUM || height < SIDE_MINIMUM) return { reason: `width and height must be at least ${SIDE_MINIMUM}` };
   return { width, height };
 }
 
