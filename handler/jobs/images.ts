@@ -12,7 +12,8 @@
  * A1111's `decode_base64_to_image`, which fetches URLs.
  *
  * Two fields are refused when A1111 would certainly fail on them ({@link undecodedImageIssues}): its API hands
- * txt2img `firstpass_image` and img2img `latent_mask` to processing as the JSON value, never decoded.
+ * txt2img `firstpass_image` and img2img `latent_mask` to processing as the JSON value, never decoded. A ControlNet
+ * unit's `ipadapter_input` is refused always: sd-webui-controlnet unpickles it.
  */
 import type { LimitsConfig } from '../config.js';
 import { JobInputError } from './errors.js';
@@ -84,8 +85,6 @@ const CONTROLNET_IMAGE_KEYS = ['image', 'input_image', 'mask', 'mask_image', 'ef
  */
 export function controlNetImageFields(payload: Readonly<Record<string, unknown>>): ImageField[] {
   const out: ImageField[] = [];
-  const scripts = own(payload, 'alwayson_scripts');
-  if (!isObject(scripts)) return out;
   const take = (value: unknown, path: string): void => {
     if (typeof value === 'string' && value !== '') out.push({ path, value });
   };
@@ -93,25 +92,32 @@ export function controlNetImageFields(payload: Readonly<Record<string, unknown>>
     take(own(obj, 'image'), appendKey(path, 'image'));
     take(own(obj, 'mask'), appendKey(path, 'mask'));
   };
+  for (const { unit, path: unitPath } of controlNetUnits(payload)) {
+    for (const key of CONTROLNET_IMAGE_KEYS) {
+      const value = own(unit, key);
+      const path = appendKey(unitPath, key);
+      if (typeof value === 'string') take(value, path);
+      else if (isObject(value)) imageAndMask(value, path);
+      else if (Array.isArray(value)) {
+        value.forEach((item, j) => (isObject(item) ? imageAndMask(item, appendIndex(path, j)) : take(item, appendIndex(path, j))));
+      }
+    }
+  }
+  return out;
+}
+
+/** The ControlNet units of `alwayson_scripts` (see {@link controlNetImageFields}) with their paths. */
+function controlNetUnits(payload: Readonly<Record<string, unknown>>): Array<{ unit: Record<string, unknown>; path: string }> {
+  const out: Array<{ unit: Record<string, unknown>; path: string }> = [];
+  const scripts = own(payload, 'alwayson_scripts');
+  if (!isObject(scripts)) return out;
   for (const title of Object.keys(scripts)) {
     if (title.toLowerCase() !== 'controlnet') continue;
     const entry = scripts[title];
     const args = isObject(entry) ? own(entry, 'args') : undefined;
     if (!Array.isArray(args)) continue;
     const argsPath = appendKey(appendKey('alwayson_scripts', title), 'args');
-    args.forEach((unit, i) => {
-      if (!isObject(unit)) return;
-      const unitPath = appendIndex(argsPath, i);
-      for (const key of CONTROLNET_IMAGE_KEYS) {
-        const value = own(unit, key);
-        const path = appendKey(unitPath, key);
-        if (typeof value === 'string') take(value, path);
-        else if (isObject(value)) imageAndMask(value, path);
-        else if (Array.isArray(value)) {
-          value.forEach((item, j) => (isObject(item) ? imageAndMask(item, appendIndex(path, j)) : take(item, appendIndex(path, j))));
-        }
-      }
-    });
+    args.forEach((unit, i) => isObject(unit) && out.push({ unit, path: appendIndex(argsPath, i) }));
   }
   return out;
 }
@@ -161,12 +167,14 @@ export function imageFields(route: RouteSpec, payload: Readonly<Record<string, u
 
 /**
  * Refusals of image fields A1111's API passes on undecoded, when the job would certainly fail with a 500
- * (A1111 v1.10.1 `modules/api/api.py` decodes only `init_images` and `mask`; `processing.py`):
+ * (A1111 v1.10.1 `modules/api/api.py` decodes only `init_images` and `mask`; `processing.py`), and of
+ * ControlNet's `ipadapter_input` (a pickle: see below):
  * - txt2img `firstpass_image` (any non-null value) with `enable_hr: true`: `StableDiffusionProcessingTxt2Img.sample`
  *   runs `np.array(self.firstpass_image).astype(np.float32)` on the string (ValueError; Forge likewise). Without
  *   `enable_hr` A1111 ignores the field, and so does the worker;
  * - img2img `latent_mask` (any non-null value) with a non-empty `mask`: `StableDiffusionProcessingImg2Img.init`
- *   calls `latent_mask.convert('RGB')` on the string (AttributeError). Without `mask` it is ignored.
+ *   calls `latent_mask.convert('RGB')` on the string (AttributeError). Without `mask` it is ignored;
+ * - `ipadapter_input` (any non-null value) in a ControlNet unit of txt2img/img2img: dangerous, always refused.
  * @returns `[field, reason]` pairs, in this order.
  */
 export function undecodedImageIssues(route: RouteSpec, payload: Readonly<Record<string, unknown>>): Array<[string, string]> {
@@ -185,6 +193,19 @@ export function undecodedImageIssues(route: RouteSpec, payload: Readonly<Record<
       'latent_mask',
       `A1111's API passes it on undecoded (the base64 string, not an image), so with a mask the job would fail with a 500 (AttributeError: 'str' object has no attribute 'convert'); ${tail}`,
     ]);
+  }
+  // sd-webui-controlnet (`scripts/controlnet.py` `decode_base64`) unpickles `ipadapter_input` with A1111's
+  // `unsafe_torch_load` (torch.load without the safe unpickler; weights_only off by default before torch 2.6):
+  // a crafted value runs code in the A1111 process. Forge's ControlNet ignores the key.
+  if (route.schema === 'txt2img' || route.schema === 'img2img') {
+    for (const { unit, path } of controlNetUnits(payload)) {
+      const v = own(unit, 'ipadapter_input');
+      if (v === undefined || v === null) continue;
+      out.push([
+        appendKey(path, 'ipadapter_input'),
+        'not accepted: sd-webui-controlnet loads it with torch.load (a pickle), so a crafted value would run code in A1111; send the IP-Adapter image in image instead',
+      ]);
+    }
   }
   return out;
 }

@@ -124,6 +124,19 @@ describe('undecodedImageIssues (A1111 v1.10.1 never decodes firstpass_image and 
   });
 });
 
+describe('ControlNet ipadapter_input (unpickled by sd-webui-controlnet)', () => {
+  it('is refused in every ControlNet unit of txt2img and img2img, whatever its value', () => {
+    const payload = { alwayson_scripts: { ControlNet: { args: [{ image: PNG_64 }, { ipadapter_input: 'gASV...' }, { ipadapter_input: ['a', 'b'] }, { ipadapter_input: null }] } } };
+    const why = 'not accepted: sd-webui-controlnet loads it with torch.load (a pickle), so a crafted value would run code in A1111; send the IP-Adapter image in image instead';
+    expect(undecodedImageIssues(route('txt2img'), payload)).toEqual([
+      ['alwayson_scripts.ControlNet.args[1].ipadapter_input', why],
+      ['alwayson_scripts.ControlNet.args[2].ipadapter_input', why],
+    ]);
+    expect(undecodedImageIssues(route('img2img'), { init_images: [PNG_64], ...payload })).toHaveLength(2);
+    expect(undecodedImageIssues(route('txt2img'), { alwayson_scripts: { other: { args: [{ ipadapter_input: 'x' }] } } })).toEqual([]);
+  });
+});
+
 describe('scriptUrlFields', () => {
   it('finds http(s) strings anywhere in script arguments', () => {
     const payload = {
