@@ -7,6 +7,10 @@ import { lookup } from 'node:dns/promises';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Catalog, Checkpoint } from './catalog.js';
 import { httpException, invalidEncodedImage, pyException, pyTypeName } from './errors.js';
+import type { RequestModel, SimFlavor } from './models.js';
+import { validateModel2 } from './pydantic2.js';
+import type { SimScripts } from './scripts.js';
+import { validateModel, type ValidatedModel } from './validation.js';
 import { decodeImageString, sniffImage, type DecodedImage, type PngCache } from './png.js';
 import { nowMs, type QueueLock, type SharedState } from './state.js';
 
@@ -22,6 +26,24 @@ export interface SimEnv {
   modelLoadMs: number;
   /** prints a line when logging is on */
   log(line: string): void;
+  /** the server imitated: A1111 v1.10.1 or Forge */
+  flavor: SimFlavor;
+  /** extensions installed (`controlnet` is built into Forge) */
+  extensions: ReadonlySet<SimExtension>;
+  /** selectable and always-on scripts per tab */
+  scripts: SimScripts;
+}
+
+/** Extensions the simulator can pretend to have installed. */
+export type SimExtension = 'controlnet' | 'adetailer';
+
+/**
+ * Validates a request body against a model the way the flavor's FastAPI does
+ * (pydantic 1 for A1111, pydantic 2 for Forge).
+ * @throws SimHttpError 422 in the flavor's shape
+ */
+export function validateRequest(env: SimEnv, body: unknown, model: RequestModel): ValidatedModel {
+  return env.flavor === 'forge' ? validateModel2(body, model.fields) : validateModel(body, model.fields);
 }
 
 /**

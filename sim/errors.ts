@@ -110,3 +110,19 @@ export function statusPhrase(status: number): string {
   };
   return phrases[status] ?? 'Error';
 }
+
+/**
+ * The body an error gets in the flavor's server. A1111 answers every exception with its
+ * `{error, detail, body, errors}` wrapper (`modules/api/api.py` `api_middleware`). Forge has that
+ * middleware commented out: an `HTTPException` reaches FastAPI's default handler (`{"detail": ...}`),
+ * any other exception Forge's `_handle_exception` (`webui.py`): `{error, detail, body, message}`.
+ * Bodies that are not A1111 wrappers (422 validation, router 404) are returned as they are.
+ */
+export function flavorErrorBody(flavor: 'a1111' | 'forge', body: unknown): unknown {
+  if (flavor !== 'forge' || !body || typeof body !== 'object' || Array.isArray(body)) return body;
+  const b = body as Record<string, unknown>;
+  const keys = Object.keys(b);
+  if (keys.length !== 4 || !['error', 'detail', 'body', 'errors'].every((k) => k in b)) return body;
+  if (b['error'] === 'HTTPException') return { detail: b['detail'] };
+  return { error: b['error'], detail: b['detail'], body: b['body'], message: b['errors'] };
+}

@@ -2,7 +2,7 @@
  * Image routes other than generation (spec §2.5, §2.13): extras upscaling
  * (single and batch), interrogate, and png-info.
  */
-import { decodeImageInput, type SimEnv } from './env.js';
+import { decodeImageInput, validateRequest, type SimEnv } from './env.js';
 import { httpException, pyException } from './errors.js';
 import { parseGenerationParameters, quoteInfoValue, type InfotextValue } from './infotext.js';
 import {
@@ -18,7 +18,7 @@ import {
   type DecodedImage,
 } from './png.js';
 import { PyFloat } from './pyjson.js';
-import { EXTRAS_BATCH_FIELDS, EXTRAS_SINGLE_FIELDS, INTERROGATE_FIELDS, PNGINFO_FIELDS, validateModel } from './validation.js';
+import { INTERROGATE_MODEL, PNGINFO_MODEL, extrasBatchModel, extrasSingleModel } from './models.js';
 
 /** `POST /sdapi/v1/extra-single-image` response (spec §2.5). */
 export interface ExtrasSingleResponse {
@@ -205,7 +205,7 @@ async function runPostprocessing(env: SimEnv, images: { img: DecodedImage; name:
  *   500 `AssertionError` for an unknown upscaler
  */
 export async function runExtrasSingle(env: SimEnv, body: unknown): Promise<ExtrasSingleResponse> {
-  const { values: req } = validateModel(body, EXTRAS_SINGLE_FIELDS);
+  const { values: req } = validateRequest(env, body, extrasSingleModel([]));
   const img = await decodeImageInput(env, req['image']);
   const { pngs, html } = await runPostprocessing(env, [{ img, name: null }], req);
   return { html_info: html, image: pngs.length ? pngs[0].toString('base64') : '' };
@@ -213,7 +213,7 @@ export async function runExtrasSingle(env: SimEnv, body: unknown): Promise<Extra
 
 /** `POST /sdapi/v1/extra-batch-images` (spec §2.13): every `imageList[i].data` as in {@link runExtrasSingle}. */
 export async function runExtrasBatch(env: SimEnv, body: unknown): Promise<ExtrasBatchResponse> {
-  const { values: req } = validateModel(body, EXTRAS_BATCH_FIELDS);
+  const { values: req } = validateRequest(env, body, extrasBatchModel([]));
   const list = req['imageList'] as { data: string; name: string }[];
   const images: { img: DecodedImage; name: string | null }[] = [];
   for (const item of list) images.push({ img: await decodeImageInput(env, item.data), name: item.name });
@@ -237,7 +237,7 @@ function pick<T>(rnd: () => number, list: T[]): T {
  * @throws SimHttpError 500 `Invalid encoded image`, 404 `Model not found`
  */
 export async function runInterrogate(env: SimEnv, body: unknown): Promise<{ caption: string }> {
-  const { values: req } = validateModel(body, INTERROGATE_FIELDS);
+  const { values: req } = validateRequest(env, body, INTERROGATE_MODEL);
   const img = await decodeImageInput(env, req['image']);
   const release = await env.lock.acquire();
   try {
@@ -266,7 +266,7 @@ export async function runInterrogate(env: SimEnv, body: unknown): Promise<{ capt
  * @throws SimHttpError 422 when `image` is missing, 500 `Invalid encoded image`
  */
 export async function runPngInfo(env: SimEnv, body: unknown): Promise<PngInfoResponse> {
-  const { values: req } = validateModel(body, PNGINFO_FIELDS);
+  const { values: req } = validateRequest(env, body, PNGINFO_MODEL);
   const img = await decodeImageInput(env, (req['image'] as string).trim());
   const items = imageInfo(img);
   const raw = items['parameters'];

@@ -1,139 +1,34 @@
 /**
- * `POST /sdapi/v1/txt2img` and `POST /sdapi/v1/img2img` (spec §2.4–§2.9, §2.11,
- * §2.12): request validation and defaults, infotext pasting, script checks,
- * sampler/scheduler resolution, the queue lock, override settings and model
- * loads, timed sampling passes with live progress, interrupt/skip, and the
- * response `{images, parameters, info}` with deterministic PNGs.
+ * A1111's `process_images` for txt2img and img2img (spec §2.4–§2.9, §2.12), run
+ * under the queue lock: override settings (unknown keys → `KeyError`, as
+ * `Options.set` in A1111 v1.10.1 `modules/options.py`) and model loads, the
+ * processing crashes of `crashes.ts`, timed sampling passes with live progress,
+ * interrupt/skip, infotexts, deterministic PNGs and ControlNet detected maps
+ * appended after the generated images.
  */
 import { randomInt } from 'node:crypto';
-import { A1111_VERSION, SCRIPTS, RESTRICTED_OPTIONS, type Checkpoint, type Vae } from './catalog.js';
-import { decodeImageInput, ensureModelLoaded, type SimEnv } from './env.js';
-import { httpException, pyException } from './errors.js';
-import { createInfotext, parseGenerationParameters, type InfotextValue } from './infotext.js';
+import { A1111_VERSION, type Checkpoint, type Vae } from './catalog.js';
+import { RESTRICTED_OPTIONS } from './options.js';
+import { pyInt } from './validation.js';
+import { crashAfterFirstPass, crashAtFirstStep, crashBeforeSampling } from './crashes.js';
+import { ensureModelLoaded, type SimEnv } from './env.js';
+import { pyException, type SimHttpError } from './errors.js';
+import { createInfotext } from './infotext.js';
+import { applyStyles } from './paste.js';
 import { fnv1aBytes, insertTextChunks, renderRgb, encodeRgbPngSync, type DecodedImage, type RenderKey } from './png.js';
-import { PyFloat, pyDumps, type PyValue } from './pyjson.js';
-import { IMG2IMG_FIELDS, TXT2IMG_FIELDS, pyFloat, pyInt, validateModel } from './validation.js';
-
-/** Response of txt2img/img2img (spec §2.8). */
-export interface GenerationResponse {
-  /** base64 PNGs without data-URI prefix */
-  images: string[];
-  /** the request echoed with defaults filled */
-  parameters: Record<string, unknown>;
-  /** `json.dumps` of the processing result (Python formatting) */
-  info: string;
-}
+import { PyFloat, pyDumps, pyRepr, type PyValue } from './pyjson.js';
 
 type Tab = 'txt2img' | 'img2img';
 
 /** Largest pixel count per batch before the simulated GPU runs out of memory. */
 const MAX_BATCH_PIXELS = 64 * 1024 * 1024;
 
-function str(v: unknown): string | null {
-  return typeof v === 'string' ? v : null;
-}
-function num(v: unknown, dflt: number): number {
-  return typeof v === 'number' ? v : dflt;
-}
 function floorDiv(a: number, b: number): number {
   return Math.floor(a / b);
 }
 
-// ------------------------------------------------------------------ infotext pasting
-
-const PASTE_FIELDS: { label: string; field: string; type: 'str' | 'int' | 'float'; tabs: Tab[] }[] = [
-  { label: 'Prompt', field: 'prompt', type: 'str', tabs: ['txt2img', 'img2img'] },
-  { label: 'Negative prompt', field: 'negative_prompt', type: 'str', tabs: ['txt2img', 'img2img'] },
-  { label: 'Steps', field: 'steps', type: 'int', tabs: ['txt2img', 'img2img'] },
-  { label: 'Sampler', field: 'sampler_name', type: 'str', tabs: ['txt2img', 'img2img'] },
-  { label: 'Schedule type', field: 'scheduler', type: 'str', tabs: ['txt2img', 'img2img'] },
-  { label: 'CFG scale', field: 'cfg_scale', type: 'float', tabs: ['txt2img', 'img2img'] },
-  { label: 'Seed', field: 'seed', type: 'int', tabs: ['txt2img', 'img2img'] },
-  { label: 'Size-1', field: 'width', type: 'int', tabs: ['txt2img', 'img2img'] },
-  { label: 'Size-2', field: 'height', type: 'int', tabs: ['txt2img', 'img2img'] },
-  { label: 'Variation seed', field: 'subseed', type: 'int', tabs: ['txt2img', 'img2img'] },
-  { label: 'Variation seed strength', field: 'subseed_strength', type: 'float', tabs: ['txt2img', 'img2img'] },
-  { label: 'Seed resize from-1', field: 'seed_resize_from_w', type: 'int', tabs: ['txt2img', 'img2img'] },
-  { label: 'Seed resize from-2', field: 'seed_resize_from_h', type: 'int', tabs: ['txt2img', 'img2img'] },
-  { label: 'Denoising strength', field: 'denoising_strength', type: 'float', tabs: ['txt2img', 'img2img'] },
-  { label: 'Hires upscale', field: 'hr_scale', type: 'float', tabs: ['txt2img'] },
-  { label: 'Hires upscaler', field: 'hr_upscaler', type: 'str', tabs: ['txt2img'] },
-  { label: 'Hires steps', field: 'hr_second_pass_steps', type: 'int', tabs: ['txt2img'] },
-  { label: 'Hires resize-1', field: 'hr_resize_x', type: 'int', tabs: ['txt2img'] },
-  { label: 'Hires resize-2', field: 'hr_resize_y', type: 'int', tabs: ['txt2img'] },
-  { label: 'Hires prompt', field: 'hr_prompt', type: 'str', tabs: ['txt2img'] },
-  { label: 'Hires negative prompt', field: 'hr_negative_prompt', type: 'str', tabs: ['txt2img'] },
-];
-
-function convertPasted(v: InfotextValue, type: 'str' | 'int' | 'float'): unknown {
-  if (type === 'str') return typeof v === 'string' ? v : String(v);
-  if (type === 'int') {
-    const n = pyInt(v);
-    if (n === undefined) throw pyException('ValueError', `invalid literal for int() with base 10: '${String(v)}'`);
-    return n;
-  }
-  const f = pyFloat(v);
-  if (f === undefined) throw pyException('ValueError', `could not convert string to float: '${String(v)}'`);
-  return f;
-}
-
-/**
- * `Api.apply_infotext`: fields named in the `infotext` string fill the
- * request fields that were not sent explicitly; `Clip skip` becomes an
- * override setting.
- */
-function applyInfotext(env: SimEnv, req: Record<string, unknown>, fieldsSet: Set<string>, tab: Tab): void {
-  const text = str(req['infotext']);
-  if (!text) return;
-  const params = parseGenerationParameters(text);
-  for (const f of PASTE_FIELDS) {
-    if (!f.tabs.includes(tab) || fieldsSet.has(f.field)) continue;
-    const v = params[f.label];
-    if (v === undefined) continue;
-    req[f.field] = convertPasted(v, f.type);
-  }
-  if (tab === 'txt2img' && !fieldsSet.has('enable_hr')) {
-    const hr = 'Denoising strength' in params && ('Hires upscale' in params || 'Hires upscaler' in params || 'Hires resize-1' in params && params['Hires resize-1'] !== 0);
-    if (hr) req['enable_hr'] = true;
-  }
-  const ov = (req['override_settings'] as Record<string, unknown> | null) ?? {};
-  req['override_settings'] = ov;
-  const clip = pyInt(params['Clip skip']);
-  if (clip !== undefined && clip !== env.catalog.options['CLIP_stop_at_last_layers'] && !('CLIP_stop_at_last_layers' in ov)) {
-    ov['CLIP_stop_at_last_layers'] = clip;
-  }
-}
-
-// ------------------------------------------------------------------ scripts
-
-/**
- * Script checks done before the queue lock (spec §2.6, §2.10): unknown
- * `script_name` or `alwayson_scripts` key → 422 `Script '<x>' not found`;
- * a selectable script among the always-on ones → 422.
- */
-function checkScripts(req: Record<string, unknown>, tab: Tab): void {
-  const scripts = SCRIPTS[tab];
-  const name = str(req['script_name']);
-  if (name) {
-    if (!scripts.selectable.some((t) => t.toLowerCase() === name.toLowerCase())) {
-      throw httpException(422, `Script '${name}' not found`);
-    }
-  }
-  const always = req['alwayson_scripts'];
-  if (always && typeof always === 'object') {
-    for (const key of Object.keys(always)) {
-      const lower = key.toLowerCase();
-      const isAlways = scripts.alwayson.some((t) => t.toLowerCase() === lower);
-      const isSelectable = scripts.selectable.some((t) => t.toLowerCase() === lower);
-      if (!isAlways && !isSelectable) throw httpException(422, `Script '${key}' not found`);
-      if (!isAlways) throw httpException(422, 'Cannot have a selectable script in the always on scripts params');
-    }
-  }
-}
-
-// ------------------------------------------------------------------ processing
-
-interface HiresParams {
+/** Hires-fix parameters of a txt2img job. */
+export interface HiresParams {
   scale: number;
   upscaler: string | null;
   secondPassSteps: number;
@@ -143,7 +38,8 @@ interface HiresParams {
   samplerName: string | null;
 }
 
-interface ProcessingParams {
+/** Everything `processImages` needs, resolved from the request. */
+export interface ProcessingParams {
   tab: Tab;
   prompt: string;
   negativePrompt: string;
@@ -176,6 +72,14 @@ interface ProcessingParams {
   initImages: DecodedImage[] | null;
   /** img2img only: extra infotext entries for inpainting */
   maskParams: [string, PyValue][];
+  /** the validated request, `null`s kept, for the crash rules (`crashes.ts`) */
+  raw: Record<string, unknown>;
+  /** img2img with a decoded `mask` */
+  hasMask: boolean;
+  /** one entry per ControlNet detected map to append (a key that makes the map's pixels) */
+  detectMaps: string[];
+  /** infotext entries added by always-on scripts (ADetailer) */
+  scriptParams: [string, PyValue][];
 }
 
 interface OutImage {
@@ -186,7 +90,8 @@ interface OutImage {
   png: Promise<Buffer> | null;
 }
 
-interface ProcessedResult {
+/** PNGs (generated images, then detected maps) and `Processed.js()`. */
+export interface ProcessedResult {
   images: Buffer[];
   info: string;
 }
@@ -231,7 +136,7 @@ function loraHashes(env: SimEnv, prompt: string): string | null {
  * `process_images` under the queue lock: state.begin, override settings and
  * model load, init checks, timed passes per batch, images and info.
  */
-async function processImages(env: SimEnv, p: ProcessingParams): Promise<ProcessedResult> {
+export async function processImages(env: SimEnv, p: ProcessingParams): Promise<ProcessedResult> {
   const { catalog, state } = env;
   state.begin(p.tab === 'txt2img' ? 'scripts_txt2img' : 'scripts_img2img');
   try {
@@ -243,6 +148,12 @@ async function processImages(env: SimEnv, p: ProcessingParams): Promise<Processe
     if (ovResolved) ckpt = ovResolved;
     const vae: Vae | undefined = catalog.findVae('sd_vae' in ov ? ov['sd_vae'] : catalog.options['sd_vae']);
     const clipSkip = pyInt('CLIP_stop_at_last_layers' in ov ? ov['CLIP_stop_at_last_layers'] : catalog.options['CLIP_stop_at_last_layers']) ?? 1;
+    // `opts.set(k, v, is_api=True, run_callbacks=False)` per key: equal values are skipped first, then
+    // `self.data_labels[key]` raises KeyError for a key the install does not have
+    for (const [k, v] of Object.entries(ov)) {
+      if (k === 'sd_model_checkpoint' && !ovResolved) continue; // dropped silently (process_images)
+      if (!(k in catalog.options) && v !== null) throw pyException('KeyError', pyRepr(k));
+    }
     if (!p.restoreAfterwards) {
       for (const [k, v] of Object.entries(ov)) {
         if (!(k in catalog.options) || RESTRICTED_OPTIONS.has(k)) continue;
@@ -254,6 +165,9 @@ async function processImages(env: SimEnv, p: ProcessingParams): Promise<Processe
       }
     }
     await ensureModelLoaded(env, ckpt);
+    const secondOrder = catalog.samplerList().find((s) => s.name === p.sampler)?.options['second_order'] === 'True';
+    const early = crashBeforeSampling(p.raw, p.tab, p.hasMask, secondOrder);
+    if (early) throw early;
 
     // ---- p.init(): batch size from init images, hires/refiner checks
     let batchSize = p.batchSize;
@@ -338,6 +252,7 @@ async function processImages(env: SimEnv, p: ProcessingParams): Promise<Processe
       const lh = loraHashes(env, p.prompt);
       if (lh) extra.push(['Lora hashes', lh]);
     }
+    extra.push(...p.scriptParams);
     if (Math.max(outW * outH, hrW * hrH) * batchSize > MAX_BATCH_PIXELS) oom(hrW * hrH * batchSize * 4 * 4);
 
     // ---- seeds and prompts (spec §2.6)
@@ -371,9 +286,11 @@ async function processImages(env: SimEnv, p: ProcessingParams): Promise<Processe
         preview ??= encodeRgbPngSync(renderRgb(keyFor(seeds[0], previewW, previewH), 63), previewW, previewH).toString('base64');
         return preview;
       };
+      const stepCrash: SimHttpError | null = crashAtFirstStep(p.raw);
       state.startPass(p.steps, env.stepMs);
-      const r1 = await state.wait(p.steps * env.stepMs);
+      const r1 = await state.wait((stepCrash ? 1 : p.steps) * env.stepMs);
       state.finishPass(r1 === 'done');
+      if (stepCrash && r1 === 'done') throw stepCrash;
       let w = outW;
       let h = outH;
       if (p.hr) {
@@ -381,6 +298,8 @@ async function processImages(env: SimEnv, p: ProcessingParams): Promise<Processe
           // sample_hr_pass returns the first-pass latents when interrupted
           pngs = p.sendImages ? startEncodes(env, seeds.map((s) => keyFor(s, outW, outH))) : null;
         } else {
+          const hrCrash = crashAfterFirstPass(p.raw, env.flavor);
+          if (hrCrash) throw hrCrash;
           state.nextjob();
           state.startPass(hrSteps, env.stepMs);
           const r2 = await state.wait(hrSteps * env.stepMs);
@@ -426,6 +345,13 @@ async function processImages(env: SimEnv, p: ProcessingParams): Promise<Processe
         images.push(pnginfo ? insertTextChunks(raw, [['parameters', infotexts[i]]]) : raw);
       }
     }
+    if (p.sendImages && out.length > 0) {
+      // ControlNet's postprocess appends each unit's detected map (hires: the hr-size one first), no infotext
+      for (const key of p.detectMaps) {
+        const sizes: [number, number][] = p.hr ? [[hrW, hrH], [outW, outH]] : [[outW, outH]];
+        for (const [w, h] of sizes) images.push(await env.cache.get({ seed: 0, prompt: `detected map ${key}`, width: w, height: h, variant: 'cn' }));
+      }
+    }
     const extraDict: Record<string, PyValue> = {};
     for (const [k, v] of extra) extraDict[k] = v;
     const info: PyValue = {
@@ -466,158 +392,4 @@ async function processImages(env: SimEnv, p: ProcessingParams): Promise<Processe
   } finally {
     state.end();
   }
-}
-
-function baseParams(env: SimEnv, req: Record<string, unknown>, tab: Tab): Omit<ProcessingParams, 'hr' | 'initImages' | 'maskParams'> {
-  const samplerIn = str(req['sampler_name']) || str(req['sampler_index']);
-  const reqScheduler = str(req['scheduler']);
-  const { sampler, scheduler } = env.catalog.resolveSampler(samplerIn, reqScheduler);
-  return {
-    tab,
-    prompt: str(req['prompt']) ?? '',
-    negativePrompt: str(req['negative_prompt']) ?? '',
-    styles: Array.isArray(req['styles']) ? (req['styles'] as string[]) : [],
-    seed: typeof req['seed'] === 'number' ? req['seed'] : null,
-    subseed: typeof req['subseed'] === 'number' ? req['subseed'] : null,
-    subseedStrength: num(req['subseed_strength'], 0),
-    seedResizeFromW: num(req['seed_resize_from_w'], -1),
-    seedResizeFromH: num(req['seed_resize_from_h'], -1),
-    batchSize: num(req['batch_size'], 1),
-    nIter: num(req['n_iter'], 1),
-    steps: num(req['steps'], 50),
-    cfgScale: num(req['cfg_scale'], 7),
-    width: num(req['width'], 512),
-    height: num(req['height'], 512),
-    restoreFaces: typeof req['restore_faces'] === 'boolean' ? req['restore_faces'] : null,
-    tiling: typeof req['tiling'] === 'boolean' ? req['tiling'] : null,
-    sampler,
-    scheduler: reqScheduler || (scheduler !== 'Automatic' ? scheduler : null),
-    denoisingStrength: typeof req['denoising_strength'] === 'number' ? req['denoising_strength'] : null,
-    overrideSettings: { ...((req['override_settings'] as Record<string, unknown> | null) ?? {}) },
-    restoreAfterwards: req['override_settings_restore_afterwards'] !== false,
-    refinerCheckpoint: str(req['refiner_checkpoint']),
-    refinerSwitchAt: typeof req['refiner_switch_at'] === 'number' ? req['refiner_switch_at'] : null,
-    disableExtraNetworks: req['disable_extra_networks'] === true,
-    sendImages: req['send_images'] !== false,
-  };
-}
-
-/**
- * `POST /sdapi/v1/txt2img` (spec §2.6, §2.8).
- *
- * Duration ≈ `steps × stepMs × n_iter` (+ hires second-pass steps) (+ model
- * load when the checkpoint is not loaded yet), serialised by the queue lock.
- *
- * @param body parsed JSON body (`undefined` if none)
- * @throws SimHttpError 422 (validation, unknown script), 500 (unknown
- *   upscaler/refiner checkpoint, OOM for huge sizes)
- */
-export async function runTxt2Img(env: SimEnv, body: unknown): Promise<GenerationResponse> {
-  const { values: req, fieldsSet } = validateModel(body, TXT2IMG_FIELDS);
-  applyInfotext(env, req, fieldsSet, 'txt2img');
-  checkScripts(req, 'txt2img');
-  const base = baseParams(env, req, 'txt2img');
-  const hr: HiresParams | null =
-    req['enable_hr'] === true
-      ? {
-          scale: num(req['hr_scale'], 2),
-          upscaler: str(req['hr_upscaler']),
-          secondPassSteps: num(req['hr_second_pass_steps'], 0),
-          resizeX: num(req['hr_resize_x'], 0),
-          resizeY: num(req['hr_resize_y'], 0),
-          checkpointName: str(req['hr_checkpoint_name']),
-          samplerName: str(req['hr_sampler_name']),
-        }
-      : null;
-  const release = await env.lock.acquire();
-  let result: ProcessedResult;
-  try {
-    result = await processImages(env, { ...base, hr, initImages: null, maskParams: [] });
-  } finally {
-    release();
-  }
-  return {
-    images: result.images.map((b) => b.toString('base64')),
-    parameters: req,
-    info: result.info,
-  };
-}
-
-/**
- * `POST /sdapi/v1/img2img` (spec §2.7, §2.8): `init_images` null → 404
- * `Init image not found`; a bad `mask` fails before the lock, bad init images
- * inside it (500 `Invalid encoded image`); one init image is repeated
- * `batch_size` times, k ≤ batch_size images set `batch_size = k`, more → 500.
- * Output images are `width × height` (floored to multiples of 8).
- *
- * @param body parsed JSON body (`undefined` if none)
- */
-export async function runImg2Img(env: SimEnv, body: unknown): Promise<GenerationResponse> {
-  const { values: req, fieldsSet } = validateModel(body, IMG2IMG_FIELDS);
-  applyInfotext(env, req, fieldsSet, 'img2img');
-  const initImages = req['init_images'];
-  if (initImages === null || initImages === undefined) throw httpException(404, 'Init image not found');
-  const mask = str(req['mask']);
-  if (mask) await decodeImageInput(env, mask);
-  checkScripts(req, 'img2img');
-  const base = baseParams(env, req, 'img2img');
-  const maskParams: [string, PyValue][] = [];
-  if (mask) {
-    const bx = num(req['mask_blur_x'], 4);
-    const by = num(req['mask_blur_y'], 4);
-    const blur = typeof req['mask_blur'] === 'number' ? req['mask_blur'] : null;
-    const mx = blur ?? bx;
-    const my = blur ?? by;
-    if (mx > 0 || my > 0) maskParams.push(['Mask blur', mx === my ? mx : `${mx}x${my}`]);
-    if (req['inpainting_mask_invert']) maskParams.push(['Mask mode', 'Inpaint not masked']);
-    maskParams.push(['Masked content', ['fill', 'original', 'latent noise', 'latent nothing'][num(req['inpainting_fill'], 0)] ?? 'fill']);
-    if (req['inpaint_full_res'] !== false) {
-      maskParams.push(['Inpaint area', 'Only masked'], ['Masked area padding', num(req['inpaint_full_res_padding'], 0)]);
-    }
-  }
-  const release = await env.lock.acquire();
-  let result: ProcessedResult;
-  try {
-    const decoded: DecodedImage[] = [];
-    for (const img of initImages as unknown[]) decoded.push(await decodeImageInput(env, img));
-    result = await processImages(env, { ...base, hr: null, initImages: decoded, maskParams });
-  } finally {
-    release();
-  }
-  const parameters: Record<string, unknown> = { ...req };
-  if (req['include_init_images'] !== true) {
-    parameters['init_images'] = null;
-    parameters['mask'] = null;
-  }
-  return { images: result.images.map((b) => b.toString('base64')), parameters, info: result.info };
-}
-
-/**
- * A1111's `merge_prompts` (modules/styles.py): a style text with `{prompt}` takes the prompt in that place; any
- * other is joined after it with `, ` (empty parts left out).
- */
-function mergePrompt(style: string, prompt: string): string {
-  if (style.includes('{prompt}')) return style.replace('{prompt}', prompt);
-  return [prompt.trim(), style.trim()].filter((x) => x !== '').join(', ');
-}
-
-/**
- * A1111's `apply_styles_to_prompt` / `apply_negative_styles_to_prompt`: each named style (in the request's order;
- * unknown names ignored) merged into the prompt and the negative prompt.
- */
-function applyStyles(
-  known: ReadonlyArray<{ name: string; prompt: string; negative_prompt: string }>,
-  names: readonly string[],
-  prompt: string,
-  negative: string,
-): { prompt: string; negative: string } {
-  let pos = prompt;
-  let neg = negative;
-  for (const name of names) {
-    const st = known.find((k) => k.name === name);
-    if (!st) continue;
-    pos = mergePrompt(st.prompt, pos);
-    neg = mergePrompt(st.negative_prompt, neg);
-  }
-  return { prompt: pos, negative: neg };
 }

@@ -4,17 +4,17 @@
  *   node dist/sim/main.js [--port 3000] [--host 127.0.0.1] [--startup-delay-ms N]
  *     [--step-ms N] [--first-load-delay-ms N] [--fail-next N --fail-status S]
  *     [--fault-rate R --fault-seed N [--fault-kinds status,close,garbage] [--fault-routes txt2img,...]]
- *     [--log] [--no-gzip]
+ *     [--log] [--no-gzip] [--flavor a1111|forge] [--extensions controlnet,adetailer]
  *
  * Each flag can also come from the environment (`SIM_PORT`, `SIM_HOST`,
  * `SIM_STARTUP_DELAY_MS`, `SIM_STEP_MS`, `SIM_FIRST_LOAD_DELAY_MS`,
  * `SIM_FAIL_NEXT`, `SIM_FAIL_STATUS`, `SIM_FAULT_RATE`, `SIM_FAULT_SEED`,
- * `SIM_FAULT_KINDS`, `SIM_FAULT_ROUTES`, `SIM_LOG`, `SIM_GZIP`); flags win.
+ * `SIM_FAULT_KINDS`, `SIM_FAULT_ROUTES`, `SIM_LOG`, `SIM_GZIP`, `SIM_FLAVOR`, `SIM_EXTENSIONS`); flags win.
  * A bad value prints a message naming the flag and exits with code 2.
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { SIM_RANDOM_FAULT_KINDS, startSimulator, type SimOptions, type SimRandomFaultKind, type Simulator } from './server.js';
+import { SIM_RANDOM_FAULT_KINDS, startSimulator, type SimExtension, type SimFlavor, type SimOptions, type SimRandomFaultKind, type Simulator } from './server.js';
 
 /** Parsed CLI configuration. */
 export interface SimCliConfig {
@@ -36,7 +36,7 @@ export class CliError extends Error {
 interface Spec {
   flag: string;
   env: string;
-  kind: 'int' | 'bool' | 'string' | 'rate' | 'list';
+  kind: 'int' | 'bool' | 'string' | 'rate' | 'list' | 'flavor';
   min?: number;
   max?: number;
 }
@@ -55,14 +55,21 @@ const SPECS: Spec[] = [
   { flag: '--fault-routes', env: 'SIM_FAULT_ROUTES', kind: 'list' },
   { flag: '--log', env: 'SIM_LOG', kind: 'bool' },
   { flag: '--gzip', env: 'SIM_GZIP', kind: 'bool' },
+  { flag: '--flavor', env: 'SIM_FLAVOR', kind: 'flavor' },
+  { flag: '--extensions', env: 'SIM_EXTENSIONS', kind: 'list' },
 ];
 
 const USAGE = `usage: node dist/sim/main.js [--port 3000] [--host 127.0.0.1] [--startup-delay-ms N] [--step-ms N]
        [--first-load-delay-ms N] [--fail-next N --fail-status S]
        [--fault-rate R --fault-seed N [--fault-kinds status,close,garbage] [--fault-routes txt2img,...]]
-       [--log] [--no-gzip]`;
+       [--log] [--no-gzip] [--flavor a1111|forge] [--extensions controlnet,adetailer]`;
 
 function parseValue(spec: Spec, raw: string, source: string): number | boolean | string | string[] {
+  if (spec.kind === 'flavor') {
+    const v = raw.trim().toLowerCase();
+    if (v !== 'a1111' && v !== 'forge') throw new CliError(`${source}: expected a1111 or forge`);
+    return v;
+  }
   if (spec.kind === 'list') {
     const items = raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
     if (items.length === 0) throw new CliError(`${source}: expected a comma-separated list`);
@@ -128,6 +135,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): SimCliConfig |
   const routes = values.get('--fault-routes') as string[] | undefined;
   const badKind = kinds?.find((k) => !SIM_RANDOM_FAULT_KINDS.includes(k as SimRandomFaultKind));
   if (badKind !== undefined) throw new CliError(`--fault-kinds: unknown kind ${JSON.stringify(badKind)} (allowed: ${SIM_RANDOM_FAULT_KINDS.join(', ')})`);
+  const exts = values.get('--extensions') as string[] | undefined;
+  const badExt = exts?.find((x) => x !== 'controlnet' && x !== 'adetailer');
+  if (badExt !== undefined) throw new CliError(`--extensions: unknown extension ${JSON.stringify(badExt)} (allowed: controlnet, adetailer)`);
   if (faultRate === undefined && (kinds || routes || values.has('--fault-seed'))) {
     throw new CliError('--fault-seed / --fault-kinds / --fault-routes need --fault-rate');
   }
@@ -140,6 +150,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): SimCliConfig |
       firstLoadDelayMs: num('--first-load-delay-ms') ?? 0,
       log: (values.get('--log') as boolean | undefined) ?? false,
       gzip: (values.get('--gzip') as boolean | undefined) ?? true,
+      flavor: (values.get('--flavor') as SimFlavor | undefined) ?? 'a1111',
+      extensions: (exts ?? []) as SimExtension[],
       ...(faultRate !== undefined
         ? {
             randomFaults: {

@@ -13,37 +13,22 @@ import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
-import {
-  Catalog,
-  LATENT_UPSCALE_MODES,
-  RESTRICTED_OPTIONS,
-  SCRIPTS,
-  cmdFlags,
-  faceRestorers,
-  memoryReport,
-  realesrganModels,
-  scriptInfo,
-  type CatalogInput,
-  type SimFiles,
-} from './catalog.js';
-import { ensureModelLoaded, type SimEnv } from './env.js';
-import {
-  SimHttpError,
-  methodNotAllowed,
-  notFound,
-  pyException,
-  statusPhrase,
-  validationError,
-  type ValidationIssue,
-} from './errors.js';
-import { runExtrasBatch, runExtrasSingle, runInterrogate, runPngInfo } from './extras.js';
-import { runImg2Img, runTxt2Img } from './generation.js';
+import { Catalog, type CatalogInput, type SimFiles } from './catalog.js';
+import type { SimEnv, SimExtension } from './env.js';
+import { SimHttpError, flavorErrorBody, methodNotAllowed, notFound, statusPhrase } from './errors.js';
+import { readBody, type BodyInput } from './http.js';
+import type { SimFlavor } from './models.js';
+import { buildOpenApi } from './openapi.js';
+import { extraOptions } from './options.js';
 import { PngCache } from './png.js';
-import { pyDumps, pyRepr, type PyValue } from './pyjson.js';
 import { seededRandom } from './random.js';
+import { buildRoutes, type SimRoute } from './routes.js';
+import { buildScripts } from './scripts.js';
 import { QueueLock, SharedState, nowMs } from './state.js';
 
 export type { SimFiles, SimLora, SimPromptStyle, SimSchedulerInfo } from './catalog.js';
+export type { SimExtension } from './env.js';
+export type { SimFlavor } from './models.js';
 
 const gzip = promisify(gzipCb);
 
@@ -69,6 +54,13 @@ export interface SimOptions extends CatalogInput {
   gzip?: boolean;
   /** seeded random faults on `/sdapi/v1/*` requests (soak tests); default none */
   randomFaults?: SimRandomFaults;
+  /**
+   * the server imitated: `'a1111'` (v1.10.1, default) or `'forge'` (Forge's extra fields and options,
+   * `/sdapi/v1/sd-modules` instead of `sd-vae`, ControlNet built in, pydantic-2 validation, Forge error bodies)
+   */
+  flavor?: SimFlavor;
+  /** extensions installed: `controlnet` (Mikubill), `adetailer` (Bing-su); default none */
+  extensions?: SimExtension[];
 }
 
 /** Kinds of the random fault mode (see {@link SimFault}): `status` is a 500 with A1111's CUDA OOM body. */
@@ -253,79 +245,6 @@ function defaultFaultBody(status: number): unknown {
   return { error: 'HTTPException', detail: statusPhrase(status), body: '', errors: '' };
 }
 
-// ------------------------------------------------------------------ bodies
-
-type BodyInput =
-  | { kind: 'none' }
-  | { kind: 'json'; value: unknown }
-  | { kind: 'bytes'; text: string }
-  | { kind: 'badjson'; issue: ValidationIssue; text: string };
-
-interface RouteCtx {
-  query: Record<string, string>;
-  body: BodyInput;
-}
-
-type RouteHandler = (ctx: RouteCtx) => unknown;
-
-function jsonDecodeIssue(text: string, err: unknown): ValidationIssue {
-  const msg = err instanceof Error ? err.message : '';
-  const m = /position (\d+)/.exec(msg);
-  let pos = m ? Number(m[1]) : /Unexpected end/.test(msg) ? text.length : 0;
-  if (!m && !/Unexpected end/.test(msg)) {
-    // locate the first character that cannot start/continue a JSON value
-    const i = text.search(/[^\s]/);
-    pos = i < 0 ? text.length : i;
-  }
-  const before = text.slice(0, pos);
-  const lineno = before.split('\n').length;
-  const colno = pos - before.lastIndexOf('\n');
-  return {
-    loc: ['body', pos],
-    msg: `Expecting value: line ${lineno} column ${colno} (char ${pos})`,
-    type: 'value_error.jsondecode',
-    ctx: { msg: 'Expecting value', doc: text, pos, lineno, colno },
-  };
-}
-
-/**
- * FastAPI's body handling: empty → missing; JSON (no content type, or
- * `application/json`/`+json`) → parsed; other content types → raw bytes.
- */
-function readBody(raw: Buffer | undefined, contentType: string | undefined): BodyInput {
-  if (!raw || raw.length === 0) return { kind: 'none' };
-  const text = raw.toString('utf8');
-  let isJson = contentType === undefined;
-  if (contentType !== undefined) {
-    const mt = contentType.split(';')[0].trim().toLowerCase();
-    const [main, sub = ''] = mt.split('/');
-    isJson = main === 'application' && (sub === 'json' || sub.endsWith('+json'));
-  }
-  if (!isJson) return { kind: 'bytes', text };
-  try {
-    return { kind: 'json', value: JSON.parse(text) as unknown };
-  } catch (e) {
-    return { kind: 'badjson', issue: jsonDecodeIssue(text, e), text };
-  }
-}
-
-/** The body as a pydantic model parameter sees it. @throws SimHttpError 422 on undecodable JSON */
-function bodyForModel(b: BodyInput): unknown {
-  if (b.kind === 'none') return undefined;
-  if (b.kind === 'badjson') throw validationError([b.issue]);
-  if (b.kind === 'bytes') return b.text; // bytes are "not a valid dict"
-  return b.value;
-}
-
-function queryBool(query: Record<string, string>, name: string): boolean {
-  const v = query[name];
-  if (v === undefined) return false;
-  const l = v.toLowerCase();
-  if (['1', 'on', 't', 'true', 'y', 'yes'].includes(l)) return true;
-  if (['0', 'off', 'f', 'false', 'n', 'no'].includes(l)) return false;
-  throw validationError([{ loc: ['query', name], msg: 'value could not be parsed to a boolean', type: 'type_error.bool' }]);
-}
-
 function pyDatetime(d: Date): string {
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}000`;
@@ -374,6 +293,10 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   const gzipOn = opts.gzip ?? true;
   const log = logOn ? (line: string) => process.stdout.write(`${line}\n`) : () => undefined;
 
+  const flavor: SimFlavor = opts.flavor ?? 'a1111';
+  if (flavor !== 'a1111' && flavor !== 'forge') throw new RangeError(`SimOptions.flavor must be 'a1111' or 'forge', got ${String(opts.flavor)}`);
+  const extensions = new Set<SimExtension>(opts.extensions ?? []);
+  for (const x of extensions) if (x !== 'controlnet' && x !== 'adetailer') throw new RangeError(`SimOptions.extensions: unknown extension ${String(x)} (allowed: controlnet, adetailer)`);
   const catalog = new Catalog(opts);
   const env: SimEnv = {
     catalog,
@@ -383,7 +306,11 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     stepMs,
     modelLoadMs: firstLoadDelayMs,
     log,
+    flavor,
+    extensions,
+    scripts: buildScripts(flavor, extensions),
   };
+  Object.assign(catalog.options, extraOptions(flavor, extensions));
   const requests: SimRequestRecord[] = [];
   const faults: { fault: SimFault; remaining: number }[] = [];
   const randomFaults = opts.randomFaults ? parseRandomFaults(opts.randomFaults) : null;
@@ -428,108 +355,12 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   });
 
   // ---------------------------------------------------------------- A1111 routes
-  const lockedNoop = async (): Promise<null> => {
-    const release = await env.lock.acquire();
-    release();
-    return null;
-  };
-  /** refresh-checkpoints / refresh-vae: rescan a model folder under the queue lock (spec §2.5). */
-  const lockedRescan = async (kind: 'models' | 'vaes'): Promise<null> => {
-    const release = await env.lock.acquire();
-    try {
-      catalog.rescan(kind);
-    } finally {
-      release();
-    }
-    return null;
-  };
-  const get: Record<string, RouteHandler> = {
-    samplers: () => catalog.samplerList(),
-    schedulers: () => catalog.schedulerList(),
-    upscalers: () => catalog.upscalerList(),
-    'latent-upscale-modes': () => LATENT_UPSCALE_MODES.map((name) => ({ name })),
-    'sd-models': () => catalog.sdModels(),
-    'sd-vae': () => catalog.sdVaes(),
-    loras: () => catalog.loraList(),
-    embeddings: () => ({ loaded: {}, skipped: {} }),
-    hypernetworks: () => [],
-    'face-restorers': () => faceRestorers(),
-    'realesrgan-models': () => realesrganModels(),
-    'prompt-styles': () => catalog.styleList(),
-    options: () => ({ ...catalog.options }),
-    'cmd-flags': () => cmdFlags(port, host, logOn),
-    memory: () => memoryReport(),
-    progress: (c) => env.state.progress(queryBool(c.query, 'skip_current_image')),
-    scripts: () => ({
-      txt2img: [...SCRIPTS.txt2img.selectable, ...SCRIPTS.txt2img.alwayson].map((t) => t.toLowerCase()),
-      img2img: [...SCRIPTS.img2img.selectable, ...SCRIPTS.img2img.alwayson].map((t) => t.toLowerCase()),
-    }),
-    'script-info': () => scriptInfo(),
-    extensions: () => [],
-  };
-  const post: Record<string, RouteHandler> = {
-    txt2img: (c) => runTxt2Img(env, bodyForModel(c.body)),
-    img2img: (c) => runImg2Img(env, bodyForModel(c.body)),
-    interrogate: (c) => runInterrogate(env, bodyForModel(c.body)),
-    'extra-single-image': (c) => runExtrasSingle(env, bodyForModel(c.body)),
-    'extra-batch-images': (c) => runExtrasBatch(env, bodyForModel(c.body)),
-    'png-info': (c) => runPngInfo(env, bodyForModel(c.body)),
-    options: (c) => setOptions(bodyForModel(c.body)),
-    'refresh-checkpoints': () => lockedRescan('models'),
-    'refresh-vae': () => lockedRescan('vaes'),
-    'refresh-embeddings': lockedNoop,
-    'refresh-loras': () => {
-      catalog.rescan('loras');
-      return null;
-    },
-    interrupt: () => {
-      env.state.interrupt();
-      return {};
-    },
-    skip: () => {
-      env.state.skip();
-      return null;
-    },
-    'unload-checkpoint': () => {
-      catalog.loadedModelTitle = null;
-      return {};
-    },
-    'reload-checkpoint': () => ({}),
-  };
-
-  /** POST /sdapi/v1/options (spec §2.5, §2.12). */
-  async function setOptions(body: unknown): Promise<null> {
-    if (body === undefined || body === null) throw validationError([{ loc: ['body'], msg: 'field required', type: 'value_error.missing' }]);
-    if (typeof body !== 'object' || Array.isArray(body)) {
-      throw validationError([{ loc: ['body'], msg: 'value is not a valid dict', type: 'type_error.dict' }]);
-    }
-    const req = body as Record<string, unknown>;
-    const ck = req['sd_model_checkpoint'];
-    if (ck !== undefined && ck !== null && (typeof ck !== 'string' || !catalog.findCheckpoint(ck))) {
-      throw pyException('RuntimeError', `model ${typeof ck === 'string' ? pyRepr(ck) : pyDumps(ck as PyValue)} not found`);
-    }
-    for (const [k, v] of Object.entries(req)) {
-      if (!(k in catalog.options)) throw pyException('KeyError', pyRepr(k));
-      if (RESTRICTED_OPTIONS.has(k)) continue;
-      if (k === 'sd_model_checkpoint') {
-        const c = typeof v === 'string' ? catalog.findCheckpoint(v) : undefined;
-        if (!c) continue;
-        catalog.options[k] = c.item.title;
-        catalog.options['sd_checkpoint_hash'] = c.item.sha256;
-        if (catalog.loadedModelTitle !== c.item.title) {
-          const release = await env.lock.acquire();
-          try {
-            await ensureModelLoaded(env, c);
-          } finally {
-            release();
-          }
-        }
-      } else {
-        catalog.options[k] = v;
-      }
-    }
-    return null;
-  }
+  const routes = buildRoutes(env, { port: () => port, host, log: logOn });
+  const table = new Map<string, Partial<Record<'get' | 'post', SimRoute>>>();
+  for (const r of routes) table.set(r.path, { ...(table.get(r.path) ?? {}), [r.method]: r });
+  // FastAPI's own schema route (not listed in `paths`)
+  const openapi = buildOpenApi(env.flavor, routes);
+  table.set('/openapi.json', { get: { method: 'get', path: '/openapi.json', name: 'openapi', handler: () => openapi } });
 
   // ---------------------------------------------------------------- responses
   const finish = (rec: SimRequestRecord | null, status: number) => {
@@ -588,10 +419,10 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   ) => send(req, res, rec, path, t0, status, JSON.stringify(value === undefined ? null : value), headers);
 
   const errorResponse = (e: unknown): { status: number; body: unknown; headers: Record<string, string> } => {
-    if (e instanceof SimHttpError) return { status: e.status, body: e.body, headers: e.headers };
+    if (e instanceof SimHttpError) return { status: e.status, body: flavorErrorBody(env.flavor, e.body), headers: e.headers };
     const err = e instanceof Error ? e : new Error(String(e));
     if (logOn) log(`API error: ${err.stack ?? err.message}`);
-    return { status: 500, body: { error: err.name || 'Exception', detail: '', body: '', errors: err.message }, headers: {} };
+    return { status: 500, body: flavorErrorBody(env.flavor, { error: err.name || 'Exception', detail: '', body: '', errors: err.message }), headers: {} };
   };
 
   // ---------------------------------------------------------------- /sim control routes
@@ -689,7 +520,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       if (fault) {
         if (logOn) log(`SIM fault ${fault.kind} on ${req.method ?? ''} ${path}`);
         if (fault.kind === 'status') {
-          return sendJson(req, res, rec, path, t0, fault.status, 'body' in fault && fault.body !== undefined ? fault.body : defaultFaultBody(fault.status));
+          return sendJson(req, res, rec, path, t0, fault.status, 'body' in fault && fault.body !== undefined ? fault.body : flavorErrorBody(env.flavor, defaultFaultBody(fault.status)));
         }
         if (fault.kind === 'garbage') {
           return send(req, res, rec, path, t0, 200, '{"images": ["iVBORw0KGgoAAAANSUhEUgAA\u0000<html><body>Internal Server Error', {}, 'application/json');
@@ -706,22 +537,15 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     }
 
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
-    const name = path.startsWith('/sdapi/v1/') ? path.slice('/sdapi/v1/'.length) : null;
-    const table = method === 'GET' ? get : method === 'POST' ? post : null;
-    const handler = name !== null && table && Object.prototype.hasOwnProperty.call(table, name) ? table[name] : undefined;
+    const entry = table.get(path);
+    const handler = method === 'GET' ? entry?.get?.handler : method === 'POST' ? entry?.post?.handler : undefined;
     try {
       if (!handler) {
-        if (name !== null) {
-          const allow: string[] = [];
-          if (Object.prototype.hasOwnProperty.call(get, name)) allow.push('GET');
-          if (Object.prototype.hasOwnProperty.call(post, name)) allow.push('POST');
-          if (allow.length) throw methodNotAllowed(allow);
-          const trimmed = name.replace(/\/+$/, '');
-          if (trimmed !== name && (Object.prototype.hasOwnProperty.call(get, trimmed) || Object.prototype.hasOwnProperty.call(post, trimmed))) {
-            // Starlette's redirect_slashes
-            const location = `/sdapi/v1/${trimmed}${url.search}`;
-            return await send(req, res, rec, path, t0, 307, Buffer.alloc(0), { location }, 'text/plain; charset=utf-8');
-          }
+        if (entry) throw methodNotAllowed([...(entry.get ? ['GET'] : []), ...(entry.post ? ['POST'] : [])]);
+        const trimmed = path.replace(/\/+$/, '');
+        if (trimmed !== path && table.has(trimmed)) {
+          // Starlette's redirect_slashes
+          return await send(req, res, rec, path, t0, 307, Buffer.alloc(0), { location: `${trimmed}${url.search}` }, 'text/plain; charset=utf-8');
         }
         throw notFound();
       }

@@ -16,7 +16,8 @@ export type FieldType =
   | 'list[str]'
   | 'any'
   | { literal: number[] }
-  | { listOf: FieldSpec[] };
+  | { listOf: FieldSpec[] }
+  | { strLiteral: string[] };
 
 /** One model field: name, type, default, and optional numeric constraints. */
 export interface FieldSpec {
@@ -31,6 +32,12 @@ export interface FieldSpec {
   gt?: number;
   ge?: number;
   le?: number;
+  /** `Field(title=...)`; absent: pydantic's default (`name.title()` with `_` → space) */
+  title?: string;
+  /** `Field(description=...)`, shown in `/openapi.json` */
+  description?: string;
+  /** for `{listOf}`: the nested model's name (`FileData`), a `$ref` in `/openapi.json` */
+  model?: string;
 }
 
 /** Result of a successful validation: coerced values plus which fields were sent. */
@@ -145,6 +152,15 @@ function validateValue(v: unknown, spec: FieldSpec, loc: (string | number)[], is
       }),
     );
     return undefined;
+  } else if ('strLiteral' in t) {
+    if (typeof v === 'string' && t.strLiteral.includes(v)) return v;
+    issues.push(
+      issue(loc, `unexpected value; permitted: ${t.strLiteral.map((x) => `'${x}'`).join(', ')}`, 'value_error.const', {
+        given: v,
+        permitted: t.strLiteral,
+      }),
+    );
+    return undefined;
   } else if ('listOf' in t) {
     if (!Array.isArray(v)) {
       issues.push(issue(loc, 'value is not a valid list', 'type_error.list'));
@@ -220,143 +236,3 @@ export function validateModel(body: unknown, fields: FieldSpec[]): ValidatedMode
   if (!res || issues.length > 0) throw validationError(issues);
   return res;
 }
-
-/** Shorthand for an Optional field with a default (A1111 processing models). */
-function opt(name: string, type: FieldType, def: unknown = null): FieldSpec {
-  return { name, type, default: def, nullable: true };
-}
-
-/** Fields shared by txt2img and img2img (StableDiffusionProcessing, spec §2.6). */
-const COMMON_HEAD: FieldSpec[] = [
-  opt('prompt', 'str', ''),
-  opt('negative_prompt', 'str', ''),
-  opt('styles', 'list[str]'),
-  opt('seed', 'int', -1),
-  opt('subseed', 'int', -1),
-  opt('subseed_strength', 'float', 0),
-  opt('seed_resize_from_h', 'int', -1),
-  opt('seed_resize_from_w', 'int', -1),
-  opt('sampler_name', 'str'),
-  opt('scheduler', 'str'),
-  opt('batch_size', 'int', 1),
-  opt('n_iter', 'int', 1),
-  opt('steps', 'int', 50),
-  opt('cfg_scale', 'float', 7.0),
-  opt('width', 'int', 512),
-  opt('height', 'int', 512),
-  opt('restore_faces', 'bool'),
-  opt('tiling', 'bool'),
-  opt('do_not_save_samples', 'bool', false),
-  opt('do_not_save_grid', 'bool', false),
-  opt('eta', 'float'),
-  opt('denoising_strength', 'float', 0.75),
-  opt('s_min_uncond', 'float'),
-  opt('s_churn', 'float'),
-  opt('s_tmax', 'float'),
-  opt('s_tmin', 'float'),
-  opt('s_noise', 'float'),
-  opt('override_settings', 'dict'),
-  opt('override_settings_restore_afterwards', 'bool', true),
-  opt('refiner_checkpoint', 'str'),
-  opt('refiner_switch_at', 'float'),
-  opt('disable_extra_networks', 'bool', false),
-  opt('firstpass_image', 'str'),
-  opt('comments', 'dict'),
-];
-
-/** API-only fields appended by A1111's model generator (spec §2.6). */
-const API_TAIL: FieldSpec[] = [
-  opt('sampler_index', 'str', 'Euler'),
-  opt('script_name', 'str'),
-  opt('script_args', 'list', []),
-  opt('send_images', 'bool', true),
-  opt('save_images', 'bool', false),
-  opt('alwayson_scripts', 'dict', {}),
-  opt('infotext', 'str'),
-];
-
-/** `StableDiffusionTxt2ImgProcessingAPI` (spec §2.6), in A1111's field order. */
-export const TXT2IMG_FIELDS: FieldSpec[] = [
-  ...COMMON_HEAD,
-  opt('enable_hr', 'bool', false),
-  opt('firstphase_width', 'int', 0),
-  opt('firstphase_height', 'int', 0),
-  opt('hr_scale', 'float', 2.0),
-  opt('hr_upscaler', 'str'),
-  opt('hr_second_pass_steps', 'int', 0),
-  opt('hr_resize_x', 'int', 0),
-  opt('hr_resize_y', 'int', 0),
-  opt('hr_checkpoint_name', 'str'),
-  opt('hr_sampler_name', 'str'),
-  opt('hr_scheduler', 'str'),
-  opt('hr_prompt', 'str', ''),
-  opt('hr_negative_prompt', 'str', ''),
-  opt('force_task_id', 'str'),
-  ...API_TAIL,
-];
-
-/** `StableDiffusionImg2ImgProcessingAPI` (spec §2.7), in A1111's field order. */
-export const IMG2IMG_FIELDS: FieldSpec[] = [
-  ...COMMON_HEAD,
-  opt('init_images', 'list'),
-  opt('resize_mode', 'int', 0),
-  opt('image_cfg_scale', 'float'),
-  opt('mask', 'str'),
-  opt('mask_blur_x', 'int', 4),
-  opt('mask_blur_y', 'int', 4),
-  opt('mask_blur', 'int'),
-  opt('mask_round', 'bool', true),
-  opt('inpainting_fill', 'int', 0),
-  opt('inpaint_full_res', 'bool', true),
-  opt('inpaint_full_res_padding', 'int', 0),
-  opt('inpainting_mask_invert', 'int', 0),
-  opt('initial_noise_multiplier', 'float'),
-  opt('latent_mask', 'any'),
-  opt('force_task_id', 'str'),
-  ...API_TAIL,
-  opt('include_init_images', 'bool', false),
-];
-
-/** `ExtrasBaseRequest` (spec §2.13); these fields are not Optional. */
-const EXTRAS_BASE: FieldSpec[] = [
-  { name: 'resize_mode', type: { literal: [0, 1] }, default: 0 },
-  { name: 'show_extras_results', type: 'bool', default: true },
-  { name: 'gfpgan_visibility', type: 'float', default: 0, ge: 0, le: 1 },
-  { name: 'codeformer_visibility', type: 'float', default: 0, ge: 0, le: 1 },
-  { name: 'codeformer_weight', type: 'float', default: 0, ge: 0, le: 1 },
-  { name: 'upscaling_resize', type: 'float', default: 2, gt: 0 },
-  { name: 'upscaling_resize_w', type: 'int', default: 512, ge: 1 },
-  { name: 'upscaling_resize_h', type: 'int', default: 512, ge: 1 },
-  { name: 'upscaling_crop', type: 'bool', default: true },
-  { name: 'upscaler_1', type: 'str', default: 'None' },
-  { name: 'upscaler_2', type: 'str', default: 'None' },
-  { name: 'extras_upscaler_2_visibility', type: 'float', default: 0, ge: 0, le: 1 },
-  { name: 'upscale_first', type: 'bool', default: false },
-];
-
-/** `ExtrasSingleImageRequest` (spec §2.13). */
-export const EXTRAS_SINGLE_FIELDS: FieldSpec[] = [...EXTRAS_BASE, { name: 'image', type: 'str', default: '' }];
-
-/** `ExtrasBatchImagesRequest` (spec §2.13): `imageList: [{data, name}]` is required. */
-export const EXTRAS_BATCH_FIELDS: FieldSpec[] = [
-  ...EXTRAS_BASE,
-  {
-    name: 'imageList',
-    type: {
-      listOf: [
-        { name: 'data', type: 'str', required: true },
-        { name: 'name', type: 'str', required: true },
-      ],
-    },
-    required: true,
-  },
-];
-
-/** `InterrogateRequest` (spec §2.5). */
-export const INTERROGATE_FIELDS: FieldSpec[] = [
-  { name: 'image', type: 'str', default: '' },
-  { name: 'model', type: 'str', default: 'clip' },
-];
-
-/** `PNGInfoRequest` (spec §2.5): `image` is required. */
-export const PNGINFO_FIELDS: FieldSpec[] = [{ name: 'image', type: 'str', required: true }];
