@@ -60,6 +60,12 @@ export const REFRESH_ROUTES: Readonly<Partial<Record<ListName, string>>> = Objec
   loras: '/sdapi/v1/refresh-loras',
 });
 
+/** One option of `GET /sdapi/v1/options`: its key and current value. */
+export interface OptionEntry {
+  readonly key: string;
+  readonly value: unknown;
+}
+
 /** A sampler of `GET /sdapi/v1/samplers`: `[{name, aliases, options}]`. */
 export interface SamplerEntry {
   readonly name: string;
@@ -137,8 +143,11 @@ export interface ListEntries {
   'prompt-styles': readonly string[];
   scripts: ScriptLists;
   'script-info': readonly ScriptInfoEntry[];
-  /** `GET /sdapi/v1/options` `{key: value}`: the keys (every option the server has, its extensions' included) */
-  options: readonly string[];
+  /**
+   * `GET /sdapi/v1/options` `{key: value}`: every option the server has (its extensions' included) with its current
+   * value, in the server's order.
+   */
+  options: readonly OptionEntry[];
   /** `GET /controlnet/model_list` `{model_list: ["name [hash]", …]}` (`None` first) */
   'controlnet-models': readonly string[];
   /** `GET /controlnet/module_list` `{module_list: [...], module_detail: {name: …}}`: both, names */
@@ -258,7 +267,7 @@ export const PARSERS: { [L in ListName]: (body: unknown) => ListEntries[L] } = {
     items(body, 'script-info')
       .filter((i) => stringOrNull(i.name) !== null)
       .map((i) => ({ name: i.name as string, alwayson: i.is_alwayson === true, img2img: i.is_img2img === true })),
-  options: (body) => Object.keys(object(body, 'options')),
+  options: (body) => Object.entries(object(body, 'options')).map(([key, value]) => ({ key, value })),
   'controlnet-models': (body) => keyedList(body, 'controlnet-models', 'model_list'),
   'controlnet-modules': (body) => controlNetModules(body, 'controlnet-modules'),
   'controlnet-module-aliases': (body) => controlNetModules(body, 'controlnet-module-aliases'),
@@ -311,6 +320,10 @@ export function namesFor<L extends ListName>(list: L, entries: ListEntries[L]): 
     case 'scripts': {
       const s = e as ListEntries['scripts'];
       const shown = [...new Set([...s.txt2img, ...s.img2img])];
+      return { names: new Set(shown), shown };
+    }
+    case 'options': {
+      const shown = (e as ListEntries['options']).map((o) => o.key);
       return { names: new Set(shown), shown };
     }
     case 'script-info': {

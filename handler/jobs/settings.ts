@@ -27,6 +27,7 @@
  * write under the operator's output directories only, which a caller can already do with `save_images: true`; model
  * cache sizes (`sd_checkpoints_limit`, …), console output and UI options: they stay on the endpoint's own worker.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { A1111Lists } from '../a1111/lists.js';
 import { JobInputError } from './errors.js';
 import { appendKey, showValue } from './format.js';
@@ -150,12 +151,15 @@ function settingsOf(route: RouteSpec, payload: Record<string, unknown>): { setti
   return isObject(ov) ? { settings: ov, base: 'override_settings' } : undefined;
 }
 
-/** The option keys the server lists, after one refresh when `keys` has one it does not; undefined when unavailable. */
-async function serverOptions(keys: readonly string[], lists: A1111Lists, signal: AbortSignal | undefined): Promise<ReadonlySet<string> | undefined> {
+/**
+ * The options the server lists (key → current value), after one refresh when `keys` has one it does not; undefined
+ * when unavailable.
+ */
+async function serverOptions(keys: readonly string[], lists: A1111Lists, signal: AbortSignal | undefined): Promise<ReadonlyMap<string, unknown> | undefined> {
   let snap = await lists.get('options', signal);
   if (!snap.available) return undefined;
   if (keys.some((k) => !snap.names.has(k)) && (await lists.refresh('options', signal))) snap = await lists.get('options', signal);
-  return snap.available ? snap.names : undefined;
+  return snap.available ? new Map(snap.entries.map((o) => [o.key, o.value])) : undefined;
 }
 
 /**
@@ -163,7 +167,10 @@ async function serverOptions(keys: readonly string[], lists: A1111Lists, signal:
  * - `POST /sdapi/v1/options`: every key of the payload;
  * - txt2img/img2img: every key of `override_settings` (when it is an object), and `script_name` against
  *   {@link REFUSED_SCRIPT_TITLES}.
- * Denied keys ({@link deniedOptionReason}) are refused whatever the server; keys the server's `GET /sdapi/v1/options`
+ * Denied keys ({@link deniedOptionReason}) are refused whatever the server, unless the value is the one the server
+ * already has: a client that posts the whole `GET /sdapi/v1/options` object back with one setting changed (Open
+ * WebUI's model switch) changes nothing dangerous, and no job can change a denied option to make that value
+ * stale. Keys the server's `GET /sdapi/v1/options`
  * does not list are refused with a "did you mean" (fetched through `lists`, cached; refreshed once on a miss); when
  * that list is unavailable only the deny-list applies. Values are never checked; the payload is never changed.
  *
@@ -188,12 +195,12 @@ export async function checkSettings(route: RouteSpec, payload: Record<string, un
   if (found) {
     const { settings, base } = found;
     const keys = Object.keys(settings);
-    const allowedKeys = keys.filter((k) => deniedOptionReason(k) === undefined);
-    const known = allowedKeys.length ? await serverOptions(allowedKeys, lists, opts.signal) : undefined;
-    const candidates = known ? [...known].filter((k) => deniedOptionReason(k) === undefined) : [];
+    const known = keys.length ? await serverOptions(keys, lists, opts.signal) : undefined;
+    const candidates = known ? [...known.keys()].filter((k) => deniedOptionReason(k) === undefined) : [];
     for (const key of keys) {
       const denied = deniedOptionReason(key);
       if (denied) {
+        if (known?.has(key) && isDeepStrictEqual(known.get(key), settings[key])) continue;
         issues.push(`${appendKey(base, key)}: ${showValue(settings[key])} is not allowed: ${denied}`);
       } else if (known && !known.has(key)) {
         const near = closestName(key, candidates);
