@@ -48,6 +48,11 @@ interface Entry {
   extensions?: string[];
   /** Names the server must have besides the simulator's defaults (the user's installation). */
   server?: { models?: string[]; upscalers?: string[]; loras?: string[] };
+  /**
+   * Fields the client sends that the server's model does not have (A1111 ignores them): refused by name with the
+   * default `UNKNOWN_FIELDS=refuse`, completed with `UNKNOWN_FIELDS=warn`.
+   */
+  unknown_fields?: string[];
   /** `"GET /sdapi/v1/options"`: the payload is that route's answer (fetched through the worker) with `payload` merged over it. */
   payload_base?: string;
   input: { api: { method: string; endpoint: string }; payload?: unknown };
@@ -124,8 +129,8 @@ function backendFor(e: Entry): Backend {
 }
 
 /** Runs one job input through the handler on the entry's simulator; returns the output (RawJson parsed). */
-async function runJob(b: Backend, input: unknown): Promise<unknown> {
-  const handler = createA1111Handler({ client: b.client, limits: LIMITS, log: silentLog, lists: b.lists });
+async function runJob(b: Backend, input: unknown, limits: LimitsConfig = LIMITS): Promise<unknown> {
+  const handler = createA1111Handler({ client: b.client, limits, log: silentLog, lists: b.lists });
   const raw = await handler({ id: `compat-${++jobNo}`, input }, ctx());
   return raw instanceof RawJson ? (JSON.parse(raw.bytes.toString('utf8')) as unknown) : raw;
 }
@@ -179,8 +184,14 @@ describe('every request of the corpus completes', () => {
   it.each(ENTRIES.map((e) => [e.id, e] as const))('%s', async (_id, e) => {
     const b = backendFor(e);
     const input = await prepare(e, b);
+    if (e.unknown_fields) {
+      // Refused by default, naming every field A1111 would silently ignore; completed with UNKNOWN_FIELDS=warn.
+      const refused = await runJob(b, input);
+      expect(refused, `${e.id}: refused by default`).toEqual({ error: expect.any(String) });
+      for (const f of e.unknown_fields) expect((refused as { error: string }).error).toContain(`${f}: unknown field`);
+    }
     const before = b.sim.requests.length;
-    const out = await runJob(b, input);
+    const out = await runJob(b, input, e.unknown_fields ? { ...LIMITS, unknownFields: 'warn' } : LIMITS);
 
     // Completed: an answer, not {error}.
     if (out !== null && typeof out === 'object' && 'error' in out) {
