@@ -65,8 +65,8 @@ function alwaysonArgs(title: string): ScriptArg[] {
   if (title === 'Refiner') return [arg('Refiner', false), arg('Checkpoint', ''), arg('Switch at', 0.8, 0.01, 1.0, 0.01)];
   // ControlNet: one state per unit (`control_net_unit_count`, default 3)
   if (title === 'ControlNet') return [0, 1, 2].map(() => arg(null, { ...CONTROLNET_DEFAULT_UNIT }));
-  // ADetailer: enable, skip img2img, then one dict per tab (`ad_max_models`, default 2)
-  if (title === 'ADetailer') return [arg('Enable ADetailer', false), arg('Skip img2img', false), arg(null, { ...ADETAILER_DEFAULT_TAB }), arg(null, { ...ADETAILER_DEFAULT_TAB })];
+  // ADetailer: enable, skip img2img, then one dict per tab (`ad_max_models`, default 4)
+  if (title === 'ADetailer') return [arg('Enable ADetailer', false), arg('Skip img2img', false), ...[0, 1, 2, 3].map(() => arg(null, { ...ADETAILER_DEFAULT_TAB }))];
   return [];
 }
 
