@@ -26,7 +26,6 @@ async function call(method: 'GET' | 'POST', url: string, value?: unknown): Promi
   return { status: r.status, body };
 }
 const get = (url: string) => call('GET', url);
-const post = (url: string, value?: unknown) => call('POST', url, value);
 
 describe('simulator /openapi.json (A1111 v1.10.1)', () => {
   let sim: Simulator;
