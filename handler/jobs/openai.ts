@@ -300,7 +300,7 @@ function collectIssues(spec: EndpointSpec, p: JsonObject, ctx: DialectContext): 
       if (why) issues.push(`image: ${why}`);
     }
     if (!given(p, 'image') && !given(p, 'init_images')) {
-      issues.push('image: is required (the image to edit: base64 PNG, JPEG or WebP, or an http(s) URL when ALLOW_IMAGE_URLS=true; or init_images in A1111\'s img2img form)');
+      issues.push('image: is required (the image to edit: base64 of any image A1111 opens, or an http(s) URL when ALLOW_IMAGE_URLS=true; or init_images in A1111\'s img2img form)');
     }
     if (given(p, 'strength') && given(p, 'denoising_strength')) issues.push(both('strength', p.strength, 'denoising_strength', p.denoising_strength, 'set how much the image changes'));
   }

@@ -103,7 +103,7 @@ interface Run {
 async function run(input: unknown, opts: { output?: Partial<OutputConfig>; client?: A1111Client; s3Config?: unknown } = {}): Promise<Run> {
   const log = recordingLog();
   const output: OutputConfig = { maxResultBytes: 19 * 1024 * 1024, urlExpiresS: 604_800, ...opts.output };
-  const handler = createA1111Handler({ client: opts.client ?? backends.client, limits: LIMITS, log, lists: backends.lists, output });
+  const handler = createA1111Handler({ client: opts.client ?? backends.client, limits: LIMITS, log, lists: backends.lists, models: backends.models, output });
   const before = sim.requests.length;
   const id = `openai-${++jobNo}`;
   const t0 = Math.floor(Date.now() / 1000);
@@ -224,9 +224,12 @@ async function nativeInfo(payload: Record<string, unknown>): Promise<unknown> {
 }
 
 describe("sd-proxy-server's shape (seed 002): A1111's txt2img body, nothing added", () => {
-  it("seed 002's example verbatim (checkpoint aside) is refused: width 540 is not a multiple of 8 (A1111 would floor it to 536)", async () => {
-    const message = await refused({ api: GENERATIONS, payload: { ...SEED_002, override_settings: { sd_model_checkpoint: 'sd_xl_base_1.0.safetensors' } } });
-    expect(message).toBe('invalid payload for OpenAI images POST /v1/images/generations: width: 540 is not allowed (must be a multiple of 8)');
+  it("seed 002's example verbatim (checkpoint aside) goes through: width 540 is A1111's to floor (to 536), not the worker's to refuse", async () => {
+    const payload = { ...SEED_002, override_settings: { sd_model_checkpoint: 'sd_xl_base_1.0.safetensors' } };
+    const r = await generated({ api: GENERATIONS, payload });
+    expect(r.sent).toEqual(payload);
+    const png = PNG.sync.read(Buffer.from((r.out.data as Array<{ b64_json: string }>)[0]!.b64_json, 'base64'));
+    expect([png.width, png.height]).toEqual([536, 960]);
   });
 
   it('with width 544 and a real checkpoint: passed through exactly (sampler_index, scheduler, seed -1 kept; no default added)', async () => {
@@ -285,7 +288,7 @@ describe('/v1/images/edits → img2img', () => {
 
   it('refusals: no image, image with init_images, strength with denoising_strength, txt2img-only fields', async () => {
     expect(await refused({ api: EDITS, payload: { prompt: 'x' } })).toBe(
-      "invalid payload for OpenAI images POST /v1/images/edits: image: is required (the image to edit: base64 PNG, JPEG or WebP, or an http(s) URL when ALLOW_IMAGE_URLS=true; or init_images in A1111's img2img form)",
+      "invalid payload for OpenAI images POST /v1/images/edits: image: is required (the image to edit: base64 of any image A1111 opens, or an http(s) URL when ALLOW_IMAGE_URLS=true; or init_images in A1111's img2img form)",
     );
     expect(await refused({ api: EDITS, payload: { prompt: 'x', image: PNG_B64, init_images: [PNG_B64], strength: 0.5, denoising_strength: 0.6 } })).toBe(
       `invalid payload for OpenAI images POST /v1/images/edits: image: <string of ${PNG_B64.length} chars> and init_images: an array of 1 item are both given (both give the image to edit; send only one); strength: 0.5 and denoising_strength: 0.6 are both given (both set how much the image changes; send only one)`,
@@ -293,14 +296,14 @@ describe('/v1/images/edits → img2img', () => {
     expect(await refused({ api: EDITS, payload: { prompt: 'x', image: PNG_B64, enable_hr: true } })).toBe('invalid payload for OpenAI images POST /v1/images/edits: enable_hr: unknown field');
     // an image that is not one, or a URL while ALLOW_IMAGE_URLS is off: named as sent
     expect(await refused({ api: EDITS, payload: { prompt: 'x', image: Buffer.from('not an image at all').toString('base64') } })).toBe(
-      'invalid payload for OpenAI images POST /v1/images/edits: image: not a PNG, JPEG or WebP image (starts with 6e6f7420)',
+      'invalid payload for OpenAI images POST /v1/images/edits: image: not an image A1111 could open (starts with 6e6f7420): formats read are PNG, JPEG, WebP, GIF, BMP, TIFF, ICO, CUR, ICNS, DDS, PSD, TGA, PNM, JPEG 2000, AVIF, HEIF/HEIC, JPEG XL, KTX',
     );
     expect(await refused({ api: EDITS, payload: { prompt: 'x', image: 'https://images.example.com/cat.png' } })).toBe(
       'invalid payload for OpenAI images POST /v1/images/edits: image: image URLs are not allowed (ALLOW_IMAGE_URLS=false): send the image as base64 (raw or data:image/png;base64,…)',
     );
     // the A1111 image check runs on the translated payload too (here: the mask)
     expect(await refused({ api: EDITS, payload: { prompt: 'x', image: PNG_B64, mask: Buffer.from('not an image at all').toString('base64') } })).toBe(
-      'OpenAI images /v1/images/edits as A1111 POST /sdapi/v1/img2img: invalid payload for POST /sdapi/v1/img2img: mask: not a PNG, JPEG or WebP image (starts with 6e6f7420)',
+      'OpenAI images /v1/images/edits as A1111 POST /sdapi/v1/img2img: invalid payload for POST /sdapi/v1/img2img: mask: not an image A1111 could open (starts with 6e6f7420): formats read are PNG, JPEG, WebP, GIF, BMP, TIFF, ICO, CUR, ICNS, DDS, PSD, TGA, PNM, JPEG 2000, AVIF, HEIF/HEIC, JPEG XL, KTX',
     );
   });
 });
@@ -327,12 +330,9 @@ describe('refusals (nothing reaches A1111)', () => {
     );
   });
 
-  it('schema: missing prompt, bad size, response_format, unknown field with a suggestion', async () => {
+  it('schema: missing prompt, size not WxH, response_format, unknown field with a suggestion', async () => {
     expect(await refused({ api: GENERATIONS, payload: { size: '512', response_format: 'png', sampel_method: 'euler' } })).toBe(
       'invalid payload for OpenAI images POST /v1/images/generations: prompt: is required; sampel_method: unknown field (did you mean "sample_method"?); size: "512" is not allowed (must match pattern "^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$"); response_format: "png" is not allowed (must be one of "b64_json", "url", null)',
-    );
-    expect(await refused({ api: GENERATIONS, payload: { prompt: 'x', size: '500x500' } })).toBe(
-      'invalid payload for OpenAI images POST /v1/images/generations: size: "500x500" is not allowed (width and height must be multiples of 8 from 64 to 2048, e.g. "512x512", "1024x1024", "1024x1536")',
     );
   });
 
@@ -346,11 +346,10 @@ describe('refusals (nothing reaches A1111)', () => {
     expect(message).toMatch(/^OpenAI images POST \/v1\/images\/generations: model: "sd" is not an A1111 checkpoint\b.*; valid: sd_xl_base_1\.0\.safetensors \[[0-9a-f]+\], sd_xl_refiner_1\.0\.safetensors \[[0-9a-f]+\], v1-5-pruned-emaonly\.safetensors \[[0-9a-f]+\]$/);
   });
 
-  it('with STRICT_NAMES=false the unknown model is a warning and the job runs', async () => {
+  it('with STRICT_NAMES=false too: an unknown checkpoint is certainly wrong for the server (only styles and LoRAs become warnings)', async () => {
     const lax = new A1111Client(a1111Config({ url: sim.url, strictNames: false, readyTimeoutMs: 5000, requestTimeoutMs: 30_000 }), silentLog);
-    const r = await generated({ api: GENERATIONS, payload: { ...SEED_003, size: '64x64', steps: 1 } }, '/sdapi/v1/txt2img', { client: lax });
-    expect((r.sent as { override_settings: unknown }).override_settings).toEqual({ sd_model_checkpoint: 'sd' });
-    expect(r.log.lines.some((l) => l.startsWith('WARN OpenAI images POST /v1/images/generations: model: "sd" is not an A1111 checkpoint'))).toBe(true);
+    const message = await refused({ api: GENERATIONS, payload: { ...SEED_003, size: '64x64', steps: 1 } }, { client: lax });
+    expect(message).toMatch(/^OpenAI images POST \/v1\/images\/generations: model: "sd" is not an A1111 checkpoint/);
   });
 });
 
@@ -410,7 +409,7 @@ describe('revised_prompt', () => {
     try {
       const client = new A1111Client(a1111Config({ url: styled.url, readyTimeoutMs: 5000, requestTimeoutMs: 30_000 }), silentLog);
       const lists = new A1111Lists(new A1111Client(a1111Config({ url: styledLists.url }), silentLog), silentLog);
-      const handler = createA1111Handler({ client, limits: LIMITS, log: silentLog, lists });
+      const handler = createA1111Handler({ client, limits: LIMITS, log: silentLog, lists, models: backends.models });
       const payload = { prompt: 'a harbour', styles: ['oil'], n: 2, size: '64x64', steps: 1, seed: 3 };
       const t0 = Math.floor(Date.now() / 1000);
       const raw = await handler({ id: 'openai-style', input: { api: GENERATIONS, payload } }, ctx());

@@ -60,8 +60,8 @@ async function run(
 ): Promise<Run> {
   const log = recordingLog();
   const client =
-    opts.strictNames === false ? new A1111Client(a1111Config({ url: backends.sim.url, readyTimeoutMs: 5000, requestTimeoutMs: 30_000, strictNames: false }), log) : backends.client;
-  const handler = createA1111Handler({ client, limits: LIMITS, log, lists: backends.lists, ...(opts.output ? { output: opts.output } : {}) });
+    opts.strictNames !== undefined ? new A1111Client(a1111Config({ url: backends.sim.url, readyTimeoutMs: 5000, requestTimeoutMs: 30_000, strictNames: opts.strictNames }), log) : backends.client;
+  const handler = createA1111Handler({ client, limits: LIMITS, log, lists: backends.lists, models: backends.models, ...(opts.output ? { output: opts.output } : {}) });
   const before = backends.sim.requests.length;
   const input = { api: { method: opts.method ?? 'POST', endpoint }, payload, ...opts.extra };
   const raw = await handler({ id: `sdcn-${++jobNo}`, input, ...(opts.s3Config ? { s3Config: opts.s3Config } : {}) }, ctx());
@@ -154,8 +154,11 @@ describe('SDCN /txt2img', () => {
     expect(Object.keys(r.out)).toEqual(['images']);
   });
 
-  it('refuses an unknown LoRA with a did-you-mean naming loras[i][0]', async () => {
-    const error = await refused('/txt2img', { prompt: 'x', loras: [['add_detail', 0.5], ['detail', 0.5]] });
+  it('an unknown LoRA is a warning (A1111 ignores it); with STRICT_NAMES=true refused with a did-you-mean naming loras[i][0]', async () => {
+    const lax = await run('/txt2img', { prompt: 'x', loras: [['add_detail', 0.5], ['detail', 0.5]] });
+    expect(lax.out.error).toBeUndefined();
+    expect(lax.log.lines.some((l) => l.includes('loras[1][0]: LoRA "detail"'))).toBe(true);
+    const error = await refused('/txt2img', { prompt: 'x', loras: [['add_detail', 0.5], ['detail', 0.5]] }, { strictNames: true });
     expect(error).toBe('SDCN POST /txt2img: loras[1][0]: LoRA "detail" ("<lora:detail>") is not known to A1111 (did you mean "add_detail"?); valid: add_detail, lcm-lora-sdxl');
   });
 

@@ -114,7 +114,7 @@ const BAD_IMAGES = [
   PNG_64.slice(0, 20) + '-_' + PNG_64.slice(22),
   PNG_64.replace(/=+$/, '') + 'A',
   PNG_64.slice(0, 30),
-  `data:image/gif;base64,${PNG_64}`,
+  `data:image/gif;base64,${Buffer.from('<svg/>').toString('base64')}`,
   `data:text/html;base64,${PNG_64}`,
   `data:image/png;base64,`,
   'file:///etc/passwd',
@@ -262,7 +262,7 @@ function mutate(g: Gen, input: Record<string, unknown>, payloadKey: boolean): Re
       if (Array.isArray(target.init_images)) target.init_images = [g.pick(BAD_IMAGES), ...(g.chance(0.5) ? [PNG_64] : [])];
       else if ('image' in target) target.image = g.pick(BAD_IMAGES);
       else if (Array.isArray(target.imageList)) target.imageList = [{ data: g.pick(BAD_IMAGES), name: 'x' }];
-      else target.firstpass_image = g.pick(BAD_IMAGES);
+      else Object.assign(target, { enable_hr: true, denoising_strength: 0.5, firstpass_image: g.pick(BAD_IMAGES) });
       break;
     case 8:
       target.override_settings = obj([[g.chance(0.5) ? g.pick(['api_forbid_local_requests', 'api_enable_requests', 'outdir_samples', 'samples_save', 'sd_checkpoints_limit', ...FORBIDDEN]) : randString(g), randValue(g)]]);
@@ -356,8 +356,8 @@ describe('fuzz: the job handler against the simulator', () => {
     // With ALLOW_IMAGE_URLS=true every name resolves to a private address: URLs are refused, never fetched.
     const privateDns: HostLookup = async () => [{ address: '10.0.0.1', family: 4 }];
     const handlers = [
-      createA1111Handler({ client, limits, log: silentLog, lists }),
-      createA1111Handler({ client, limits: { ...limits, allowImageUrls: true }, log: silentLog, lookup: privateDns, lists }),
+      createA1111Handler({ client, limits, log: silentLog, lists, models: backends.models }),
+      createA1111Handler({ client, limits: { ...limits, allowImageUrls: true }, log: silentLog, lookup: privateDns, lists, models: backends.models }),
     ];
     const ctx: JobContext = { signal: new AbortController().signal, rawJson: (bytes) => new RawJson(bytes), progress: () => undefined, stream: async () => undefined };
     const g = new Gen(mulberry32(SEED));

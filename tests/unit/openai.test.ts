@@ -68,7 +68,7 @@ describe('registration and schemas', () => {
 
   it('every txt2img field is accepted on generations, every img2img field on edits (the merge)', async () => {
     // null where the A1111 model takes it (Optional and not failing in processing; the A1111 checks refuse the rest).
-    const nullOk = (p: { type?: unknown; 'x-null-fails'?: unknown }) => Array.isArray(p.type) && p.type.includes('null') && !p['x-null-fails'];
+    const nullOk = (p: object) => 'type' in p && Array.isArray(p.type) && p.type.includes('null') && !('x-null-fails' in p);
     for (const [key, p] of Object.entries(txt2imgSchema.properties)) {
       if (key === 'prompt' || !nullOk(p)) continue;
       await expect(gen({ prompt: 'x', [key]: null }), key).resolves.toBeDefined();

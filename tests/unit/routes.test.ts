@@ -246,7 +246,7 @@ describe('resolveRoute', () => {
 
 describe('checkRouteServed', () => {
   function model(paths: string[] | null): ServerModel {
-    return { source: paths ? 'openapi' : 'bundled', description: 'test', forge: false, models: new Map(), paths: paths ? new Set(paths) : null };
+    return { source: paths ? 'openapi' : 'bundled', description: 'test', forge: false, pydantic: 1, models: new Map(), paths: paths ? new Set(paths) : null };
   }
   const route = (method: string, endpoint: string) => resolveRoute(method, endpoint);
 
