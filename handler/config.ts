@@ -101,7 +101,7 @@ export interface A1111Config {
   pid?: number;
 }
 
-/** Limits on job inputs: size and cost caps and the image/URL policy (README "Input limits"). */
+/** Limits on job inputs: size and cost caps and the image/URL policy (README "What the worker refuses, and why"). */
 export interface LimitsConfig {
   /** `MAX_IMAGES_PER_JOB`: `batch_size × n_iter` cap (default 16). */
   maxImagesPerJob: number;
