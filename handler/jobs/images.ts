@@ -160,6 +160,14 @@ export function imageFields(route: RouteSpec, payload: Readonly<Record<string, u
       break;
     }
     default:
+      // ControlNet's `POST /controlnet/detect`: base64 images in `controlnet_input_images` and `controlnet_masks`
+      // (sd-webui-controlnet `scripts/api.py` `detect`).
+      if (route.path === '/controlnet/detect') {
+        for (const key of ['controlnet_input_images', 'controlnet_masks']) {
+          const list = own(payload, key);
+          if (Array.isArray(list)) list.forEach((v, i) => typeof v === 'string' && v !== '' && out.push({ path: appendIndex(key, i), value: v }));
+        }
+      }
       break;
   }
   return out;
@@ -252,7 +260,7 @@ export function scriptUrlFields(payload: Readonly<Record<string, unknown>>): Ima
  *   /sdapi/v1/img2img: init_images[1]: not an image A1111 could open (starts with 3c68746d): formats read are PNG, …`.
  */
 export async function checkImages(route: RouteSpec, payload: unknown, limits: LimitsConfig, opts: ImageCheckOptions = {}): Promise<void> {
-  if (route.schema === null || !isObject(payload)) return;
+  if (route.body === 'none' || !isObject(payload)) return;
   const reasons: Array<string | undefined> = undecodedImageIssues(route, payload).map(([path, why]) => `${path}: ${why}`);
   const pending: Array<Promise<void>> = [];
   const urlPolicy = (field: ImageField, slot: number, what: string): void => {

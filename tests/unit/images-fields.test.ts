@@ -15,6 +15,16 @@ const PNG_64 = b64(pngBytes(64, 64));
 const paths = (fields: Array<{ path: string }>): string[] => fields.map((f) => f.path);
 
 describe('imageFields', () => {
+  it("lists ControlNet detect's input images and masks, and checks them", async () => {
+    const detect = resolveRoute('POST', '/controlnet/detect');
+    expect(paths(imageFields(detect, { controlnet_module: 'canny', controlnet_input_images: ['a', ''], controlnet_masks: ['m'] }))).toEqual([
+      'controlnet_input_images[0]',
+      'controlnet_masks[0]',
+    ]);
+    await expect(checkImages(detect, { controlnet_input_images: [PNG_64] }, LIMITS)).resolves.toBeUndefined();
+    await expect(checkImages(detect, { controlnet_input_images: ['http://10.0.0.1/a.png'] }, LIMITS)).rejects.toThrow('controlnet_input_images[0]: image URLs are not allowed');
+  });
+
   it('lists the image fields of each route', () => {
     expect(paths(imageFields(route('img2img'), { init_images: ['a', 'b'], mask: 'm', latent_mask: 'l', firstpass_image: 'f', prompt: 'p' }))).toEqual([
       'init_images[0]',
