@@ -103,14 +103,14 @@ describe('platform mode, end to end', () => {
   it('refuses a forbidden route and an invalid payload without calling A1111', async () => {
     const before = sim.requests.length;
     platform.enqueue({ id: 'kill-u1', input: { api: { method: 'POST', endpoint: '/sdapi/v1/server-kill' }, payload: {} } });
-    platform.enqueue({ id: 'bad-u1', input: { api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: { prompt: 'x', steps: 500, width: 1001, stepz: 3 } } });
+    platform.enqueue({ id: 'bad-u1', input: { api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: { prompt: 'x', steps: 500, seed: 'abc', stepz: 3 } } });
     const kill = (await platform.waitForResult('kill-u1')).body as { error: string; stopPod?: boolean };
     expect(kill.error).toMatch(/server-kill/);
     expect(kill.error).toMatch(/txt2img/); // lists the allowed routes
     expect(kill.stopPod).toBeUndefined();
     const bad = (await platform.waitForResult('bad-u1')).body as { error: string };
     expect(bad.error).toMatch(/steps: 500/);
-    expect(bad.error).toMatch(/width: 1001/);
+    expect(bad.error).toMatch(/seed: "abc" is not allowed/);
     expect(bad.error).toMatch(/stepz: unknown field \(did you mean "steps"\?\)/);
     expect(sim.requests.slice(before).filter((r) => r.path.startsWith('/sdapi/v1/') && r.path !== '/sdapi/v1/sd-models')).toEqual([]);
   });
