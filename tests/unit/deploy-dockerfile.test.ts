@@ -235,7 +235,7 @@ describe('Dockerfile', () => {
     // What `npm run build` (tsc -p tsconfig.json) needs; dist/ then holds the schemas the handler imports.
     const copied = stage('build').body.filter((i) => i.keyword === 'COPY').flatMap((i) => copyParts(i).sources);
     for (const need of ['package.json', 'package-lock.json', 'tsconfig.json', 'handler', 'schemas']) expect(copied).toContain(need);
-    expect(readFileSync(path.join(ROOT, 'handler/jobs/validate.ts'), 'utf8')).toMatch(/from '\.\.\/\.\.\/schemas\/txt2img\.json'/);
+    expect(readFileSync(path.join(ROOT, 'handler/a1111/openapi.ts'), 'utf8')).toMatch(/from '\.\.\/\.\.\/schemas\/txt2img\.json'/);
   });
 
   it('model stage: downloads ARG MODEL_URL to /model.safetensors, or leaves an empty placeholder', () => {
