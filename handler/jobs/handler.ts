@@ -172,9 +172,13 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
   else if (envBucket.target) log.info(`Outputs go to S3: ${envBucket.target.toString()}`);
   const uploader = new S3Uploader(log, opts.s3);
   const models = opts.models ?? new ServerModels(log);
-  // Each backend's request model is read as soon as it is ready (and again after a refresh-* job).
+  // Each backend's request model is read as soon as it is ready, again after a refresh-* job, and again when a
+  // backend that went down is back (it may have restarted with other extensions).
   const prefetch = () => {
-    for (const b of pool.backends) if (b.state === 'ready') models.of(b).catch(() => undefined);
+    for (const b of pool.backends) {
+      if (b.state === 'ready') models.of(b).catch(() => undefined);
+      else models.invalidate(b.url);
+    }
   };
   pool.onChange(prefetch);
   prefetch();
