@@ -79,7 +79,7 @@ function readmeDefault(cell: string, variables: ReadonlySet<string>): string | n
 /** Env var names the worker reads (config.ts) or start.sh reads. */
 function knownVars(): Set<string> {
   const names = new Set<string>();
-  for (const m of read('handler/config.ts').matchAll(/\benv\.([A-Z][A-Z0-9_]+)|\benv(?:Int|Bool|Url|Choice)\(env, '([A-Z][A-Z0-9_]+)'/g)) names.add((m[1] ?? m[2])!);
+  for (const m of (read('handler/config.ts') + read('handler/env-vars.ts')).matchAll(/\benv\.([A-Z][A-Z0-9_]+)|\benv(?:Int|Bool|Url|Choice)\(env, '([A-Z][A-Z0-9_]+)'/g)) names.add((m[1] ?? m[2])!);
   for (const m of read('docker/start.sh').matchAll(/\$\{([A-Z][A-Z0-9_]+)(?::-|\})/g)) names.add(m[1]!);
   return names;
 }
