@@ -11,7 +11,8 @@ import type { RequestModel, SimFlavor } from './models.js';
 import { validateModel2 } from './pydantic2.js';
 import type { SimScripts } from './scripts.js';
 import { validateModel, type ValidatedModel } from './validation.js';
-import { decodeImageString, sniffImage, type DecodedImage, type PngCache } from './png.js';
+import { decodeImageString, sniffImage, type DecodedImage } from './image-decode.js';
+import type { PngCache } from './png.js';
 import { nowMs, type QueueLock, type SharedState } from './state.js';
 
 /** Everything route code needs from the running simulator. */

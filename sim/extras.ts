@@ -15,8 +15,8 @@ import {
   readPngInfo,
   renderRgb,
   resizeNearestRgb,
-  type DecodedImage,
 } from './png.js';
+import type { DecodedImage } from './image-decode.js';
 import { PyFloat } from './pyjson.js';
 import { INTERROGATE_MODEL, PNGINFO_MODEL, extrasBatchModel, extrasSingleModel } from './models.js';
 

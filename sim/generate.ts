@@ -12,7 +12,7 @@ import { controlnetDetectMaps } from './extensions/controlnet.js';
 import { processImages, type HiresParams, type ProcessedResult, type ProcessingParams } from './generation.js';
 import { img2imgModel, txt2imgModel } from './models.js';
 import { applyInfotext } from './paste.js';
-import type { DecodedImage } from './png.js';
+import type { DecodedImage } from './image-decode.js';
 import type { PyValue } from './pyjson.js';
 import { alwaysonScriptArgs, checkSelectableScript } from './scripts.js';
 

@@ -15,7 +15,8 @@ import { ensureModelLoaded, type SimEnv } from './env.js';
 import { pyException, type SimHttpError } from './errors.js';
 import { createInfotext } from './infotext.js';
 import { applyStyles } from './paste.js';
-import { fnv1aBytes, insertTextChunks, renderRgb, encodeRgbPngSync, type DecodedImage, type RenderKey } from './png.js';
+import type { DecodedImage } from './image-decode.js';
+import { fnv1aBytes, insertTextChunks, renderRgb, encodeRgbPngSync, type RenderKey } from './png.js';
 import { PyFloat, pyDumps, pyRepr, type PyValue } from './pyjson.js';
 
 type Tab = 'txt2img' | 'img2img';

@@ -1,8 +1,7 @@
 /**
  * Image helpers of the simulator: deterministic RGB pixels, PNG encoding with
- * pngjs, `tEXt`/`iTXt` metadata chunks (spec §2.8/§2.9), decoding of base64
- * inputs the way A1111's `decode_base64_to_image` does (spec §2.10), image
- * header sniffing (PNG/JPEG/GIF/BMP/WEBP), and a bounded cache of encoded PNGs.
+ * pngjs, `tEXt`/`iTXt` metadata chunks (spec §2.8/§2.9) and a bounded cache of encoded PNGs.
+ * Decoding of image inputs is in `image-decode.ts`.
  */
 import { inflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
@@ -70,7 +69,7 @@ export function pngChunk(type: string, data: Buffer): Buffer {
   return out;
 }
 
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 function isLatin1(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false;
@@ -162,145 +161,6 @@ export function readPngInfo(buf: Buffer): Record<string, string | number> {
     off += 12 + len;
   }
   return { ...out, ...readPngTexts(buf) };
-}
-
-// ---------------------------------------------------------------- decoding inputs
-
-/** Image format and size read from a file header. */
-export interface ImageHeader {
-  format: 'PNG' | 'JPEG' | 'GIF' | 'BMP' | 'WEBP';
-  /** px */
-  width: number;
-  /** px */
-  height: number;
-}
-
-/**
- * Reads the format and dimensions of an image from its header bytes, like
- * Pillow's lazy `Image.open` (pixels are not decoded). PNG's IHDR CRC is checked.
- *
- * @returns the header, or `null` when the bytes are no recognisable image
- */
-export function sniffImage(b: Buffer): ImageHeader | null {
-  if (b.length >= 33 && b.subarray(0, 8).equals(PNG_SIGNATURE) && b.toString('latin1', 12, 16) === 'IHDR') {
-    if (b.readUInt32BE(8) !== 13) return null;
-    if (crc32(b, 12, 29) !== b.readUInt32BE(29)) return null;
-    const width = b.readUInt32BE(16);
-    const height = b.readUInt32BE(20);
-    return width > 0 && height > 0 ? { format: 'PNG', width, height } : null;
-  }
-  if (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) {
-    let off = 2;
-    while (off + 4 <= b.length) {
-      if (b[off] !== 0xff) return null;
-      const marker = b[off + 1];
-      if (marker === 0xff) {
-        off += 1;
-        continue;
-      }
-      if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
-        off += 2;
-        continue;
-      }
-      const len = b.readUInt16BE(off + 2);
-      const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-      if (isSof) {
-        if (off + 9 > b.length) return null;
-        const height = b.readUInt16BE(off + 5);
-        const width = b.readUInt16BE(off + 7);
-        return width > 0 && height > 0 ? { format: 'JPEG', width, height } : null;
-      }
-      off += 2 + len;
-    }
-    return null;
-  }
-  if (b.length >= 10 && (b.toString('latin1', 0, 6) === 'GIF87a' || b.toString('latin1', 0, 6) === 'GIF89a')) {
-    const width = b.readUInt16LE(6);
-    const height = b.readUInt16LE(8);
-    return width > 0 && height > 0 ? { format: 'GIF', width, height } : null;
-  }
-  if (b.length >= 26 && b[0] === 0x42 && b[1] === 0x4d) {
-    const width = b.readInt32LE(18);
-    const height = Math.abs(b.readInt32LE(22));
-    return width > 0 && height > 0 ? { format: 'BMP', width, height } : null;
-  }
-  if (b.length >= 30 && b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP') {
-    const kind = b.toString('latin1', 12, 16);
-    if (kind === 'VP8 ' && b[23] === 0x9d && b[24] === 0x01 && b[25] === 0x2a) {
-      return { format: 'WEBP', width: b.readUInt16LE(26) & 0x3fff, height: b.readUInt16LE(28) & 0x3fff };
-    }
-    if (kind === 'VP8L' && b[20] === 0x2f) {
-      const bits = b.readUInt32LE(21);
-      return { format: 'WEBP', width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
-    }
-    if (kind === 'VP8X') {
-      const width = 1 + (b[24] | (b[25] << 8) | (b[26] << 16));
-      const height = 1 + (b[27] | (b[28] << 8) | (b[29] << 16));
-      return { format: 'WEBP', width, height };
-    }
-  }
-  return null;
-}
-
-/**
- * Python's `base64.b64decode(s)` (non-validating): characters outside the
- * alphabet are discarded, data after the first complete padding is ignored,
- * and incomplete padding is an error.
- *
- * @returns the decoded bytes, or `null` where Python raises `binascii.Error`
- */
-export function pyB64Decode(s: string): Buffer | null {
-  if (s.length % 4 === 0 && /^[A-Za-z0-9+/]*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(s)) {
-    return Buffer.from(s, 'base64');
-  }
-  let data = '';
-  let pads = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (c === '=') {
-      if (data.length % 4 >= 2) {
-        pads++;
-        if ((data.length + pads) % 4 === 0) break;
-      }
-      continue;
-    }
-    if (pads > 0) {
-      // alphabet character after partial padding: Python keeps decoding the quantum
-      pads = 0;
-    }
-    if (/[A-Za-z0-9+/]/.test(c)) data += c;
-  }
-  const rem = data.length % 4;
-  if (rem === 1) return null;
-  if (rem !== 0 && (rem + pads) % 4 !== 0) return null;
-  return Buffer.from(data, 'base64');
-}
-
-/** Result of decoding an A1111 image input string. */
-export interface DecodedImage {
-  bytes: Buffer;
-  header: ImageHeader;
-}
-
-/**
- * Decodes a base64 (optionally `data:image/...;base64,`-prefixed) image string
- * like A1111's `decode_base64_to_image` (spec §2.10), without URL handling.
- *
- * @returns the bytes and header, or `null` when A1111 would answer
- *   500 `Invalid encoded image`
- */
-export function decodeImageString(encoding: string): DecodedImage | null {
-  let s = encoding;
-  if (s.startsWith('data:image/')) {
-    const afterSemi = s.split(';')[1];
-    const payload = afterSemi === undefined ? undefined : afterSemi.split(',')[1];
-    if (payload === undefined) return null;
-    s = payload;
-  }
-  const bytes = pyB64Decode(s);
-  if (!bytes) return null;
-  const header = sniffImage(bytes);
-  return header ? { bytes, header } : null;
 }
 
 // ---------------------------------------------------------------- pixels / encoding
