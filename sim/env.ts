@@ -36,7 +36,10 @@ export interface SimEnv {
 }
 
 /** Extensions the simulator can pretend to have installed. */
-export type SimExtension = 'controlnet' | 'adetailer';
+export const SIM_EXTENSIONS = ['controlnet', 'adetailer', 'wildcards'] as const;
+
+/** One of `SIM_EXTENSIONS`. */
+export type SimExtension = (typeof SIM_EXTENSIONS)[number];
 
 /**
  * Validates a request body against a model the way the flavor's FastAPI does

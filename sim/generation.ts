@@ -16,6 +16,7 @@ import { pyException, type SimHttpError } from './errors.js';
 import { createInfotext } from './infotext.js';
 import { applyStyles } from './paste.js';
 import type { DecodedImage } from './image-decode.js';
+import { applyWildcards } from './extensions/wildcards.js';
 import { fnv1aBytes, insertTextChunks, renderRgb, encodeRgbPngSync, type RenderKey } from './png.js';
 import { PyFloat, pyDumps, pyRepr, type PyValue } from './pyjson.js';
 
@@ -263,8 +264,8 @@ export async function processImages(env: SimEnv, p: ProcessingParams): Promise<P
     const allSubseeds = Array.from({ length: totalImages }, (_, i) => subseed0 + i);
     // Prompt styles are applied to the prompts A1111 reports using (modules/styles.py apply_styles_to_prompt).
     const styled = applyStyles(catalog.styleList(), p.styles, p.prompt, p.negativePrompt);
-    const allPrompts = Array.from({ length: totalImages }, () => styled.prompt);
-    const allNegative = Array.from({ length: totalImages }, () => styled.negative);
+    const [allPrompts, allNegative] = [styled.prompt, styled.negative].map((t) => Array.from({ length: totalImages }, () => t));
+    if (env.extensions.has('wildcards')) extra.push(...applyWildcards(catalog.options, allPrompts, allNegative));
     const scheduleLabel = catalog.resolveSampler(p.sampler, p.scheduler, false).scheduler;
     const variant = p.initImages ? `i2i:${fnv1aBytes(p.initImages[0].bytes).toString(16)}` : '';
 

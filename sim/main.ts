@@ -4,7 +4,7 @@
  *   node dist/sim/main.js [--port 3000] [--host 127.0.0.1] [--startup-delay-ms N]
  *     [--step-ms N] [--first-load-delay-ms N] [--fail-next N --fail-status S]
  *     [--fault-rate R --fault-seed N [--fault-kinds status,close,garbage] [--fault-routes txt2img,...]]
- *     [--log] [--no-gzip] [--flavor a1111|forge] [--extensions controlnet,adetailer]
+ *     [--log] [--no-gzip] [--flavor a1111|forge] [--extensions controlnet,adetailer,wildcards]
  *
  * Each flag can also come from the environment (`SIM_PORT`, `SIM_HOST`,
  * `SIM_STARTUP_DELAY_MS`, `SIM_STEP_MS`, `SIM_FIRST_LOAD_DELAY_MS`,
@@ -15,6 +15,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { SIM_RANDOM_FAULT_KINDS, startSimulator, type SimExtension, type SimFlavor, type SimOptions, type SimRandomFaultKind, type Simulator } from './server.js';
+import { SIM_EXTENSIONS } from './env.js';
 
 /** Parsed CLI configuration. */
 export interface SimCliConfig {
@@ -62,7 +63,7 @@ const SPECS: Spec[] = [
 const USAGE = `usage: node dist/sim/main.js [--port 3000] [--host 127.0.0.1] [--startup-delay-ms N] [--step-ms N]
        [--first-load-delay-ms N] [--fail-next N --fail-status S]
        [--fault-rate R --fault-seed N [--fault-kinds status,close,garbage] [--fault-routes txt2img,...]]
-       [--log] [--no-gzip] [--flavor a1111|forge] [--extensions controlnet,adetailer]`;
+       [--log] [--no-gzip] [--flavor a1111|forge] [--extensions controlnet,adetailer,wildcards]`;
 
 function parseValue(spec: Spec, raw: string, source: string): number | boolean | string | string[] {
   if (spec.kind === 'flavor') {
@@ -136,8 +137,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): SimCliConfig |
   const badKind = kinds?.find((k) => !SIM_RANDOM_FAULT_KINDS.includes(k as SimRandomFaultKind));
   if (badKind !== undefined) throw new CliError(`--fault-kinds: unknown kind ${JSON.stringify(badKind)} (allowed: ${SIM_RANDOM_FAULT_KINDS.join(', ')})`);
   const exts = values.get('--extensions') as string[] | undefined;
-  const badExt = exts?.find((x) => x !== 'controlnet' && x !== 'adetailer');
-  if (badExt !== undefined) throw new CliError(`--extensions: unknown extension ${JSON.stringify(badExt)} (allowed: controlnet, adetailer)`);
+  const badExt = exts?.find((x) => !(SIM_EXTENSIONS as readonly string[]).includes(x));
+  if (badExt !== undefined) throw new CliError(`--extensions: unknown extension ${JSON.stringify(badExt)} (allowed: ${SIM_EXTENSIONS.join(', ')})`);
   if (faultRate === undefined && (kinds || routes || values.has('--fault-seed'))) {
     throw new CliError('--fault-seed / --fault-kinds / --fault-routes need --fault-rate');
   }

@@ -10,6 +10,7 @@
  *   (`shared.opts.add_option(...)` in `on_ui_settings`), `canvas-zoom-and-pan/scripts/hotkey_config.py`,
  *   `extra-options-section/scripts/extra_options_section.py`, `hypertile/scripts/hypertile_script.py`: A1111 commit
  *   `aabedcbcc7cf4109a66da9f337866cea3a76af90` (2024-03-02, in Forge's history; unchanged by WebUI 1.10).
+ * - `modules/processing_scripts/comments.py` (`enable_prompt_comments`, a script module's option, loaded with them).
  * Forge (`--flavor forge`) has no `LDSR`, `canvas-zoom-and-pan` nor `hypertile` built in (its `extensions-builtin/`).
  */
 import type { SimFlavor } from './models.js';
@@ -18,6 +19,8 @@ import type { SimFlavor } from './models.js';
 export function builtinOptions(flavor: SimFlavor): Record<string, unknown> {
   const a1111Only = flavor === 'a1111';
   return {
+    // modules/processing_scripts/comments.py (A1111 v1.10.1; Forge keeps the option)
+    enable_prompt_comments: true,
     // Lora
     sd_lora: 'None',
     lora_preferred_name: 'Alias from file',

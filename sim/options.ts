@@ -9,6 +9,7 @@ import type { Checkpoint } from './catalog.js';
 import { pyException } from './errors.js';
 import { a1111Options } from './options-a1111.js';
 import { builtinOptions } from './options-builtin.js';
+import { WILDCARDS_OPTIONS } from './extensions/wildcards.js';
 import type { SimFlavor } from './models.js';
 import { pyDumps, pyRepr, type PyValue } from './pyjson.js';
 
@@ -59,6 +60,7 @@ export function extraOptions(flavor: SimFlavor, extensions: ReadonlySet<string>)
       ad_same_seed_for_each_tab: false,
     });
   }
+  if (extensions.has('wildcards')) Object.assign(out, WILDCARDS_OPTIONS);
   if (flavor === 'forge') {
     Object.assign(out, {
       forge_try_reproduce: 'None',

@@ -5,6 +5,7 @@
  */
 import { httpException, pyException, pyTypeName } from './errors.js';
 import type { SimFlavor } from './models.js';
+import { FORGE_ALWAYSON, WILDCARDS_TITLE, forgeScriptArgs, scriptArg } from './scripts-builtin.js';
 
 /** Script titles of one tab. */
 export interface ScriptSet {
@@ -28,14 +29,8 @@ export interface ScriptArg {
   choices: string[] | null;
 }
 
-const arg = (label: string | null, value: unknown, minimum: unknown = null, maximum: unknown = null, step: unknown = null): ScriptArg => ({
-  label,
-  value,
-  minimum,
-  maximum,
-  step,
-  choices: null,
-});
+const arg = (label: string | null, value: unknown, minimum: unknown = null, maximum: unknown = null, step: unknown = null): ScriptArg =>
+  scriptArg(label, value, minimum, maximum, step);
 
 /** Default ControlNet unit as `external_code.ControlNetUnit` dumps it (Mikubill `internal_controlnet/args.py`), abridged. */
 export const CONTROLNET_DEFAULT_UNIT = {
@@ -67,25 +62,33 @@ function alwaysonArgs(title: string): ScriptArg[] {
   if (title === 'ControlNet') return [0, 1, 2].map(() => arg(null, { ...CONTROLNET_DEFAULT_UNIT }));
   // ADetailer: enable, skip img2img, then one dict per tab (`ad_max_models`, default 4)
   if (title === 'ADetailer') return [arg('Enable ADetailer', false), arg('Skip img2img', false), ...[0, 1, 2, 3].map(() => arg(null, { ...ADETAILER_DEFAULT_TAB }))];
-  return [];
+  return forgeScriptArgs(title) ?? [];
 }
 
 /**
  * The scripts of a fresh install of the flavor, plus the installed extensions' always-on scripts
- * (ControlNet's title is `ControlNet`, ADetailer's `ADetailer`; Forge has ControlNet built in).
+ * (ControlNet's title is `ControlNet`, ADetailer's `ADetailer`, wildcards' `Simple wildcards`).
+ * - A1111 v1.10.1: `scripts/*.py`, `modules/processing_scripts/*.py` (Refiner, Seed, Sampler, Comments) and the
+ *   built-in extensions (hypertile, extra-options-section, Lora, soft-inpainting: img2img only).
+ * - Forge: the same core scripts without Comments (Forge's `modules/processing_scripts/comments.py` has no script
+ *   class), no Hypertile nor LoRA script (`extensions-builtin/` has neither), ControlNet built in
+ *   (`sd_forge_controlnet`), and its `*Integrated` scripts (`scripts-builtin.ts`).
  */
 export function buildScripts(flavor: SimFlavor, extensions: ReadonlySet<string>): SimScripts {
   const extra: string[] = [];
   if (flavor === 'forge' || extensions.has('controlnet')) extra.push('ControlNet');
   if (extensions.has('adetailer')) extra.push('ADetailer');
+  if (extensions.has('wildcards')) extra.push(WILDCARDS_TITLE);
+  const core = flavor === 'forge' ? ['Refiner', 'Seed', 'Sampler', 'Extra options', ...FORGE_ALWAYSON.map((x) => x.title)] : ['Refiner', 'Seed', 'Sampler', 'Hypertile', 'Comments', 'Extra options', 'LoRA'];
+  const softInpainting = (list: string[]): string[] => (flavor === 'forge' ? [...list, 'Soft Inpainting'] : [...list.slice(0, 3), 'Soft Inpainting', ...list.slice(3)]);
   return {
     txt2img: {
       selectable: ['Prompt matrix', 'Prompts from file or textbox', 'X/Y/Z plot'],
-      alwayson: ['Refiner', 'Seed', 'Sampler', 'Hypertile', 'Comments', 'Extra options', 'LoRA', ...extra],
+      alwayson: [...core, ...extra],
     },
     img2img: {
       selectable: ['img2img alternative test', 'Loopback', 'Outpainting mk2', "Poor man's outpainting", 'Prompt matrix', 'Prompts from file or textbox', 'SD upscale', 'X/Y/Z plot'],
-      alwayson: ['Refiner', 'Seed', 'Sampler', 'Soft Inpainting', 'Hypertile', 'Comments', 'Extra options', 'LoRA', ...extra],
+      alwayson: [...softInpainting(core), ...extra],
     },
   };
 }

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { Catalog, type CatalogInput, type SimFiles } from './catalog.js';
-import type { SimEnv, SimExtension } from './env.js';
+import { SIM_EXTENSIONS, type SimEnv, type SimExtension } from './env.js';
 import { SimHttpError, flavorErrorBody, methodNotAllowed, notFound, statusPhrase } from './errors.js';
 import { readBody, type BodyInput } from './http.js';
 import type { SimFlavor } from './models.js';
@@ -59,7 +59,7 @@ export interface SimOptions extends CatalogInput {
    * `/sdapi/v1/sd-modules` instead of `sd-vae`, ControlNet built in, pydantic-2 validation, Forge error bodies)
    */
   flavor?: SimFlavor;
-  /** extensions installed: `controlnet` (Mikubill), `adetailer` (Bing-su); default none */
+  /** extensions installed: `controlnet` (Mikubill), `adetailer` (Bing-su), `wildcards` (A1111's); default none */
   extensions?: SimExtension[];
 }
 
@@ -296,7 +296,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   const flavor: SimFlavor = opts.flavor ?? 'a1111';
   if (flavor !== 'a1111' && flavor !== 'forge') throw new RangeError(`SimOptions.flavor must be 'a1111' or 'forge', got ${String(opts.flavor)}`);
   const extensions = new Set<SimExtension>(opts.extensions ?? []);
-  for (const x of extensions) if (x !== 'controlnet' && x !== 'adetailer') throw new RangeError(`SimOptions.extensions: unknown extension ${String(x)} (allowed: controlnet, adetailer)`);
+  for (const x of extensions) if (!SIM_EXTENSIONS.includes(x)) throw new RangeError(`SimOptions.extensions: unknown extension ${String(x)} (allowed: ${SIM_EXTENSIONS.join(', ')})`);
   const catalog = new Catalog(opts);
   const env: SimEnv = {
     catalog,
