@@ -31,23 +31,38 @@ interface Slider {
 }
 const RES: Slider = { name: 'Resolution', value: 512, min: 64, max: 2048, step: 8 };
 
-/** Preprocessors: name, control-type tag, model-free flag, sliders (Mikubill `scripts/preprocessor/*`). */
-const PREPROCESSORS: { name: string; tag: string | null; modelFree: boolean; sliders: Slider[] }[] = [
-  { name: 'none', tag: null, modelFree: false, sliders: [] },
+/**
+ * Preprocessors of Mikubill's extension: internal `name` (the `legacy_preprocessors` key, e.g. `depth`) and UI
+ * `label` (its alias, e.g. `depth_midas`; the name when it has none), control-type tag, model-free flag, sliders
+ * (`scripts/preprocessor/legacy/preprocessor_compiled.py`, `scripts/preprocessor/model_free_preprocessors.py`;
+ * the `Normal Background Threshold` slider of `normal_map` from the same table). Listed in
+ * `Preprocessor.get_sorted_preprocessors()` order (`scripts/supported_preprocessor.py`): `none` first, then by
+ * `str(priority).zfill(8) + label`, descending. `Preprocessor.get_preprocessor(x)` finds a label first, then a name,
+ * so units and `/controlnet/detect` accept both. Forge's built-in ControlNet names them by label only.
+ */
+const PREPROCESSORS: { name: string; label: string; tag: string | null; modelFree: boolean; sliders: Slider[] }[] = [
+  { name: 'none', label: 'none', tag: null, modelFree: false, sliders: [] },
+  { name: 'reference_only', label: 'reference_only', tag: 'Reference', modelFree: true, sliders: [{ name: 'Style Fidelity (only for Balanced mode)', value: 0.5, min: 0, max: 1, step: 0.01 }] },
+  { name: 'openpose_full', label: 'openpose_full', tag: 'OpenPose', modelFree: false, sliders: [RES] },
+  { name: 'depth', label: 'depth_midas', tag: 'Depth', modelFree: false, sliders: [RES] },
+  { name: 'clip_vision', label: 't2ia_style_clipvision', tag: 'T2I-Adapter', modelFree: false, sliders: [] },
+  { name: 'openpose', label: 'openpose', tag: 'OpenPose', modelFree: false, sliders: [RES] },
+  { name: 'normal_map', label: 'normal_midas', tag: 'NormalMap', modelFree: false, sliders: [RES, { name: 'Normal Background Threshold', value: 0.4, min: 0, max: 1, step: 0.01 }] },
+  { name: 'lineart', label: 'lineart_realistic', tag: 'Lineart', modelFree: false, sliders: [RES] },
+  { name: 'depth_zoe', label: 'depth_zoe', tag: 'Depth', modelFree: false, sliders: [RES] },
   {
     name: 'canny',
+    label: 'canny',
     tag: 'Canny',
     modelFree: false,
     sliders: [RES, { name: 'Low Threshold', value: 100, min: 1, max: 255, step: 1 }, { name: 'High Threshold', value: 200, min: 1, max: 255, step: 1 }],
   },
-  { name: 'depth_midas', tag: 'Depth', modelFree: false, sliders: [RES] },
-  { name: 'depth_zoe', tag: 'Depth', modelFree: false, sliders: [RES] },
-  { name: 'openpose', tag: 'OpenPose', modelFree: false, sliders: [RES] },
-  { name: 'openpose_full', tag: 'OpenPose', modelFree: false, sliders: [RES] },
-  { name: 'lineart_realistic', tag: 'Lineart', modelFree: false, sliders: [RES] },
-  { name: 'reference_only', tag: 'Reference', modelFree: true, sliders: [{ name: 'Style Fidelity (only for Balanced mode)', value: 0.5, min: 0, max: 1, step: 0.01 }] },
-  { name: 'clip_vision', tag: 'Revision', modelFree: false, sliders: [] },
 ];
+
+/** `Preprocessor.get_preprocessor`: by label, then by name (Forge: by label only). */
+export function findPreprocessor(module: string, forge: boolean): (typeof PREPROCESSORS)[number] | undefined {
+  return PREPROCESSORS.find((p) => p.label === module) ?? (forge ? undefined : PREPROCESSORS.find((p) => p.name === module));
+}
 
 const MODEL_FOR_TAG: Record<string, string> = {
   Canny: CONTROLNET_MODELS[0],
@@ -60,7 +75,7 @@ function controlTypes(): Record<string, unknown> {
   const tags = ['All', ...new Set(PREPROCESSORS.map((p) => p.tag).filter((t): t is string => t !== null))];
   const out: Record<string, unknown> = {};
   for (const tag of tags) {
-    const modules = tag === 'All' ? PREPROCESSORS.map((p) => p.name) : ['none', ...PREPROCESSORS.filter((p) => p.tag === tag).map((p) => p.name)];
+    const modules = tag === 'All' ? PREPROCESSORS.map((p) => p.label) : ['none', ...PREPROCESSORS.filter((p) => p.tag === tag).map((p) => p.label)];
     const model = MODEL_FOR_TAG[tag];
     out[tag] = {
       module_list: modules,
@@ -102,7 +117,7 @@ async function detect(env: SimEnv, body: unknown): Promise<Record<string, unknow
   const forge = env.flavor === 'forge';
   const { values: req } = validateRequest(env, body, detectModel(forge));
   const module = req['controlnet_module'] as string;
-  if (!PREPROCESSORS.some((p) => p.name === module)) throw httpException(422, 'Module not available');
+  if (!findPreprocessor(module, forge)) throw httpException(422, 'Module not available');
   if (!forge && ['clip_vision', 'revision_clipvision', 'revision_ignore_prompt', 'ip-adapter-auto'].includes(module)) {
     throw httpException(422, 'Module not supported');
   }
@@ -128,18 +143,18 @@ async function detect(env: SimEnv, body: unknown): Promise<Record<string, unknow
  */
 export function controlnetRoutes(env: SimEnv): { get: Record<string, RouteHandler>; post: Record<string, RouteHandler> } {
   const forge = env.flavor === 'forge';
-  const moduleDetail = () =>
-    Object.fromEntries(PREPROCESSORS.map((p) => [p.name, { model_free: p.modelFree, sliders: p.sliders.map((s) => ({ ...s })) }]));
+  const moduleDetail = (alias: boolean) =>
+    Object.fromEntries(PREPROCESSORS.map((p) => [alias ? p.label : p.name, { model_free: p.modelFree, sliders: p.sliders.map((s) => ({ ...s })) }]));
   const get: Record<string, RouteHandler> = {
     '/controlnet/model_list': (c) => {
       if (!forge) queryBool(c.query, 'update', true);
       return { model_list: [...CONTROLNET_MODELS] };
     },
     '/controlnet/module_list': (c) => {
-      const names = PREPROCESSORS.map((p) => p.name);
-      if (forge) return { module_list: names };
-      queryBool(c.query, 'alias_names', false);
-      return { module_list: names, module_detail: moduleDetail() };
+      // Forge: `get_all_preprocessor_names()` (labels); Mikubill: `external_code.get_modules(alias_names)`
+      if (forge) return { module_list: PREPROCESSORS.map((p) => p.label) };
+      const alias = queryBool(c.query, 'alias_names', false);
+      return { module_list: PREPROCESSORS.map((p) => (alias ? p.label : p.name)), module_detail: moduleDetail(alias) };
     },
     '/controlnet/control_types': () => ({ control_types: controlTypes() }),
   };
