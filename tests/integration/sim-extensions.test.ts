@@ -3,38 +3,9 @@
  * (Mikubill) and ADetailer (Bing-su) routes, always-on scripts, detected maps appended to images, and
  * A1111's init_script_args rules for alwayson_scripts with and without the extension.
  */
-import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../sim/server.js';
-
-interface Res {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-}
-
-async function call(method: 'GET' | 'POST', url: string, value?: unknown): Promise<Res> {
-  const r = await fetch(url, {
-    method,
-    ...(value === undefined ? {} : { body: JSON.stringify(value), headers: { 'content-type': 'application/json' } }),
-  });
-  const text = await r.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = text;
-  }
-  return { status: r.status, body };
-}
-const get = (url: string) => call('GET', url);
-const post = (url: string, value?: unknown) => call('POST', url, value);
-
-function testPng(w: number, h: number): string {
-  const png = new PNG({ width: w, height: h });
-  for (let i = 0; i < png.data.length; i++) png.data[i] = i % 4 === 3 ? 255 : (i * 7) % 256;
-  return PNG.sync.write(png).toString('base64');
-}
+import { getJson as get, postJson as post, patternPng as testPng } from '../helpers/http-json.js';
 
 function pngSize(b64: string): [number, number] {
   const buf = Buffer.from(b64, 'base64');

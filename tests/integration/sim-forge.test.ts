@@ -6,29 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCli } from '../../sim/main.js';
 import { startSimulator, type Simulator } from '../../sim/server.js';
-
-interface Res {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-}
-
-async function call(method: 'GET' | 'POST', url: string, value?: unknown): Promise<Res> {
-  const r = await fetch(url, {
-    method,
-    ...(value === undefined ? {} : { body: JSON.stringify(value), headers: { 'content-type': 'application/json' } }),
-  });
-  const text = await r.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = text;
-  }
-  return { status: r.status, body };
-}
-const get = (url: string) => call('GET', url);
-const post = (url: string, value?: unknown) => call('POST', url, value);
+import { getJson as get, postJson as post } from '../helpers/http-json.js';
 
 const SMALL = { width: 64, height: 64, steps: 2 };
 const FORGE_FIELDS = { distilled_cfg_scale: 3.0, hr_additional_modules: ['Use same choices'], hr_cfg: 2.0, hr_distilled_cfg: 4.0 };

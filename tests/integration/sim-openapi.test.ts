@@ -4,28 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../sim/server.js';
-
-interface Res {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-}
-
-async function call(method: 'GET' | 'POST', url: string, value?: unknown): Promise<Res> {
-  const r = await fetch(url, {
-    method,
-    ...(value === undefined ? {} : { body: JSON.stringify(value), headers: { 'content-type': 'application/json' } }),
-  });
-  const text = await r.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = text;
-  }
-  return { status: r.status, body };
-}
-const get = (url: string) => call('GET', url);
+import { getJson as get } from '../helpers/http-json.js';
 
 describe('simulator /openapi.json (A1111 v1.10.1)', () => {
   let sim: Simulator;

@@ -10,22 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../sim/server.js';
 import { IMAGE_B64 } from '../compat/image-data.js';
-
-interface Res {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-}
-
-async function call(method: 'GET' | 'POST', url: string, value?: unknown): Promise<Res> {
-  const r = await fetch(url, { method, ...(value === undefined ? {} : { body: JSON.stringify(value), headers: { 'content-type': 'application/json' } }) });
-  const text = await r.text();
-  try {
-    return { status: r.status, body: JSON.parse(text) };
-  } catch {
-    return { status: r.status, body: text };
-  }
-}
+import { callJson as call, type JsonResponse as Res } from '../helpers/http-json.js';
 
 /** A TGA header (uncompressed true colour, 24 bit) and its pixels. */
 function tga(w: number, h: number): Buffer {

@@ -6,34 +6,10 @@
  *   original prompt in the infotext, `{"Simple wildcards": []}` passed over;
  * - ControlNet (Mikubill) preprocessor names vs aliases in `module_list` and in units/detect.
  */
-import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCli } from '../../sim/main.js';
 import { startSimulator, type Simulator } from '../../sim/server.js';
-
-interface Res {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-}
-
-async function call(method: 'GET' | 'POST', url: string, value?: unknown): Promise<Res> {
-  const r = await fetch(url, { method, ...(value === undefined ? {} : { body: JSON.stringify(value), headers: { 'content-type': 'application/json' } }) });
-  const text = await r.text();
-  try {
-    return { status: r.status, body: JSON.parse(text) };
-  } catch {
-    return { status: r.status, body: text };
-  }
-}
-const get = (url: string) => call('GET', url);
-const post = (url: string, value?: unknown) => call('POST', url, value);
-
-function testPng(w: number, h: number): string {
-  const png = new PNG({ width: w, height: h });
-  for (let i = 0; i < png.data.length; i++) png.data[i] = i % 4 === 3 ? 255 : (i * 7) % 256;
-  return PNG.sync.write(png).toString('base64');
-}
+import { getJson as get, postJson as post, patternPng as testPng } from '../helpers/http-json.js';
 
 const SMALL = { prompt: 'a cat', steps: 1, width: 64, height: 48 };
 const FORGE_TITLES = [

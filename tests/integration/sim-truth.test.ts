@@ -4,38 +4,9 @@
  * latent_mask passed on undecoded, hires fix without denoising_strength; txt2img's denoising_strength
  * defaults to null; options keys as Options.set; interrupt/skip/unload/reload answers.
  */
-import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../sim/server.js';
-
-interface Res {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-}
-
-async function call(method: 'GET' | 'POST', url: string, value?: unknown): Promise<Res> {
-  const r = await fetch(url, {
-    method,
-    ...(value === undefined ? {} : { body: JSON.stringify(value), headers: { 'content-type': 'application/json' } }),
-  });
-  const text = await r.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = text;
-  }
-  return { status: r.status, body };
-}
-const get = (url: string) => call('GET', url);
-const post = (url: string, value?: unknown) => call('POST', url, value);
-
-function testPng(w: number, h: number): string {
-  const png = new PNG({ width: w, height: h });
-  png.data.fill(200);
-  return PNG.sync.write(png).toString('base64');
-}
+import { getJson as get, postJson as post, greyPng as testPng } from '../helpers/http-json.js';
 
 const SMALL = { width: 64, height: 64, steps: 2 };
 const wrapper = (error: string, errors: string) => ({ error, detail: '', body: '', errors });
