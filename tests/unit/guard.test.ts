@@ -5,20 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { JobInputError } from '../../handler/jobs/errors.js';
 import { FORBIDDEN_KEYS, MAX_INPUT_DEPTH, checkInputShape, jsonStringBytes, measureJson } from '../../handler/jobs/guard.js';
+import { thrownMessage } from '../helpers/one-line-error.js';
 
 const MiB = 1024 * 1024;
 
-function messageOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(JobInputError);
-    const m = (e as Error).message;
-    expect(m).not.toMatch(/[\n\r\u2028\u2029]/);
-    return m;
-  }
-  throw new Error('expected a JobInputError');
-}
+const messageOf = (fn: () => unknown): string => thrownMessage(fn, JobInputError);
 
 /** `{"a": {"a": … 1 …}}` or `[[…]]`, `levels` deep, built from JSON text (as a job arrives). */
 function nested(levels: number, kind: 'object' | 'array'): unknown {

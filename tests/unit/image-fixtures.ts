@@ -7,6 +7,7 @@ import { PNG } from 'pngjs';
 import { expect } from 'vitest';
 import { JobInputError } from '../../handler/jobs/errors.js';
 import { ImageRefusal, type HostLookup } from '../../handler/jobs/images.js';
+import { thrownMessage } from '../helpers/one-line-error.js';
 
 /** A real PNG (RGBA, 8-bit) of `width × height` px, grey. */
 export function pngBytes(width: number, height: number): Buffer {
@@ -225,15 +226,7 @@ export function fakeDns(table: Record<string, string[]>): HostLookup & { asked: 
 
 /** The reason of the ImageRefusal thrown by fn (checked to be one line). */
 export function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ImageRefusal);
-    const m = (e as Error).message;
-    expect(m).not.toMatch(/[\n\r\u2028\u2029]/);
-    return m;
-  }
-  throw new Error('expected an ImageRefusal');
+  return thrownMessage(fn, ImageRefusal);
 }
 
 /** The reason of the ImageRefusal the promise rejects with. */
