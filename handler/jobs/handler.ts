@@ -235,7 +235,6 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
         // 5. Names against A1111's live lists (A1111 would silently substitute unknown ones; issue 5).
         const named = await checkNames(route, payload, lists, { strict: config.strictNames, signal: ctx.signal });
         for (const w of named.warnings) log.warn(translated + w, job.id);
-        for (const c of named.changes) log.info(translated + c, job.id);
         payload = named.payload;
       } catch (e) {
         if (translated && e instanceof JobInputError) throw new JobInputError(translated + e.message);

@@ -74,8 +74,6 @@ export interface NameCheckResult {
   payload: unknown;
   /** Soft issues with `strict: false`: one line per unknown style or LoRA tag (what strict mode would fail with). */
   warnings: string[];
-  /** Always empty (kept for callers that log it; the worker no longer rewrites payloads). */
-  changes: string[];
 }
 
 /** Options of {@link checkNames}. */
@@ -260,14 +258,14 @@ export async function checkNamedValues(values: readonly NamedValue[], lists: A11
  *
  * @param route the resolved route; payloads of other routes are returned as they are
  * @param payload the payload (never mutated)
- * @returns `{payload}` = the input object itself, the warnings (soft issues when not strict), `changes: []`
+ * @returns `{payload}` = the input object itself, and the warnings (soft issues when not strict)
  * @throws JobInputError with one line naming each refused field, the value, a "did you mean" and the valid names,
  *   e.g. `sampler_name: "DPM++ 2M Karas" is not an A1111 sampler (did you mean "DPM++ 2M" with scheduler
  *   "karras"?); valid: DPM++ 2M, DPM++ SDE, …`; several issues are joined with `; `
  * @throws A1111Error `unreachable` when A1111 cannot be reached for a list, `aborted` when `signal` aborts
  */
 export async function checkNames(route: RouteSpec, payload: unknown, lists: A1111Lists, opts: NameCheckOptions): Promise<NameCheckResult> {
-  const result: NameCheckResult = { payload, warnings: [], changes: [] };
+  const result: NameCheckResult = { payload, warnings: [] };
   if (!isObject(payload)) return result;
   const { checks, issues } = collectChecks(route, payload);
   if (checks.length === 0 && issues.length === 0) return result;

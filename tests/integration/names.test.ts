@@ -63,7 +63,6 @@ describe('checkNames against the simulator', () => {
     const before = JSON.stringify(payload);
     const r = await accepted(TXT2IMG, payload, shared);
     expect(r.payload).toBe(payload);
-    expect(r.changes).toEqual([]);
     expect(JSON.stringify(payload)).toBe(before);
   });
 
@@ -169,7 +168,6 @@ describe('checkNames against the simulator', () => {
     const r = await accepted(TXT2IMG, input, shared);
     expect(r.payload).toBe(input);
     expect(input).toEqual(before);
-    expect(r.changes).toEqual([]);
 
     // A1111 splits it itself and generates with what was meant (Euler has no default scheduler of its own).
     const res = await fetch(`${sim.url}/sdapi/v1/txt2img`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(r.payload) });
@@ -201,7 +199,6 @@ describe('checkNames against the simulator', () => {
     const payload = { prompt: 'a <lora:nope:1> <LORA:add_detail:1>', styles: ['Cinematic', 'Noir'] };
     const r = await checkNames(TXT2IMG, payload, shared, { strict: false });
     expect(r.payload).toBe(payload);
-    expect(r.changes).toEqual([]);
     expect(r.warnings).toHaveLength(3);
     expect(r.warnings[0]).toMatch(/^prompt: "<LORA:add_detail:1>" is not an A1111 extra network \(types are case-sensitive/);
     expect(r.warnings[1]).toMatch(/^prompt: LoRA "nope" \("<lora:nope:1>"\) is not known to A1111; valid: add_detail, lcm-lora-sdxl$/);
