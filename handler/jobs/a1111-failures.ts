@@ -10,7 +10,10 @@
  * - interrogate with a `model` other than `clip` / `deepdanbooru`: 404 "Model not found" (`interrogateapi`).
  * - interrogate and extra-single-image without an image (`""`, the model's default): 404 "Image not found" or
  *   500 "Invalid encoded image" (`decode_base64_to_image`).
+ * - an `alwayson_scripts` value that is `null`, a number or a boolean: `init_script_args` tests `"args" in value`,
+ *   a 500 TypeError (objects, lists and strings are passed over or read as A1111 does).
  */
+import { appendKey } from './format.js';
 import type { IssueList } from './issues.js';
 import type { RouteSpec } from './routes.js';
 
@@ -39,6 +42,14 @@ export function checkA1111Failures(route: RouteSpec, payload: View, view: View, 
   }
   if (route.schema === 'txt2img' && view.enable_hr === true && !sent(view, 'denoising_strength') && !sent(payload, 'infotext')) {
     issues.add('denoising_strength', undefined, 'is required with enable_hr: true (A1111\'s txt2img default is null and its hires pass fails with a 500 TypeError on it); send e.g. 0.7', false);
+  }
+  const scripts = payload.alwayson_scripts;
+  if ((route.schema === 'txt2img' || route.schema === 'img2img') && typeof scripts === 'object' && scripts !== null && !Array.isArray(scripts)) {
+    for (const [title, value] of Object.entries(scripts)) {
+      if (value === null || typeof value === 'number' || typeof value === 'boolean') {
+        issues.add(appendKey('alwayson_scripts', title), value, 'A1111 fails with a 500 TypeError on it ("args" in value): send {"args": [...]} or leave the script out');
+      }
+    }
   }
   if (route.schema === 'interrogate' && sent(view, 'model') && typeof view.model === 'string' && !['clip', 'deepdanbooru'].includes(view.model)) {
     issues.add('model', payload.model, 'must be "clip" or "deepdanbooru" (A1111 answers 404 "Model not found")');

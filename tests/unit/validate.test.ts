@@ -240,7 +240,7 @@ describe('what A1111 v1.10.1 accepts goes through (issue 11)', () => {
     ['inpainting_mask_invert true', IMG2IMG, { init_images: ['x'], inpainting_mask_invert: true }],
     ['any override_settings value', TXT2IMG, { override_settings: { emphasis: 'No norm', forge_additional_modules: ['a', 'b'], x: { y: 1 } } }],
     ['alwayson_scripts of any shape', TXT2IMG, { alwayson_scripts: { 'Simple wildcards': [], controlnet: { args: [{ enabled: true }], other: 1 } } }],
-    ['null for Optional fields', TXT2IMG, { prompt: null, seed: null, sampler_name: null, styles: null, override_settings: null, script_name: null }],
+    ['null for Optional fields', TXT2IMG, { negative_prompt: null, seed: null, sampler_name: null, styles: null, override_settings: null, script_name: null }],
     ['extras upscaling_resize 10', route('POST', 'extra-single-image'), { image: 'x', upscaling_resize: 10 }],
     ['every field A1111 /docs shows for img2img', IMG2IMG, IMG2IMG_ALL_FIELDS],
   ] as Array<[string, RouteSpec, Record<string, unknown>]>)('%s', (_label, r, payload) => {
@@ -257,7 +257,8 @@ describe('what A1111 v1.10.1 accepts goes through (issue 11)', () => {
 
 describe('null where A1111 refuses it or fails on it', () => {
   it('refuses null for a field A1111 passes on as None and crashes on, with its default', () => {
-    const m = messageOf(check(TXT2IMG, { steps: null, width: null }));
+    const m = messageOf(check(TXT2IMG, { steps: null, width: null, prompt: null }));
+    expect(m).toContain('prompt: null is not accepted by A1111 (it would fail with a 500: processing asserts that the prompt is not None (AssertionError)); omit the field for its default ""');
     expect(m).toContain('steps: null is not accepted by A1111 (it would fail with a 500');
     expect(m).toContain('omit the field for its default 50');
     expect(m).toContain('width: null is not accepted');
@@ -280,6 +281,13 @@ describe('null where A1111 refuses it or fails on it', () => {
 });
 
 describe('what A1111 refuses or certainly fails on is refused first', () => {
+  it('an alwayson_scripts value A1111 cannot test for "args" (null, a number, a boolean)', () => {
+    const m = messageOf(check(TXT2IMG, { alwayson_scripts: { a: null, b: 1, c: true, d: [], e: 'x', f: { args: [] } } }));
+    for (const k of ['a', 'b', 'c']) expect(m).toContain(`alwayson_scripts.${k}:`);
+    for (const k of ['d', 'e', 'f']) expect(m).not.toContain(`alwayson_scripts.${k}:`);
+    expect(m).toContain('A1111 fails with a 500 TypeError on it ("args" in value)');
+  });
+
   it('names a wrong type with what pydantic takes', () => {
     const m = messageOf(check(TXT2IMG, { steps: 'many', enable_hr: 'maybe', styles: 'anime', override_settings: 'x' }));
     expect(m).toContain('steps: "many" is not allowed (must be an integer (or a string of one))');
