@@ -16,7 +16,7 @@ import type { DecodedImage } from './image-decode.js';
 import type { PyValue } from './pyjson.js';
 import { alwaysonScriptArgs, checkSelectableScript } from './scripts.js';
 
-/** Response of txt2img/img2img (spec §2.8). */
+/** Response of txt2img/img2img (A1111 `modules/api/models.py` `TextToImageResponse`). */
 export interface GenerationResponse {
   /** base64 PNGs without data-URI prefix */
   images: string[];
@@ -90,7 +90,7 @@ function baseParams(env: SimEnv, req: Record<string, unknown>, tab: Tab): Base {
 }
 
 /**
- * `POST /sdapi/v1/txt2img` (spec §2.6, §2.8).
+ * `POST /sdapi/v1/txt2img` (A1111 `modules/api/api.py` `text2imgapi`).
  *
  * Duration ≈ `steps × stepMs × n_iter` (+ hires second-pass steps) (+ model
  * load when the checkpoint is not loaded yet), serialised by the queue lock.
@@ -132,7 +132,7 @@ export async function runTxt2Img(env: SimEnv, body: unknown): Promise<Generation
 }
 
 /**
- * `POST /sdapi/v1/img2img` (spec §2.7, §2.8): `init_images` null → 404
+ * `POST /sdapi/v1/img2img` (A1111 `modules/api/api.py` `img2imgapi`): `init_images` null → 404
  * `Init image not found`; a bad `mask` fails before the lock, bad init images
  * inside it (500 `Invalid encoded image`); one init image is repeated
  * `batch_size` times, k ≤ batch_size images set `batch_size = k`, more → 500.

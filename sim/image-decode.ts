@@ -189,7 +189,7 @@ export interface DecodedImage {
 
 /**
  * Decodes a base64 (optionally `data:image/...;base64,`-prefixed) image string
- * like A1111's `decode_base64_to_image` (spec §2.10), without URL handling.
+ * like A1111's `decode_base64_to_image` (`modules/api/api.py`), without URL handling.
  *
  * @returns the bytes and header, or `null` when A1111 would answer
  *   500 `Invalid encoded image`

@@ -1,6 +1,6 @@
 /**
  * A1111's and Forge's error bodies, normalised into the one-line message of `A1111Error` (issue 11 item 7;
- * A1111 spec §2.10 and "Forge and reForge").
+ * A1111 `modules/api/api.py` `handle_exception`, Forge `webui.py`, FastAPI's validation errors).
  *
  * The shapes answered (all JSON):
  * - A1111 v1.10.1 and reForge, `modules/api/api.py` `api_middleware.handle_exception` (every route exception,

@@ -6,7 +6,7 @@
 
 /**
  * The lists names are checked against:
- * - A1111 (spec a1111 §2.5): `samplers`, `schedulers` (1.9+), `sd-models`, `sd-vae`, `upscalers`,
+ * - A1111 (A1111 `modules/api/api.py` routes): `samplers`, `schedulers` (1.9+), `sd-models`, `sd-vae`, `upscalers`,
  *   `latent-upscale-modes`, `loras` (built-in Lora extension), `prompt-styles`, `scripts`, `script-info`, `options`
  *   (the keys of `GET /sdapi/v1/options`);
  * - ControlNet (`Mikubill/sd-webui-controlnet` `scripts/api.py`; built into Forge): `controlnet-models`
@@ -69,7 +69,7 @@ export interface OptionEntry {
 /** A sampler of `GET /sdapi/v1/samplers`: `[{name, aliases, options}]`. */
 export interface SamplerEntry {
   readonly name: string;
-  /** Old names (`k_euler_a`); A1111's API does **not** accept them (spec §2.11), they only help suggestions. */
+  /** Old names (`k_euler_a`); A1111's API does **not** accept them (`modules/sd_samplers.py` matches names only), they only help suggestions. */
   readonly aliases: readonly string[];
   /** The sampler's default scheduler (`options.scheduler`, e.g. `karras`), when it has one. */
   readonly defaultScheduler: string | null;
@@ -81,7 +81,7 @@ export interface SchedulerEntry {
   readonly name: string;
   /** e.g. `Karras` */
   readonly label: string;
-  /** e.g. `["SGMUniform"]`: recognised as a sampler-name suffix only, not as a `scheduler` value (spec §2.11). */
+  /** e.g. `["SGMUniform"]`: recognised as a sampler-name suffix only, not as a `scheduler` value (`modules/sd_schedulers.py`). */
   readonly aliases: readonly string[];
 }
 
@@ -94,7 +94,7 @@ export interface CheckpointEntry {
   readonly sha256: string | null;
   readonly filename: string;
   /**
-   * Every value A1111's `checkpoint_aliases` maps to this checkpoint, as far as the list shows them (spec §2.12):
+   * Every value A1111's `checkpoint_aliases` maps to this checkpoint, as far as the list shows them (`modules/sd_models.py` `checkpoint_aliases`):
    * the title, the file name relative to the models folder (title without ` [hash]`), `model_name`, the file's
    * base name without extension, `<that> [hash]`, and the short and full hashes. (A1111 also takes the old
    * 8-character hash, which `/sd-models` does not show, so it is not accepted here.)
@@ -208,7 +208,7 @@ function withoutExtension(name: string): string {
   return dot > 0 ? name.slice(0, dot) : name;
 }
 
-/** The aliases A1111 registers for a checkpoint (`CheckpointInfo.ids`, spec §2.12), from its `/sd-models` entry. */
+/** The aliases A1111 registers for a checkpoint (`CheckpointInfo.ids`, `modules/sd_models.py`), from its `/sd-models` entry. */
 export function checkpointAliases(e: { title: string; model_name: string; hash: string | null; sha256: string | null; filename: string }): string[] {
   const name = e.title.replace(CHECKSUM_SUFFIX, '');
   const nameForExtra = withoutExtension(baseName(e.filename || name));

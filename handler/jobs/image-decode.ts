@@ -1,5 +1,5 @@
 /**
- * Base64 input images as A1111 reads them, and their headers (issue 11 item 5; A1111 spec §2.10).
+ * Base64 input images as A1111 reads them, and their headers (A1111 `modules/api/api.py` `decode_base64_to_image`).
  *
  * A1111's `decode_base64_to_image` (modules/api/api.py, v1.10.1): a value starting with `data:image/` is cut as
  * `encoding.split(";")[1].split(",")[1]`, then `base64.b64decode` (not `validate=True`: characters outside the
@@ -80,7 +80,7 @@ function formatName(type: string): string {
   return FORMAT_NAMES[type] ?? type.toUpperCase();
 }
 
-/** True when A1111 would fetch the value as a URL (its own, case-sensitive prefix test, §2.10). */
+/** True when A1111 would fetch the value as a URL (its own, case-sensitive prefix test in `decode_base64_to_image`). */
 export function isHttpUrl(value: string): boolean {
   return value.startsWith('http://') || value.startsWith('https://');
 }

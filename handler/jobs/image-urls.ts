@@ -1,5 +1,5 @@
 /**
- * The URL policy of input images (`ALLOW_IMAGE_URLS`; issue 4 "Bad input", A1111 spec §2.10): A1111's
+ * The URL policy of input images (`ALLOW_IMAGE_URLS`; issue 4 "Bad input", A1111 `modules/api/api.py` `decode_base64_to_image`): A1111's
  * `decode_base64_to_image` fetches `http://` and `https://` values itself with `requests.get`, so such a value is
  * a request the caller makes from inside the pod. Refused unless `ALLOW_IMAGE_URLS=true`, and then only plain URLs
  * whose host is a public unicast address (a literal IP, or every address a DNS lookup returns).

@@ -90,7 +90,7 @@ const UI_SAME = { hr_sampler_name: 'Use same sampler', hr_scheduler: 'Use same s
 
 /**
  * `sampler_name`/`sampler_index` (`scheduler` field) or `hr_sampler_name` (`hr_scheduler`): an exact `/samplers`
- * name; for the first pass also a combined 1.9+ name whose parts exist (A1111 splits it itself, spec §2.11); the
+ * name; for the first pass also a combined 1.9+ name whose parts exist (A1111 splits it itself: `modules/sd_samplers.py` `get_sampler_and_scheduler`); the
  * hires pass fails on a combined name (A1111 `create_sampler`).
  */
 export function samplerCheck(path: string, value: string, schedulerField: 'scheduler' | 'hr_scheduler'): Check {
@@ -139,7 +139,7 @@ function checkpointCandidates(entries: readonly CheckpointEntry[]): NameCandidat
   return entries.map((c) => ({ name: c.model_name, forms: c.aliases }));
 }
 
-/** `override_settings.sd_model_checkpoint`, POST /options `sd_model_checkpoint`: an exact `checkpoint_aliases` key (§2.12). */
+/** `override_settings.sd_model_checkpoint`, POST /options `sd_model_checkpoint`: an exact `checkpoint_aliases` key (`modules/sd_models.py`). */
 export function checkpointCheck(path: string, value: string): Check {
   return {
     lists: ['sd-models'],

@@ -104,7 +104,7 @@ export function closestName(value: string, candidates: readonly (string | NameCa
 }
 
 /**
- * A1111's split of a combined sampler name (`get_sampler_and_scheduler`, spec §2.11): for each scheduler in list
+ * A1111's split of a combined sampler name (`modules/sd_samplers.py` `get_sampler_and_scheduler`): for each scheduler in list
  * order, when the name ends with `" " + label`, `" " + name` or `" " + alias` (case-sensitive), that suffix is cut
  * off and the scheduler taken (a later scheduler can cut again).
  * @returns the remaining sampler name and the scheduler found, or null when no suffix matched
