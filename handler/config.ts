@@ -6,7 +6,7 @@
  */
 import { a1111Urls, ConfigError, envBool, envChoice, envInt, type Env } from './env-vars.js';
 import { randomUUID } from 'node:crypto';
-import { parseLogLevel, type RunpodLogLevel } from './log.js';
+import { resolveLogLevel, type RunpodLogLevel } from './log.js';
 
 /** Which way the process runs (protocol spec §1 step 5; first match wins). */
 export type Mode = 'serve_api' | 'realtime' | 'local' | 'platform';
@@ -305,9 +305,10 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
 
   let logLevel: RunpodLogLevel;
   try {
-    logLevel = parseLogLevel(args.rp_log_level ?? env.RUNPOD_DEBUG_LEVEL ?? 'DEBUG');
+    // runpod-python 1.12's precedence: --rp_log_level, RUNPOD_LOG_LEVEL, RUNPOD_DEBUG_LEVEL, DEBUG (log.ts).
+    logLevel = resolveLogLevel(args.rp_log_level, env.RUNPOD_LOG_LEVEL, env.RUNPOD_DEBUG_LEVEL);
   } catch (e) {
-    throw new ConfigError(`${args.rp_log_level !== undefined ? '--rp_log_level' : 'RUNPOD_DEBUG_LEVEL'}: ${(e as Error).message}`);
+    throw new ConfigError((e as Error).message);
   }
   const podId = env.RUNPOD_POD_ID;
   const pingRaw = envInt(env, 'RUNPOD_PING_INTERVAL', 10000, 0);
