@@ -14,10 +14,12 @@ export interface PingHit {
 }
 
 const SERVER = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const http = require('node:http');
+const counter = new Int32Array(workerData.counter);
 const server = http.createServer((req, res) => {
   parentPort.postMessage({ type: 'hit', hit: { at: performance.timeOrigin + performance.now(), url: req.url, authorization: req.headers.authorization } });
+  Atomics.add(counter, 0, 1);
   req.resume();
   req.on('end', () => { res.statusCode = 200; res.end(''); });
 });
@@ -25,9 +27,13 @@ server.listen(0, '127.0.0.1', () => parentPort.postMessage({ type: 'listening', 
 parentPort.on('message', (m) => { if (m === 'close') server.close(() => process.exit(0)); });
 `;
 
-/** Starts the recorder; `hits` fills as the thread reports (reports queue while the main thread is blocked). */
-export async function startPingRecorder(): Promise<{ url: string; hits: PingHit[]; close(): Promise<void> }> {
-  const worker = new Worker(SERVER, { eval: true });
+/**
+ * Starts the recorder; `hits` fills as the thread reports (reports queue while the main thread is blocked).
+ * `count()` is the number of requests so far, readable even from a blocked main thread (a shared counter).
+ */
+export async function startPingRecorder(): Promise<{ url: string; hits: PingHit[]; count(): number; close(): Promise<void> }> {
+  const counter = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(SERVER, { eval: true, workerData: { counter: counter.buffer } });
   const hits: PingHit[] = [];
   const port = await new Promise<number>((resolve, reject) => {
     worker.on('message', (m: { type: string; port?: number; hit?: PingHit }) => {
@@ -39,6 +45,7 @@ export async function startPingRecorder(): Promise<{ url: string; hits: PingHit[
   return {
     url: `http://127.0.0.1:${port}`,
     hits,
+    count: () => Atomics.load(counter, 0),
     async close() {
       const exited = new Promise((r) => worker.once('exit', r));
       worker.postMessage('close');

@@ -49,6 +49,8 @@ export interface Platform {
   env(workerId: string, extra?: Record<string, string>): Record<string, string>;
   /** Epoch ms when each job was handed out (job id → time). */
   handedOut: Map<string, number>;
+  /** Job-takes received and not answered yet (held in the long-poll); a take is recorded only when answered. */
+  takesInFlight(): number;
   close(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   const handedOut = new Map<string, number>();
   const toStop: string[] = [];
   const stopWaiters: Array<() => void> = [];
+  let takesInFlight = 0;
 
   const takeFault = (on: PlatformFault['on']): PlatformFault | undefined => {
     const i = faults.findIndex((f) => f.on === on);
@@ -112,6 +115,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     const base = { kind: 'take' as const, workerId: wid, url: req.url, query: q(req.query), headers: req.headers };
     if (applyFault('take', base, req, reply)) return reply;
     if (queue.length === 0) {
+      takesInFlight++;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, holdMs);
         waiters.push(() => {
@@ -119,6 +123,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
           resolve();
         });
       });
+      takesInFlight--;
     }
     const next = queue.shift();
     if (!next) {
@@ -209,6 +214,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     url,
     records,
     handedOut,
+    takesInFlight: () => takesInFlight,
     enqueue(job) {
       queue.push({ status: 200, body: JSON.stringify(job), jobId: job.id });
       wake();

@@ -11,21 +11,13 @@ import { resolveUrls } from '../../handler/runpod/urls.js';
 import { WorkerRuntime } from '../../handler/runpod/worker.js';
 import { startPlatform, type Platform } from '../helpers/platform.js';
 import { startPingRecorder } from '../helpers/ping-recorder.js';
+import { until } from '../helpers/wait.js';
 import { Writable } from 'node:stream';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
-
-/** Polls `cond` every 10 ms until it holds (or fails after `ms`). */
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A logger whose lines are kept for assertions. */
 function memoryLog(): { log: Log; lines: Array<{ level: string; requestId: string | null; message: string }> } {
@@ -93,7 +85,7 @@ describe('job-take → handler → job-done', () => {
     expect(take.query).toEqual({ gpu: 'NVIDIA H200', job_in_progress: '0' });
     expect(take.headers.authorization).toBe('test-key');
     expect(lines.some((l) => l.message === 'Started.' && l.requestId === 'j1-u1')).toBe(true);
-    await until(() => lines.some((l) => l.message === 'Finished.'));
+    await until(() => lines.some((l) => l.message === 'Finished.'), 'the "Finished." log line');
     expect(lines.some((l) => l.message === 'Finished.' && l.requestId === 'j1-u1' && l.level === 'INFO')).toBe(true);
   });
 
@@ -152,13 +144,12 @@ describe('job-take answers (protocol spec §4.2)', () => {
   it('backs off on repeated errors instead of hot-looping (capped at 5 s)', async () => {
     const { platform } = await setup(async () => 'x', { holdMs: 50 });
     platform.fault({ on: 'take', kind: 'status', status: 500, count: 6 });
-    await new Promise((r) => setTimeout(r, 2500));
+    const failedTakes = (): number => platform.records.filter((r) => r.kind === 'take' && r.status === 500).length;
+    await until(() => failedTakes() >= 5, { what: 'five failed job-takes', state: failedTakes });
     const takes = platform.records.filter((r) => r.kind === 'take');
-    // 100 + 200 + 400 + 800 ms of backoff: at most ~5 takes in 2.5 s, not hundreds.
-    expect(takes.length).toBeGreaterThanOrEqual(4);
-    expect(takes.length).toBeLessThanOrEqual(7);
+    // 100, 200, 400, 800 ms of backoff between them, not a hot loop (a slow machine only makes the gaps longer).
     const gaps = takes.slice(1, 5).map((t, i) => t.at - takes[i]!.at);
-    for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThan(gaps[i - 1]! * 1.5);
+    gaps.forEach((gap, i) => expect(gap, `gap ${i + 1}`).toBeGreaterThanOrEqual(0.9 * 100 * 2 ** i));
   });
 
   it('recovers from a reset connection on job-take', async () => {
@@ -180,7 +171,7 @@ describe('result posts (job-done) are retried and never dropped silently', () =>
     const posts = platform.records.filter((r) => r.kind === 'done' && r.jobId === 'r1');
     expect(posts.map((p) => p.status)).toEqual([502, 502, 429, 0, 200]);
     expect(platform.results().filter((r) => r.jobId === 'r1')).toHaveLength(1);
-    await until(() => runtime.stats.completed === 1);
+    await until(() => runtime.stats.completed === 1, 'the job to count as completed');
   });
 
   it('does not retry a 4xx; a give-up is logged with the job id and counted', async () => {
@@ -191,7 +182,7 @@ describe('result posts (job-done) are retried and never dropped silently', () =>
     platform.enqueue({ id: 'lost-5xx', input: {} });
     platform.enqueue({ id: 'kept', input: {} });
     await platform.waitForResult('kept');
-    await until(() => runtime.stats.completed === 1);
+    await until(() => runtime.stats.completed === 1, 'the job to count as completed');
     expect(platform.records.filter((r) => r.kind === 'done' && r.jobId === 'lost-4xx')).toHaveLength(1);
     expect(platform.records.filter((r) => r.kind === 'done' && r.jobId === 'lost-5xx')).toHaveLength(3);
     expect(runtime.stats.resultsLost).toBe(2);
@@ -210,8 +201,9 @@ describe('progress updates (protocol spec §7)', () => {
     });
     platform.fault({ on: 'done', kind: 'status', status: 503, count: 1 }); // the first progress post is slow (retried)
     platform.enqueue({ id: 'p1', input: {} });
-    await platform.waitForResult('p1');
-    await new Promise((r) => setTimeout(r, 300));
+    const result = await platform.waitForResult('p1');
+    // The worker is back in job-take: nothing of job p1 can come after this.
+    await until(() => platform.records.some((r) => r.kind === 'take' && r.at > result.at), 'a job-take after the result');
     const posts = platform.records.filter((r) => r.kind === 'done' && r.jobId === 'p1' && r.status === 200);
     const bodies = posts.map((p) => p.body as { status?: string; output: unknown });
     expect(bodies.at(-1)).toEqual({ output: { final: true } });
@@ -224,17 +216,20 @@ describe('progress updates (protocol spec §7)', () => {
 describe('per-job stop channel (protocol spec §8)', () => {
   it('aborts the running job named on job-stop and posts nothing for it; the next job runs', async () => {
     let aborted: unknown;
+    let listening!: () => void;
+    const listeningP = new Promise<void>((r) => (listening = r));
     const { platform, runtime, lines } = await setup(async (job, ctx) => {
       if (job.id !== 'cancel-me') return 'next ok';
-      await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+      const abortedP = new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+      listening();
+      await abortedP;
       aborted = ctx.signal.reason;
       return { late: 'must not be posted' };
     });
     platform.enqueue({ id: 'cancel-me', input: {} });
-    while (!platform.handedOut.has('cancel-me')) await new Promise((r) => setTimeout(r, 10));
-    await new Promise((r) => setTimeout(r, 100));
+    await listeningP; // the handler runs and listens for the abort
     platform.stopJob('cancel-me');
-    await until(() => runtime.stats.stopped === 1);
+    await until(() => runtime.stats.stopped === 1, 'the job to be stopped');
     expect(String(aborted)).toMatch(/stopped by the platform/);
     platform.enqueue({ id: 'next', input: {} });
     expect((await platform.waitForResult('next')).body).toEqual({ output: 'next ok' });
@@ -247,12 +242,12 @@ describe('per-job stop channel (protocol spec §8)', () => {
 
 describe('stop (SIGTERM/SIGINT drain, protocol spec §11)', () => {
   it('while idle: aborts the in-flight job-take and returns at once', async () => {
-    const { runtime, done } = await setup(async () => 'x', { holdMs: 30_000 });
-    await new Promise((r) => setTimeout(r, 200));
+    const { platform, runtime, done } = await setup(async () => 'x', { holdMs: 30_000 });
+    await until(() => platform.takesInFlight() === 1, 'a job-take held in the long-poll');
     const t0 = performance.now();
     runtime.stop('SIGTERM');
     await done;
-    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(performance.now() - t0).toBeLessThan(5000); // not after the 30 s long-poll
   });
 
   it('during a job: the job finishes, its result is posted, no further take', async () => {
@@ -284,21 +279,24 @@ describe('heartbeat (protocol spec §9) from a worker_thread', () => {
       async () => {
         await new Promise((r) => setTimeout(r, 100)); // let the thread learn the job id
         blockedFrom = performance.timeOrigin + performance.now();
-        const until = Date.now() + 3500;
-        while (Date.now() < until) {
-          /* a CPU-bound handler: the main thread's event loop is blocked for 3.5 s */
+        // A CPU-bound handler: the main thread's event loop is blocked until the recorder's thread has seen three
+        // more pings (about 3 s), or 15 s at most (then the count below fails).
+        const from = rec.count();
+        const deadline = Date.now() + 15_000;
+        while (rec.count() < from + 3 && Date.now() < deadline) {
+          /* blocked */
         }
         blockedTo = performance.timeOrigin + performance.now();
         return 'done';
       },
       { heartbeatMs: 1000, pingUrl: `${rec.url}/v2/ep1/ping/w42?gpu=NVIDIA+H200` },
     );
-    await until(() => rec.hits.length > 0);
+    await until(() => rec.hits.length > 0, 'the first ping');
     expect(rec.hits[0]!.url).toBe('/v2/ep1/ping/w42?gpu=NVIDIA+H200&runpod_version=0.1.0');
     expect(rec.hits[0]!.authorization).toBe('test-key');
     platform.enqueue({ id: 'busy-1', input: {} });
     const result = await platform.waitForResult('busy-1');
-    await until(() => rec.hits.some((h) => h.at > blockedTo));
+    await until(() => rec.hits.some((h) => h.at > blockedTo), 'a ping after the blocked window');
     const during = rec.hits.filter((h) => h.at >= blockedFrom && h.at <= blockedTo);
     expect(during.length).toBeGreaterThanOrEqual(3);
     for (const p of during) expect(p.url).toContain('&job_id=busy-1&runpod_version=0.1.0');
@@ -307,7 +305,7 @@ describe('heartbeat (protocol spec §9) from a worker_thread', () => {
       expect(gap).toBeGreaterThan(900);
       expect(gap).toBeLessThan(2000);
     }
-    await until(() => rec.hits.some((h) => h.at > result.at + 50), 3000);
+    await until(() => rec.hits.some((h) => h.at > result.at + 50), 'a ping after the result');
     const after = rec.hits.filter((h) => h.at > result.at + 50);
     expect(after.every((p) => !p.url.includes('job_id'))).toBe(true);
   });
@@ -317,7 +315,7 @@ describe('heartbeat (protocol spec §9) from a worker_thread', () => {
     platform.fault({ on: 'ping', kind: 'status', status: 500, count: 2 });
     platform.enqueue({ id: 'while-ping-down', input: {} });
     expect((await platform.waitForResult('while-ping-down')).body).toEqual({ output: 'ok' });
-    await new Promise((r) => setTimeout(r, 3500));
-    expect(platform.records.filter((r) => r.kind === 'ping' && r.status === 200).length).toBeGreaterThanOrEqual(1);
+    await until(() => platform.records.some((r) => r.kind === 'ping' && r.status === 200), 'a ping answered 200 after the two 500s');
+    expect(platform.records.filter((r) => r.kind === 'ping').map((r) => r.status).slice(0, 3)).toEqual([500, 500, 200]);
   });
 });
