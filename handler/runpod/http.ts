@@ -58,6 +58,8 @@ export interface PostOutcome {
   attempts: number;
   /** Last error message when not ok. */
   error?: string;
+  /** When not ok: the last HTTP status, or null for a transport error (no answer). */
+  status?: number | null;
 }
 
 /**
@@ -66,7 +68,8 @@ export interface PostOutcome {
  * Retries transport errors, 429 and 5xx with exponential backoff (`retry`: by default 6 retries,
  * 2 s doubling to a 30 s cap, 90 s in all — a deliberate improvement over the SDK's 3 attempts on 5xx only, spec §5.2);
  * any other status fails at once. A body given as chunks is streamed (with its `Content-Length`), never joined.
- * Never throws: a give-up is logged at ERROR with the job id and returned.
+ * Never throws: a give-up is logged at ERROR with the job id and returned (with the last status); the caller
+ * decides whether the result is lost (a refused job result gets one FAILED fallback first, see `worker.ts`).
  */
 export async function postResult(
   client: AxiosInstance,
@@ -118,7 +121,7 @@ export async function postResult(
     return { ok: true, attempts };
   } catch (e) {
     const msg = (e as Error).message;
-    log.error(`Failed to return ${what}; giving up after ${attempts} attempt(s): ${msg}. The result of job ${jobId} is lost.`, jobId);
-    return { ok: false, attempts, error: msg };
+    log.error(`Failed to return ${what} of job ${jobId}; giving up after ${attempts} attempt(s): ${msg}.`, jobId);
+    return { ok: false, attempts, error: msg, status: e instanceof ResultPostError ? e.status : null };
   }
 }

@@ -35,7 +35,9 @@ export async function runLocalJob(raw: unknown, handler: Handler, log: Log, iden
     progress: (output) => log.debug(`Progress: ${JSON.stringify(output)}`, job.id),
     stream: async (output) => log.debug(`Stream chunk: ${JSON.stringify(output).slice(0, 200)}`, job.id),
     rawJson: (bytes) => new RawJson(bytes),
+    refreshWorker: () => void (refresh = true),
   };
+  let refresh = false;
   let body: ResultBody;
   try {
     body = resultFromOutput(await handler(job, ctx));
@@ -43,6 +45,8 @@ export async function runLocalJob(raw: unknown, handler: Handler, log: Log, iden
     body = resultFromError(e, identity);
     log.error(`Captured Handler Exception: ${String(body.error)}`, job.id);
   }
+  // refresh_worker (per job or REFRESH_WORKER): the body shows the `stopPod` the platform would get.
+  if (refresh) body.stopPod = true;
   let bytes: Buffer;
   try {
     bytes = serializeResult(body);

@@ -105,3 +105,52 @@ export function serializeResult(body: ResultBody): Buffer {
   const parts = serializeResultParts(body);
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
+
+/** One mebibyte; RunPod's "10 MB" / "20 MB" limits are read as MiB here, as the local endpoint does. */
+const MIB = 1024 * 1024;
+/**
+ * RunPod's payload limit of a `/run` job, bytes: "Maximum payload size: 10 MB" (RunPod docs,
+ * `serverless/endpoints/operation-reference.mdx` and `send-requests.mdx`, "/run"). The platform refuses larger
+ * job-done bodies with HTTP 400 (runpod-workers/worker-comfyui#129, davefojtik/RunPod-Fooocus-API#46).
+ */
+export const RUN_RESULT_LIMIT_BYTES = 10 * MIB;
+/** The same for a `/runsync` job (id `sync-…`), bytes: "Maximum payload size: 20 MB" (same pages, "/runsync"). */
+export const SYNC_RESULT_LIMIT_BYTES = 20 * MIB;
+
+/** True for the id of a job submitted through `/runsync`: `sync-<uuid>-u1` (RunPod docs' `/runsync` example). */
+export function isSyncJobId(jobId: string): boolean {
+  return jobId.startsWith('sync-');
+}
+
+/** RunPod's documented result limit for this job: {@link SYNC_RESULT_LIMIT_BYTES} for `sync-…` ids, else {@link RUN_RESULT_LIMIT_BYTES}. */
+export function platformResultLimit(jobId: string): { bytes: number; route: '/run' | '/runsync' } {
+  return isSyncJobId(jobId) ? { bytes: SYNC_RESULT_LIMIT_BYTES, route: '/runsync' } : { bytes: RUN_RESULT_LIMIT_BYTES, route: '/run' };
+}
+
+/** `15.7 MB (15728640 bytes)` (decimal MB, as RunPod writes sizes). */
+function sizeText(bytes: number): string {
+  return `${(bytes / 1_000_000).toFixed(1)} MB (${bytes} bytes)`;
+}
+
+/**
+ * The small FAILED body posted once when job-done refused a result with a 4xx (runpod-python drops the result
+ * then, `rp_http._transmit` → `raise_for_status`, and the job ends COMPLETED without output or stays
+ * IN_PROGRESS: spec §5.2, runpod-python#309). Shape: `{"error": "<one line>"}` plus `"stopPod": true` when the
+ * refused body had it. The line names the HTTP status, the refused body's size, RunPod's limit for the job's route
+ * and how to get large results (S3: `BUCKET_*` or the request's `s3Config`).
+ * @param status the 4xx status job-done answered
+ * @param refusedBytes the size of the refused body, bytes
+ * @param jobId decides the limit ({@link platformResultLimit})
+ * @param stopPod copied from the refused body
+ */
+export function refusedResultBody(status: number, refusedBytes: number, jobId: string, stopPod: boolean): ResultBody {
+  const limit = platformResultLimit(jobId);
+  const other = limit.route === '/run' ? `${SYNC_RESULT_LIMIT_BYTES / MIB} MB for /runsync` : `${RUN_RESULT_LIMIT_BYTES / MIB} MB for /run`;
+  const error =
+    `RunPod refused the job's result (job-done answered HTTP ${status}): the result was ${sizeText(refusedBytes)}; ` +
+    `RunPod accepts at most ${limit.bytes / MIB} MB (${limit.bytes} bytes) for a ${limit.route} job (${other}). ` +
+    'To get large results, send the images to S3: set BUCKET_ENDPOINT_URL, BUCKET_ACCESS_KEY_ID and BUCKET_SECRET_ACCESS_KEY ' +
+    '(and BUCKET_NAME) on the endpoint, or send s3Config {"accessId", "accessSecret", "bucketName", "endpointUrl"} with the request; ' +
+    'or ask for fewer or smaller images.';
+  return stopPod ? { error, stopPod: true } : { error };
+}

@@ -34,6 +34,12 @@ export interface HandlerContext {
    * The caller guarantees that `bytes` is one valid JSON value.
    */
   rawJson(bytes: Buffer): unknown;
+  /**
+   * Marks this job's result with `"stopPod": true`, whatever the handler returns or throws (runpod-python's
+   * `refresh_worker`: per job as a handler output key, per worker as the `refresh_worker` config of
+   * `runpod.serverless.start`; `rp_job.py` `run_job` / `handle_job`). Optional: runtimes without it ignore the call.
+   */
+  refreshWorker?(): void;
 }
 
 /**

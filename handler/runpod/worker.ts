@@ -10,7 +10,8 @@ import type { ResultRetryConfig } from '../config.js';
 import type { Log } from '../log.js';
 import type { Heartbeat } from './heartbeat.js';
 import { postResult } from './http.js';
-import { RawJson, resultFromError, resultFromOutput, serializeResult, serializeResultParts, type WorkerIdentity } from './result.js';
+import { RawJson, refusedResultBody, resultFromError, resultFromOutput, serializeResult, serializeResultParts, type WorkerIdentity } from './result.js';
+import { parseJobs, parseStopIds, type MalformedJob, type TakeOutcome } from './take.js';
 import type { Handler, HandlerContext, Job, ResultBody } from './types.js';
 import type { WorkerUrls } from './urls.js';
 
@@ -32,8 +33,12 @@ export interface WorkerStats {
   completed: number;
   /** Results posted with an `error`. */
   failed: number;
-  /** Results the platform never acknowledged after every retry (each one logged with its job id). */
+  /** Results the platform never acknowledged, nor their FAILED fallback (each one logged with its job id). */
   resultsLost: number;
+  /** Results job-done refused with a 4xx and replaced by a FAILED fallback that was acknowledged (counted in `failed`). */
+  resultsRefused: number;
+  /** Malformed jobs of job-take-batch answers (not an object, no id or no input): failed alone or skipped. */
+  malformedJobs: number;
   /** Job-take answers that were errors (non-2xx other than 204/400/429, bad bodies, transport errors). */
   takeErrors: number;
   /** Jobs stopped through the job-stop channel (cancelled or timed out on the platform): nothing posted for them. */
@@ -66,48 +71,9 @@ export interface WorkerOptions {
   concurrency?: () => number;
 }
 
-type TakeOutcome = { kind: 'jobs'; jobs: Job[] } | { kind: 'empty' } | { kind: 'error'; message: string } | { kind: 'throttled' };
-
-/** A job-take body that must be dropped: not JSON, or a job without `id`/`input` (spec §4.2). */
-function parseJobs(raw: string, contentType: string | undefined): TakeOutcome {
-  const mime = (contentType ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase();
-  if (mime !== 'application/json' || raw.length === 0) return { kind: 'empty' };
-  let body: unknown;
-  try {
-    body = JSON.parse(raw);
-  } catch {
-    return { kind: 'error', message: `job-take answered with a body that is not JSON: ${JSON.stringify(raw.slice(0, 80))}` };
-  }
-  const items = Array.isArray(body) ? body : body !== null && typeof body === 'object' ? [body] : [];
-  if (items.length === 0) return { kind: 'empty' };
-  const jobs: Job[] = [];
-  for (const it of items) {
-    const o = it as Record<string, unknown> | null;
-    if (o === null || typeof o !== 'object' || !('input' in o) || typeof o.id !== 'string' || o.id === '') {
-      return { kind: 'error', message: `Job has missing field(s): id or input. (got ${JSON.stringify(it).slice(0, 120)})` };
-    }
-    jobs.push(o as Job);
-  }
-  return { kind: 'jobs', jobs };
-}
-
-/** Reads `{"jobsToStop": [...]}` (spec §8); anything else, and non-string ids, are ignored. */
-function parseStopIds(raw: unknown): string[] {
-  let body: unknown = raw;
-  if (typeof raw === 'string') {
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      return [];
-    }
-  }
-  const list = body !== null && typeof body === 'object' ? (body as { jobsToStop?: unknown }).jobsToStop : undefined;
-  return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
-}
-
 /** The worker loop (one instance per process). */
 export class WorkerRuntime {
-  readonly stats: WorkerStats = { jobsTaken: 0, completed: 0, failed: 0, resultsLost: 0, takeErrors: 0, stopped: 0 };
+  readonly stats: WorkerStats = { jobsTaken: 0, completed: 0, failed: 0, resultsLost: 0, resultsRefused: 0, malformedJobs: 0, takeErrors: 0, stopped: 0 };
   /** The running jobs' abort controllers, by job id. */
   private readonly running = new Map<string, AbortController>();
   private stopping = false;
@@ -246,6 +212,7 @@ export class WorkerRuntime {
       const outcome = await this.take(signal, free);
       if (outcome.kind === 'jobs') {
         consecutiveErrors = 0;
+        for (const bad of outcome.malformed) this.refuseMalformed(bad);
         this.stats.jobsTaken += outcome.jobs.length;
         this.o.log.info(`Jobs in queue: ${outcome.jobs.length}`);
         // A job returned by a take that raced with stop() is still run: the platform considers it ours.
@@ -308,6 +275,32 @@ export class WorkerRuntime {
     }
   }
 
+  /**
+   * A malformed job of a job-take-batch answer (take.ts): with an id it is posted FAILED with the reason (the
+   * platform handed it to this worker, so it must get a final state); without one it can only be logged.
+   */
+  private refuseMalformed(bad: MalformedJob): void {
+    this.stats.malformedJobs++;
+    const id = bad.id;
+    if (id === undefined) {
+      this.o.log.error(`Skipped a malformed job: ${bad.reason}.`);
+      return;
+    }
+    this.o.log.error(`Failed a malformed job: ${bad.reason}.`, id);
+    const posting: Promise<void> = (async () => {
+      const outcome = await postResult(this.o.client, this.o.urls.jobDone(id, false), id, serializeResult({ error: `malformed job: ${bad.reason}` }), this.o.retry, this.o.log);
+      if (outcome.ok) this.stats.failed++;
+      else this.lost(id, outcome.error);
+    })().finally(() => this.active.delete(posting));
+    this.active.add(posting);
+  }
+
+  /** Counts and logs a result that never reached the platform. */
+  private lost(jobId: string, why: string | undefined): void {
+    this.stats.resultsLost++;
+    this.o.log.error(`The result of job ${jobId} is lost: ${why ?? 'not acknowledged'}.`, jobId);
+  }
+
   private setHeld(id: string, held: boolean): void {
     if (held) this.held.add(id);
     else this.held.delete(id);
@@ -321,6 +314,9 @@ export class WorkerRuntime {
     log.info('Started.', job.id);
     let finished = false;
     let progressChain: Promise<unknown> = Promise.resolve();
+    /** The job streamed (job-stream posts): its final post carries `isStream=true`, as a generator's does. */
+    let streamed = false;
+    let refresh = false;
     const jobAbort = new AbortController();
     this.running.set(job.id, jobAbort);
     const ctx: HandlerContext = {
@@ -340,10 +336,12 @@ export class WorkerRuntime {
         });
       },
       stream: async (output: unknown) => {
+        streamed = true;
         const bytes = serializeResult({ output });
         await postResult(client, urls.jobStream(job.id), job.id, bytes, this.o.retry, log, 'stream chunk');
       },
       rawJson: (bytes: Buffer) => new RawJson(bytes),
+      refreshWorker: () => void (refresh = true),
     };
 
     let body: ResultBody;
@@ -363,23 +361,36 @@ export class WorkerRuntime {
       this.setHeld(job.id, false);
       return;
     }
-
+    if (refresh) body.stopPod = true;
     let bytes: Buffer[];
     try {
       bytes = serializeResultParts(body);
     } catch (e) {
       // The SDK posts nothing here and the job hangs until it times out (spec §19 Q3); we fail it instead.
-      body = { error: `handler output is not JSON-serialisable: ${(e as Error).message}` };
+      body = { error: `handler output is not JSON-serialisable: ${(e as Error).message}`, ...(body.stopPod ? { stopPod: true as const } : {}) };
       bytes = serializeResultParts(body);
     }
-    const failed = body.error !== undefined;
-    const outcome = await postResult(client, urls.jobDone(job.id, false), job.id, bytes, this.o.retry, log);
+    // After job-stream posts the final job-done carries isStream=true, as runpod-python's for a generator handler
+    // (rp_job.py `handle_job`: `send_result(..., is_stream=True)`; rp_http.py appends `&isStream=true`).
+    const doneUrl = urls.jobDone(job.id, streamed);
+    let failed = body.error !== undefined;
+    let outcome = await postResult(client, doneUrl, job.id, bytes, this.o.retry, log);
+    const status = outcome.status ?? 0;
+    if (!outcome.ok && status >= 400 && status < 500) {
+      // Refused (e.g. 400 for a body over RunPod's limit): one small FAILED body instead, so the job gets a final state.
+      const size = bytes.reduce((n, b) => n + b.length, 0);
+      const fallback = refusedResultBody(status, size, job.id, body.stopPod === true);
+      log.warn(`job-done refused the result (HTTP ${status}, ${size} bytes); posting a FAILED result instead: ${String(fallback.error)}`, job.id);
+      outcome = await postResult(client, doneUrl, job.id, serializeResult(fallback), this.o.retry, log, 'FAILED fallback of a refused result');
+      if (outcome.ok) this.stats.resultsRefused++;
+      failed = true;
+    }
     if (outcome.ok) {
       if (failed) this.stats.failed++;
       else this.stats.completed++;
       log.info('Finished.', job.id);
     } else {
-      this.stats.resultsLost++;
+      this.lost(job.id, outcome.error);
     }
     this.setHeld(job.id, false);
   }
