@@ -174,20 +174,21 @@ describe('result posts (job-done) are retried and never dropped silently', () =>
     await until(() => runtime.stats.completed === 1, 'the job to count as completed');
   });
 
-  it('does not retry a 4xx; a give-up is logged with the job id and counted', async () => {
+  it('does not retry a 4xx but posts one FAILED fallback; a give-up is logged with the job id and counted', async () => {
     const { platform, runtime, lines } = await setup(async () => ({ v: 1 }), { retries: 2 });
     platform.fault({ on: 'done', kind: 'status', status: 400, count: 1 });
+    platform.enqueue({ id: 'refused-4xx', input: {} });
+    expect((await platform.waitForResult('refused-4xx')).body).toMatchObject({ error: expect.stringMatching(/HTTP 400/) });
     platform.fault({ on: 'done', kind: 'status', status: 500, count: 3 });
-    platform.enqueue({ id: 'lost-4xx', input: {} });
     platform.enqueue({ id: 'lost-5xx', input: {} });
     platform.enqueue({ id: 'kept', input: {} });
     await platform.waitForResult('kept');
     await until(() => runtime.stats.completed === 1, 'the job to count as completed');
-    expect(platform.records.filter((r) => r.kind === 'done' && r.jobId === 'lost-4xx')).toHaveLength(1);
+    expect(platform.records.filter((r) => r.kind === 'done' && r.jobId === 'refused-4xx')).toHaveLength(2);
     expect(platform.records.filter((r) => r.kind === 'done' && r.jobId === 'lost-5xx')).toHaveLength(3);
-    expect(runtime.stats.resultsLost).toBe(2);
+    expect(runtime.stats).toMatchObject({ resultsLost: 1, resultsRefused: 1, failed: 1 });
     const losses = lines.filter((l) => l.level === 'ERROR' && /is lost/.test(l.message));
-    expect(losses.map((l) => l.requestId)).toEqual(['lost-4xx', 'lost-5xx']);
+    expect(losses.map((l) => l.requestId)).toEqual(['lost-5xx']);
   });
 });
 
