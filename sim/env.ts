@@ -33,6 +33,8 @@ export interface SimEnv {
   extensions: ReadonlySet<SimExtension>;
   /** selectable and always-on scripts per tab */
   scripts: SimScripts;
+  /** A1111's data dir (and cwd): where `save-images.ts` writes saved images; unset = nothing written */
+  dataDir?: string;
 }
 
 /** Extensions the simulator can pretend to have installed. */

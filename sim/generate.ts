@@ -12,6 +12,7 @@ import { controlnetDetectMaps } from './extensions/controlnet.js';
 import { processImages, type HiresParams, type ProcessedResult, type ProcessingParams } from './generation.js';
 import { img2imgModel, txt2imgModel } from './models.js';
 import { applyInfotext } from './paste.js';
+import { saveGenerationFiles } from './save-images.js';
 import type { DecodedImage } from './image-decode.js';
 import type { PyValue } from './pyjson.js';
 import { alwaysonScriptArgs, checkSelectableScript } from './scripts.js';
@@ -121,6 +122,7 @@ export async function runTxt2Img(env: SimEnv, body: unknown): Promise<Generation
   try {
     const effects = await extensionEffects(env, args, null);
     result = await processImages(env, { ...base, hr, initImages: null, maskParams: [], raw: req, hasMask: false, ...effects });
+    await saveGenerationFiles(env, { tab: 'txt2img', req, images: result.images, info: result.info });
   } finally {
     release();
   }
@@ -171,6 +173,7 @@ export async function runImg2Img(env: SimEnv, body: unknown): Promise<Generation
     const first = (initImages as unknown[])[0];
     const effects = await extensionEffects(env, args, typeof first === 'string' ? first : null);
     result = await processImages(env, { ...base, hr: null, initImages: decoded, maskParams, raw: req, hasMask: !!mask, ...effects });
+    await saveGenerationFiles(env, { tab: 'img2img', req, images: result.images, info: result.info, initImages: decoded });
   } finally {
     release();
   }

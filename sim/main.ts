@@ -4,12 +4,13 @@
  *   node dist/sim/main.js [--port 3000] [--host 127.0.0.1] [--startup-delay-ms N]
  *     [--step-ms N] [--first-load-delay-ms N] [--fail-next N --fail-status S]
  *     [--fault-rate R --fault-seed N [--fault-kinds status,close,garbage] [--fault-routes txt2img,...]]
- *     [--log] [--no-gzip] [--flavor a1111|forge] [--extensions controlnet,adetailer,wildcards]
+ *     [--log] [--no-gzip] [--flavor a1111|forge] [--extensions controlnet,adetailer,wildcards] [--data-dir DIR]
  *
  * Each flag can also come from the environment (`SIM_PORT`, `SIM_HOST`,
  * `SIM_STARTUP_DELAY_MS`, `SIM_STEP_MS`, `SIM_FIRST_LOAD_DELAY_MS`,
  * `SIM_FAIL_NEXT`, `SIM_FAIL_STATUS`, `SIM_FAULT_RATE`, `SIM_FAULT_SEED`,
- * `SIM_FAULT_KINDS`, `SIM_FAULT_ROUTES`, `SIM_LOG`, `SIM_GZIP`, `SIM_FLAVOR`, `SIM_EXTENSIONS`); flags win.
+ * `SIM_FAULT_KINDS`, `SIM_FAULT_ROUTES`, `SIM_LOG`, `SIM_GZIP`, `SIM_FLAVOR`, `SIM_EXTENSIONS`, `SIM_DATA_DIR`:
+ * where saved images are written, see save-images.ts); flags win.
  * A bad value prints a message naming the flag and exits with code 2.
  */
 import { realpathSync } from 'node:fs';
@@ -58,12 +59,13 @@ const SPECS: Spec[] = [
   { flag: '--gzip', env: 'SIM_GZIP', kind: 'bool' },
   { flag: '--flavor', env: 'SIM_FLAVOR', kind: 'flavor' },
   { flag: '--extensions', env: 'SIM_EXTENSIONS', kind: 'list' },
+  { flag: '--data-dir', env: 'SIM_DATA_DIR', kind: 'string' },
 ];
 
 const USAGE = `usage: node dist/sim/main.js [--port 3000] [--host 127.0.0.1] [--startup-delay-ms N] [--step-ms N]
        [--first-load-delay-ms N] [--fail-next N --fail-status S]
        [--fault-rate R --fault-seed N [--fault-kinds status,close,garbage] [--fault-routes txt2img,...]]
-       [--log] [--no-gzip] [--flavor a1111|forge] [--extensions controlnet,adetailer,wildcards]`;
+       [--log] [--no-gzip] [--flavor a1111|forge] [--extensions controlnet,adetailer,wildcards] [--data-dir DIR]`;
 
 function parseValue(spec: Spec, raw: string, source: string): number | boolean | string | string[] {
   if (spec.kind === 'flavor') {
@@ -153,6 +155,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): SimCliConfig |
       gzip: (values.get('--gzip') as boolean | undefined) ?? true,
       flavor: (values.get('--flavor') as SimFlavor | undefined) ?? 'a1111',
       extensions: (exts ?? []) as SimExtension[],
+      ...(values.has('--data-dir') ? { dataDir: values.get('--data-dir') as string } : {}),
       ...(faultRate !== undefined
         ? {
             randomFaults: {

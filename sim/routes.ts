@@ -125,7 +125,7 @@ export function buildRoutes(env: SimEnv, cmd: { port: () => number; host: string
       },
       { body: 'dict' },
     ),
-    r('get', 'cmd-flags', 'get_cmd_flags', () => cmdFlags(cmd.port(), cmd.host, cmd.log)),
+    r('get', 'cmd-flags', 'get_cmd_flags', () => ({ ...cmdFlags(cmd.port(), cmd.host, cmd.log), ...(env.dataDir ? { data_dir: env.dataDir } : {}) })),
     r('get', 'samplers', 'get_samplers', () => catalog.samplerList()),
     r('get', 'schedulers', 'get_schedulers', () => catalog.schedulerList()),
     r('get', 'upscalers', 'get_upscalers', () => catalog.upscalerList()),

@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
@@ -61,6 +62,11 @@ export interface SimOptions extends CatalogInput {
   flavor?: SimFlavor;
   /** extensions installed: `controlnet` (Mikubill), `adetailer` (Bing-su), `wildcards` (A1111's); default none */
   extensions?: SimExtension[];
+  /**
+   * A1111's `--data-dir` (also its cwd): `GET /sdapi/v1/cmd-flags` reports it and images saved by jobs
+   * (`save_images: true`, grids, init images) are written under it (`save-images.ts`); default unset = no files
+   */
+  dataDir?: string;
 }
 
 /** Kinds of the random fault mode (see {@link SimFault}): `status` is a 500 with A1111's CUDA OOM body. */
@@ -309,6 +315,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     flavor,
     extensions,
     scripts: buildScripts(flavor, extensions),
+    ...(opts.dataDir ? { dataDir: resolvePath(opts.dataDir) } : {}),
   };
   Object.assign(catalog.options, extraOptions(flavor, extensions));
   const requests: SimRequestRecord[] = [];
