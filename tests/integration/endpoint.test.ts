@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it, type ExpectStatic } from 'vitest';
 import runpodSdk from 'runpod-sdk';
 import { startEndpoint, type EndpointOptions, type LocalEndpoint } from '../../handler/endpoint/index.js';
+import { sleep, until } from '../helpers/wait.js';
 
 type Json = Record<string, unknown>;
 
@@ -20,8 +21,6 @@ interface Answer {
   text: string;
   contentType: string | null;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Starts an endpoint with test-friendly holds; closed when the test finishes. */
 async function start(onFinished: (fn: () => Promise<void>) => void, opts: EndpointOptions = {}): Promise<LocalEndpoint> {
@@ -127,15 +126,16 @@ describe.concurrent('local RunPod endpoint emulator', () => {
   it('ttl: a queued and a running job are deleted when it runs out (404); the running one goes to job-stop', async ({ expect, onTestFinished }) => {
     const ep = await start(onTestFinished);
     const w = new FakeWorker(ep, 'w-ttl');
+    const t0 = Date.now(); // both ttls start after this
     const running = await api(ep, 'POST', 'run', { input: { n: 1 }, policy: { ttl: 10_000 } });
     const queued = await api(ep, 'POST', 'run', { input: { n: 2 }, policy: { ttl: 10_000, executionTimeout: 60_000 } });
     expect((await w.take()).json.id).toBe(running.json.id);
-    await sleep(9_500);
+    await sleep(8_000); // (pacing: well before the ttl; a slow machine only shortens the 2 s margin)
     expect((await api(ep, 'GET', `status/${running.json.id}`)).json.status).toBe('IN_PROGRESS');
     expect((await api(ep, 'GET', `status/${queued.json.id}`)).json.status).toBe('IN_QUEUE');
-    await sleep(700);
+    await until(async () => (await api(ep, 'GET', `status/${queued.json.id}`)).status === 404, { everyMs: 50, what: 'the queued job to expire' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(10_000);
     expect(await api(ep, 'GET', `status/${running.json.id}`)).toMatchObject({ status: 404, json: { error: `job ${running.json.id} not found` } });
-    expect((await api(ep, 'GET', `status/${queued.json.id}`)).status).toBe(404);
     expect(await w.stop()).toMatchObject({ status: 200, json: { jobsToStop: [running.json.id] } });
     // The worker's late result is acknowledged and ignored.
     expect((await w.done(running.json.id as string, { output: 'late' })).status).toBe(200);
@@ -153,7 +153,7 @@ describe.concurrent('local RunPod endpoint emulator', () => {
     const took = Date.now() - t0;
     expect(s.json).toMatchObject({ id, status: 'TIMED_OUT', workerId: 'w-slow' });
     expect(took).toBeGreaterThanOrEqual(4_900);
-    expect(took).toBeLessThan(5_600);
+    expect(took).toBeLessThan(7_500); // (the status-sync wait of 8 s would answer IN_PROGRESS)
     expect(s.json.executionTime as number).toBeGreaterThanOrEqual(5_000);
     expect(await w.stop()).toMatchObject({ status: 200, json: { jobsToStop: [id] } });
     expect((await w.stop()).status).toBe(204); // delivered once
@@ -167,9 +167,10 @@ describe.concurrent('local RunPod endpoint emulator', () => {
     const ep = await start(onTestFinished, { executionTimeoutDefaultMs: 600 });
     const w = new FakeWorker(ep, 'w1');
     const { json } = await api(ep, 'POST', 'run', { input: {} });
+    const t0 = Date.now();
     await w.take();
-    await sleep(800);
-    expect((await api(ep, 'GET', `status/${json.id}`)).json.status).toBe('TIMED_OUT');
+    await until(async () => (await api(ep, 'GET', `status/${json.id}`)).json.status === 'TIMED_OUT', { everyMs: 25, what: 'TIMED_OUT' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(600);
     expect((await w.stop()).json).toEqual({ jobsToStop: [json.id] });
   });
 
@@ -266,21 +267,21 @@ describe.concurrent('local RunPod endpoint emulator', () => {
       status: 'COMPLETED',
       workerId: 'w-fast',
     });
-    expect(Date.now() - t0).toBeLessThan(1_500);
+    expect(Date.now() - t0).toBeLessThan(5_000);
 
     const t1 = Date.now();
-    const slow = await api(ep, 'POST', 'runsync?wait=1000', { input: { delay: 1_800 } });
+    const slow = await api(ep, 'POST', 'runsync?wait=1000', { input: { delay: 5_000 } });
     expect(Date.now() - t1).toBeGreaterThanOrEqual(950);
-    expect(Date.now() - t1).toBeLessThan(1_500);
+    expect(Date.now() - t1).toBeLessThan(4_000); // the 1 s wait, not the 5 s job
     expect(slow.json).toEqual({ id: slow.json.id, status: 'IN_PROGRESS' });
     const t2 = Date.now();
-    const synced = await api(ep, 'POST', `status-sync/${slow.json.id}?wait=5000`);
-    expect(synced.json).toMatchObject({ id: slow.json.id, status: 'COMPLETED', output: { echo: { delay: 1_800 } } });
-    expect(Date.now() - t2).toBeLessThan(1_500);
-    // A final job answers status-sync at once; wait below 1000 is clamped up.
+    const synced = await api(ep, 'POST', `status-sync/${slow.json.id}?wait=20000`);
+    expect(synced.json).toMatchObject({ id: slow.json.id, status: 'COMPLETED', output: { echo: { delay: 5_000 } } });
+    expect(Date.now() - t2).toBeLessThan(15_000); // when the job completes, not after the 20 s wait
+    // A final job answers status-sync at once (wait below 1000 is clamped up, to 1000).
     const t3 = Date.now();
     expect((await api(ep, 'GET', `status-sync/${slow.json.id}?wait=10`)).json.status).toBe('COMPLETED');
-    expect(Date.now() - t3).toBeLessThan(300);
+    expect(Date.now() - t3).toBeLessThan(900);
   });
 
   it('runsync with no worker: IN_QUEUE after the wait; status-sync holds for the wait, clamped to 1000 ms', async ({ expect, onTestFinished }) => {
@@ -295,12 +296,12 @@ describe.concurrent('local RunPod endpoint emulator', () => {
   });
 
   it('stream: chunks since the previous call, a hold while nothing is new, the final status', async ({ expect, onTestFinished }) => {
-    const ep = await start(onTestFinished, { streamHoldMs: 500 });
+    const ep = await start(onTestFinished, { streamHoldMs: 3_000 });
     const w = new FakeWorker(ep, 'w-gen');
     const id = (await api(ep, 'POST', 'run', { input: { tokens: 3 } })).json.id as string;
     let t0 = Date.now();
     expect((await api(ep, 'GET', `stream/${id}`)).json).toEqual({ id, status: 'IN_QUEUE', stream: [] });
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2_950);
     await w.take();
     await w.stream(id, 'hello ');
     await w.stream(id, { token: 'world' });
@@ -309,13 +310,13 @@ describe.concurrent('local RunPod endpoint emulator', () => {
     t0 = Date.now();
     setTimeout(() => void w.stream(id, '!'), 150);
     expect((await api(ep, 'POST', `stream/${id}`)).json.stream).toEqual([{ output: '!' }]);
-    expect(Date.now() - t0).toBeLessThan(450);
+    expect(Date.now() - t0).toBeLessThan(2_500); // not the 3 s hold
     await w.stream(id, 'last');
     await w.done(id, { output: [] }, true);
     expect((await api(ep, 'GET', `stream/${id}`)).json).toEqual({ id, status: 'COMPLETED', stream: [{ output: 'last' }] });
     t0 = Date.now();
     expect((await api(ep, 'GET', `stream/${id}`)).json).toEqual({ id, status: 'COMPLETED', stream: [] });
-    expect(Date.now() - t0).toBeLessThan(200);
+    expect(Date.now() - t0).toBeLessThan(2_500); // at once, not after the hold
     expect((await w.stream(id, 'after the end')).json).toEqual({ ignored: 'job is COMPLETED' });
   });
 
@@ -329,6 +330,13 @@ describe.concurrent('local RunPod endpoint emulator', () => {
           await w.stream(job.id, t);
         }
         await w.done(job.id, { output: ['a', 'b', 'c'] }, true);
+        return;
+      }
+      if (job.input.untilCancelled) {
+        // Busy until the platform sends this job on job-stop (its cancel), then posts a result that is ignored.
+        const end = Date.now() + 20_000;
+        while (Date.now() < end && !((await w.stop()).json.jobsToStop as string[] | undefined)?.includes(job.id));
+        await w.done(job.id, { output: 'late' });
         return;
       }
       await sleep((job.input.delay as number | undefined) ?? 0);
@@ -365,8 +373,8 @@ describe.concurrent('local RunPod endpoint emulator', () => {
     expect(h).toMatchObject({ jobs: { completed: 4, failed: 1, inProgress: 0, inQueue: 0, retried: 0 }, workers: { running: 0, idle: 1 } });
 
     // Keep the worker busy, then cancel one queued job and purge the rest.
-    const busy = await sdk.run({ input: { delay: 1_000 } });
-    await sleep(100);
+    const busy = await sdk.run({ input: { untilCancelled: true } });
+    await until(async () => (await sdk.status(busy.id)).status === 'IN_PROGRESS', 'the busy job to be taken');
     const q1 = await sdk.run({ input: {} });
     const q2 = await sdk.run({ input: {} });
     const q3 = await sdk.run({ input: {} });
@@ -429,25 +437,30 @@ describe.concurrent('local RunPod endpoint emulator', () => {
   });
 
   it('retention: final results expire (run and runsync separately); ?ttl= shortens one job', async ({ expect, onTestFinished }) => {
-    const ep = await start(onTestFinished, { retentionRunMs: 600, retentionSyncMs: 300 });
+    const ep = await start(onTestFinished, { retentionRunMs: 4_000, retentionSyncMs: 300 });
     autoWorker(ep, 'w-r', onTestFinished, async (w, job) => {
       await w.done(job.id, { output: 'x' });
     });
+    const status = async (id: string, query = ''): Promise<number> => (await api(ep, 'GET', `status/${id}${query}`)).status;
+    const t0 = Date.now(); // a's retention starts after this
     const a = (await api(ep, 'POST', 'run', { input: {} })).json.id as string;
     const b = (await api(ep, 'POST', 'runsync', { input: {} })).json.id as string;
+    const tb = Date.now(); // b's retention started before this
     expect((await api(ep, 'GET', `status-sync/${a}`)).json.status).toBe('COMPLETED');
     expect((await api(ep, 'GET', `status/${b}`)).json.status).toBe('COMPLETED');
-    await sleep(400);
-    expect((await api(ep, 'GET', `status/${b}`)).status).toBe(404);
-    expect((await api(ep, 'GET', `status/${a}`)).status).toBe(200);
-    await sleep(300);
+    await until(async () => (await status(b)) === 404, { everyMs: 25, what: 'the runsync result to expire' });
+    expect(Date.now() - tb).toBeLessThan(3_000); // its own 300 ms, not the 4 s of /run results
+    expect(await status(a)).toBe(200);
+    await until(async () => (await status(a)) === 404, { everyMs: 25, what: 'the run result to expire' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(4_000);
     expect(await api(ep, 'GET', `status/${a}`)).toMatchObject({ status: 404, json: { error: `job ${a} not found` } });
 
     const c = (await api(ep, 'POST', 'run', { input: {} })).json.id as string;
     expect((await api(ep, 'GET', `status-sync/${c}?ttl=100`)).json.status).toBe('COMPLETED');
-    expect((await api(ep, 'GET', `status/${c}?ttl=100`)).status).toBe(200);
-    await sleep(200);
-    expect((await api(ep, 'GET', `status/${c}`)).status).toBe(404);
+    const tc = Date.now();
+    expect(await status(c, '?ttl=100')).toBe(200);
+    await until(async () => (await status(c)) === 404, { everyMs: 25, what: 'the ?ttl=100 result to expire' });
+    expect(Date.now() - tc).toBeLessThan(3_000); // 100 ms, not the 4 s of /run results
     expect((await api(ep, 'GET', `status/${c}?ttl=abc`)).status).toBe(400);
   });
 
@@ -472,10 +485,8 @@ describe.concurrent('local RunPod endpoint emulator', () => {
     const id = (await api(ep, 'POST', 'run', { input: { p: 1 }, webhook: hook })).json.id as string;
     await w.take();
     await w.done(id, { output: { done: true } });
-    const t0 = Date.now();
-    while (hits.length < 3 && Date.now() - t0 < 3_000) await sleep(20);
-    await sleep(400);
-    expect(hits).toHaveLength(3);
+    await until(() => hits.length >= 3, { what: 'three webhook deliveries', state: () => hits.map((h) => h.at) });
+    await sleep(400); // (pacing: the next job's delivery comes later than a wrong fourth retry would)
     expect(hits[0]!.contentType).toBe('application/json');
     expect(hits[2]!.body).toEqual({
       delayTime: expect.any(Number),
@@ -489,7 +500,7 @@ describe.concurrent('local RunPod endpoint emulator', () => {
     for (const i of [1, 2]) {
       const gap = hits[i]!.at - hits[i - 1]!.at;
       expect(gap).toBeGreaterThanOrEqual(280);
-      expect(gap).toBeLessThan(600);
+      expect(gap).toBeLessThan(3_000); // the 300 ms retryDelay, with a wide margin for a busy machine
     }
     // Delivery never blocks: the job was final at once.
     expect((await api(ep, 'GET', `status/${id}`)).json.status).toBe('COMPLETED');
@@ -497,7 +508,8 @@ describe.concurrent('local RunPod endpoint emulator', () => {
     const f = (await api(ep, 'POST', 'run', { input: {}, webhook: hook })).json.id as string;
     await w.take();
     await w.done(f, { error: 'bad' });
-    while (hits.length < 4 && Date.now() - t0 < 5_000) await sleep(20);
+    await until(() => hits.some((h) => h.body.id === f), "the FAILED job's webhook");
+    expect(hits.filter((h) => h.body.id === id)).toHaveLength(3);
     expect(hits[3]!.body).toMatchObject({ id: f, status: 'FAILED', error: 'bad', webhook: hook });
     expect(hits[3]!.body).not.toHaveProperty('output');
   });
@@ -579,8 +591,9 @@ describe.concurrent('local RunPod endpoint emulator', () => {
     expect((JSON.parse(second.text) as Json[]).map((j) => j.id)).toEqual(ids.slice(3));
     expect((await w.takeBatch(3)).status).toBe(204);
     // A held batch take gets a job that arrives meanwhile (at least one, not waiting for a full batch).
+    const takesBefore = ep.stats().takes;
     const held = w.takeBatch(4);
-    await sleep(50);
+    await until(() => ep.stats().takes > takesBefore, 'the batch take to be held');
     const late = (await api(ep, 'POST', 'run', { input: 'late' })).json.id;
     expect(JSON.parse((await held).text)).toEqual([{ id: late, input: 'late' }]);
     expect((await api(ep, 'GET', 'health')).json).toMatchObject({ jobs: { inProgress: 6, inQueue: 0 } });
@@ -627,28 +640,29 @@ describe.concurrent('local RunPod endpoint emulator', () => {
     // The abandoned take comes first in the waiter queue.
     const ac = new AbortController();
     const abandoned = w.take(ac.signal).catch((e: Error) => e.name);
-    await sleep(50);
+    await until(() => ep.stats().takes === 1, 'the first take to be held');
     ac.abort();
     expect(await abandoned).toBe('AbortError');
-    await sleep(50);
+    await sleep(50); // (pacing: the server sees the closed connection)
     const t0 = Date.now();
     const held = new FakeWorker(ep, 'w-lp2').take();
-    await sleep(100);
+    await until(() => ep.stats().takes === 2, 'the second take to be held');
     const id = (await api(ep, 'POST', 'run', { input: 'x' })).json.id;
     const got = await held;
     expect(got.json).toEqual({ id, input: 'x' });
-    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(Date.now() - t0).toBeLessThan(10_000); // as the job arrives, not after the 20 s hold
     expect((await api(ep, 'GET', `status/${id}`)).json).toMatchObject({ status: 'IN_PROGRESS', workerId: 'w-lp2' });
     // close(): held job-take and job-stop are answered 204 at once.
-    const pendingTake = w.take();
     const pendingStop = w.stop();
-    await sleep(50);
+    const pendingTake = w.take();
+    await until(() => ep.stats().takes === 3, 'the third take to be held');
+    await sleep(50); // (pacing: job-stop polls are not counted; it was sent first)
     const t1 = Date.now();
     closed = true;
     const closing = ep.close();
     expect((await pendingTake).status).toBe(204);
     expect((await pendingStop).status).toBe(204);
-    expect(Date.now() - t1).toBeLessThan(500);
+    expect(Date.now() - t1).toBeLessThan(5_000); // at once, not after the 20 s hold
     await closing;
   });
 });
