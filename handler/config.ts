@@ -141,6 +141,11 @@ export interface OutputConfig {
   maxResultBytes: number;
   /** `S3_URL_EXPIRES_S`: lifetime of presigned GET URLs, seconds (default 604800 = 7 days, as RunPod's helper). */
   urlExpiresS: number;
+  /**
+   * `KEEP_OUTPUTS` (default false): keep the files A1111 saves for a job (`save_images: true`, grids, init images);
+   * by default they are removed once A1111 answered (jobs/output-files.ts), so the pod's disk does not fill.
+   */
+  keepOutputs?: boolean;
 }
 
 /** The whole configuration. */
@@ -372,6 +377,7 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
       ...parseBucket(env),
       maxResultBytes: envInt(env, 'MAX_RESULT_MB', 19, 1, 1000) * 1024 * 1024,
       urlExpiresS: envInt(env, 'S3_URL_EXPIRES_S', 604_800, 1, 604_800),
+      keepOutputs: envBool(env, 'KEEP_OUTPUTS', false),
     },
     api: {
       host: args.rp_api_host ?? '127.0.0.1',

@@ -47,6 +47,7 @@ import { checkRouteServed, type RouteSpec } from './routes.js';
 import { checkSettings } from './settings.js';
 import { S3Uploader, type S3UploaderOptions } from './s3.js';
 import { validatePayload } from './validate.js';
+import { OutputFiles } from './output-files.js';
 
 /** The part of the runtime's per-job context this handler uses (structurally RunPod's `HandlerContext`). */
 export interface JobContext {
@@ -91,6 +92,8 @@ export interface A1111HandlerOptions {
   s3?: S3UploaderOptions;
   /** The backends' request models (read from their `GET /openapi.json`); default a new cache. */
   models?: ServerModels;
+  /** Removes the files A1111 saves for a job (`KEEP_OUTPUTS`, output-files.ts); default one from `output.keepOutputs`. */
+  outputFiles?: OutputFiles;
 }
 
 /** The output settings used when {@link A1111HandlerOptions.output} is not given. */
@@ -172,6 +175,7 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
   else if (envBucket.target) log.info(`Outputs go to S3: ${envBucket.target.toString()}`);
   const uploader = new S3Uploader(log, opts.s3);
   const models = opts.models ?? new ServerModels(log);
+  const outputFiles = opts.outputFiles ?? new OutputFiles({ keep: output.keepOutputs === true, log });
   // Each backend's request model is read as soon as it is ready, again after a refresh-* job, and again when a
   // backend that went down is back (it may have restarted with other extensions).
   const prefetch = () => {
@@ -261,6 +265,8 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       return { error: message, refresh_worker: true };
     }
     let res: { status: number; body: Buffer };
+    // txt2img/img2img may save files (save_images, grids, init images): removed in the background once A1111 answered.
+    const files = route.generates ? await outputFiles.begin(job.id, lease.backend) : undefined;
     try {
       res = await callWithProgress(lease.client, route, payload, options, job.id, ctx, log);
     } catch (e) {
@@ -269,6 +275,7 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       throw e;
     } finally {
       lease.release();
+      if (files) void outputFiles.end(files);
     }
     try {
       // Only the structure is read (long base64 strings skipped); the bytes themselves are passed through.
