@@ -74,7 +74,10 @@ export interface A1111Config {
    * first. Optional so that one-backend configs (tests) need not repeat `url`.
    */
   urls?: string[];
-  /** `A1111_READY_TIMEOUT_S`: deadline of the start-up readiness wait, seconds (default 600). */
+  /**
+   * `A1111_READY_TIMEOUT_S`: deadline of the start-up readiness wait, seconds (default 360: inside RunPod's 7-minute
+   * start-up limit, docs.runpod.io/serverless/development/optimization, with a minute left for the warm-up).
+   */
   readyTimeoutMs: number;
   /** `A1111_READY_INTERVAL_MS`: pause between readiness tries (default 250, at most 250). */
   readyIntervalMs: number;
@@ -137,8 +140,26 @@ export interface OutputConfig {
    * when they are not all set. Never logged.
    */
   bucket?: { endpointUrl: string; accessKeyId: string; secretAccessKey: string; bucketName?: string; region?: string };
-  /** `MAX_RESULT_MB`: largest result body posted to RunPod, MB (default 19; RunPod loses results over ~20 MB). */
+  /**
+   * Largest result body (`{"output": …}`) posted to RunPod, bytes: `MAX_RESULT_MB` (MiB) when set, which then
+   * applies to every job; else the `/runsync` limit below (used when a per-route limit is absent).
+   */
   maxResultBytes: number;
+  /**
+   * `MAX_RESULT_MB_RUN` (MiB, default 9): the limit for `/run` jobs, under RunPod's 10 MB `/run` payload limit
+   * (RunPod docs, serverless/endpoints/operation-reference.mdx). Absent when `MAX_RESULT_MB` is set.
+   */
+  maxResultBytesRun?: number;
+  /**
+   * `MAX_RESULT_MB_SYNC` (MiB, default 19): the limit for `/runsync` jobs (ids `sync-…`), under RunPod's 20 MB
+   * `/runsync` payload limit (same page). Absent when `MAX_RESULT_MB` is set.
+   */
+  maxResultBytesSync?: number;
+  /**
+   * `REFRESH_WORKER` (default false): every result carries `"stopPod": true`, so RunPod replaces the worker after
+   * each job (runpod-python's `refresh_worker` config of `runpod.serverless.start`, rp_job.py `handle_job`).
+   */
+  refreshWorker?: boolean;
   /** `S3_URL_EXPIRES_S`: lifetime of presigned GET URLs, seconds (default 604800 = 7 days, as RunPod's helper). */
   urlExpiresS: number;
   /**
@@ -286,6 +307,15 @@ function parseApiAuth(raw: string | undefined): { auth?: { username: string; pas
   return { auth: { username: raw.slice(0, i), password: raw.slice(i + 1) } };
 }
 
+/** `MAX_RESULT_MB` (one limit for every job) or `MAX_RESULT_MB_RUN` / `MAX_RESULT_MB_SYNC`, in bytes (MiB × 1024²). */
+function resultLimits(env: Env): Pick<OutputConfig, 'maxResultBytes' | 'maxResultBytesRun' | 'maxResultBytesSync'> {
+  const mib = 1024 * 1024;
+  if ((env.MAX_RESULT_MB ?? '').trim() !== '') return { maxResultBytes: envInt(env, 'MAX_RESULT_MB', 19, 1, 1000) * mib };
+  const run = envInt(env, 'MAX_RESULT_MB_RUN', 9, 1, 1000) * mib;
+  const sync = envInt(env, 'MAX_RESULT_MB_SYNC', 19, 1, 1000) * mib;
+  return { maxResultBytes: sync, maxResultBytesRun: run, maxResultBytesSync: sync };
+}
+
 /**
  * Builds the {@link Config} from CLI arguments and the environment.
  * @param argv arguments after `node main.js`
@@ -317,7 +347,7 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
   }
   const podId = env.RUNPOD_POD_ID;
   const pingRaw = envInt(env, 'RUNPOD_PING_INTERVAL', 10000, 0);
-  const a1111ReadyS = envInt(env, 'A1111_READY_TIMEOUT_S', 600, 1);
+  const a1111ReadyS = envInt(env, 'A1111_READY_TIMEOUT_S', 360, 1);
   const a1111RequestS = envInt(env, 'A1111_REQUEST_TIMEOUT_S', 600, 1);
   const urls = a1111Urls(env);
 
@@ -375,7 +405,8 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
     },
     output: {
       ...parseBucket(env),
-      maxResultBytes: envInt(env, 'MAX_RESULT_MB', 19, 1, 1000) * 1024 * 1024,
+      ...resultLimits(env),
+      refreshWorker: envBool(env, 'REFRESH_WORKER', false),
       urlExpiresS: envInt(env, 'S3_URL_EXPIRES_S', 604_800, 1, 604_800),
       keepOutputs: envBool(env, 'KEEP_OUTPUTS', false),
     },

@@ -22,13 +22,18 @@ export interface JobOptions {
    * a bucket); undefined = upload when a bucket (`s3Config` or `BUCKET_*`) is available.
    */
   output: OutputMode | undefined;
+  /**
+   * `"refresh_worker": true` — this job's result carries `"stopPod": true`, so RunPod replaces the worker after it
+   * (runpod-python: a handler output's `refresh_worker` key, rp_job.py `run_job`). Default false.
+   */
+  refreshWorker: boolean;
 }
 
 /** Worker-level keys a job input may carry besides the A1111 payload (issue 5). */
-const JOB_OPTION_KEYS = ['preview', 'timeout_s', 'output'];
+const JOB_OPTION_KEYS = ['preview', 'timeout_s', 'output', 'refresh_worker'];
 const ENVELOPE_KEYS = ['api', 'payload', ...JOB_OPTION_KEYS];
 
-/** Reads and checks `preview` / `timeout_s` / `output`; throws JobInputError naming the field. */
+/** Reads and checks `preview` / `timeout_s` / `output` / `refresh_worker`; throws JobInputError naming the field. */
 function readJobOptions(obj: Record<string, unknown>): JobOptions {
   const preview = Object.hasOwn(obj, 'preview') ? obj.preview : false;
   if (typeof preview !== 'boolean') throw new JobInputError(`input.preview: ${showValue(preview)} is not allowed (must be true or false)`);
@@ -40,7 +45,9 @@ function readJobOptions(obj: Record<string, unknown>): JobOptions {
   if (output !== undefined && !OUTPUT_MODES.includes(output as OutputMode)) {
     throw new JobInputError(`input.output: ${showValue(output)} is not allowed (must be "base64" or "s3")`);
   }
-  return { preview, timeoutS: t, output: output as OutputMode | undefined };
+  const refresh = Object.hasOwn(obj, 'refresh_worker') ? obj.refresh_worker : false;
+  if (typeof refresh !== 'boolean') throw new JobInputError(`input.refresh_worker: ${showValue(refresh)} is not allowed (must be true or false)`);
+  return { preview, timeoutS: t, output: output as OutputMode | undefined, refreshWorker: refresh };
 }
 
 /** The request dialects (dialects.ts), matched by their exact `input.api.endpoint`. */

@@ -40,7 +40,7 @@ import { showValue } from './format.js';
 import { checkInputShape } from './guard.js';
 import { checkImages, type HostLookup } from './images.js';
 import { checkNames } from './names.js';
-import { planOutput, RESULT_ENVELOPE_BYTES, resolveEnvBucket, resultTooLargeMessage, shapeDialectOutput, shapeOutput, type OutputPlan } from './output.js';
+import { planOutput, RESULT_ENVELOPE_BYTES, resolveEnvBucket, resultLimitFor, resultTooLargeMessage, shapeDialectOutput, shapeOutput, type OutputPlan } from './output.js';
 import type { Translation } from './dialects.js';
 import { parseEnvelope, type JobOptions } from './envelope.js';
 import { checkRouteServed, type RouteSpec } from './routes.js';
@@ -57,6 +57,8 @@ export interface JobContext {
   progress(output: unknown): void;
   /** Posts one stream chunk (RunPod job-stream). */
   stream(output: unknown): Promise<void>;
+  /** Marks the job's result with `"stopPod": true` (RunPod's `refresh_worker`); optional in test contexts. */
+  refreshWorker?(): void;
 }
 
 /** A job as this handler reads it (RunPod's job, protocol spec §4.4). */
@@ -193,6 +195,10 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
   };
   return async (job, ctx) => {
     const startedAtMs = Date.now();
+    // REFRESH_WORKER: every result (FAILED ones included) gets stopPod, as runpod-python's refresh_worker config.
+    if (output.refreshWorker) ctx.refreshWorker?.();
+    // The job's result limit: /run or /runsync (a `sync-` id), or MAX_RESULT_MB for both.
+    const limit = resultLimitFor(output, job.id);
     let route: RouteSpec;
     let payload: unknown;
     let options: JobOptions;
@@ -204,6 +210,7 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       checkInputShape(job.input, limits);
       const envelope = parseEnvelope(job.input);
       ({ payload, options } = envelope);
+      if (options.refreshWorker) ctx.refreshWorker?.();
       if (envelope.dialect) {
         const { dialect, endpoint } = envelope.dialect;
         translation = await dialect.translate(endpoint, payload, {
@@ -299,7 +306,8 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
           signal: ctx.signal,
           rawJson: (b) => ctx.rawJson(b),
           uploader,
-          maxResultBytes: output.maxResultBytes,
+          maxResultBytes: limit.bytes,
+          limitName: limit.name,
           urlExpiresS: output.urlExpiresS,
           log,
         });
@@ -308,11 +316,11 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       // result rules of RunPod would treat the object specially (an `error`/`refresh_worker` key, or `{}`):
       // then the parsed value keeps those rules exact.
       if (isObject(parsed) && Object.keys(parsed).length > 0 && !Object.hasOwn(parsed, 'error') && !Object.hasOwn(parsed, 'refresh_worker')) {
-        return await shapeOutput(res.body, plan, { jobId: job.id, signal: ctx.signal, rawJson: (b) => ctx.rawJson(b), uploader, maxResultBytes: output.maxResultBytes, urlExpiresS: output.urlExpiresS, log });
+        return await shapeOutput(res.body, plan, { jobId: job.id, signal: ctx.signal, rawJson: (b) => ctx.rawJson(b), uploader, maxResultBytes: limit.bytes, limitName: limit.name, urlExpiresS: output.urlExpiresS, log });
       }
       // Special answers: the exact value (the skeleton may have blanked long strings), within MAX_RESULT_MB.
-      if (res.body.length + RESULT_ENVELOPE_BYTES > output.maxResultBytes) {
-        const message = resultTooLargeMessage(res.body.length + RESULT_ENVELOPE_BYTES, output.maxResultBytes, { bucketAvailable: plan.bucketAvailable }, []);
+      if (res.body.length + RESULT_ENVELOPE_BYTES > limit.bytes) {
+        const message = resultTooLargeMessage(res.body.length + RESULT_ENVELOPE_BYTES, limit.bytes, { bucketAvailable: plan.bucketAvailable }, [], limit.name);
         log.error(message, job.id);
         return { error: message };
       }

@@ -82,6 +82,30 @@ export interface OutputPlan {
   bucketAvailable: boolean;
   /** The output key holding the route's images, or undefined when the route returns none. */
   imageKey?: 'images' | 'image';
+  /** The job's `s3Config.objectPath` ({@link parseObjectPath}), prefixed to its object keys when its own bucket is used. */
+  keyPrefix?: string;
+}
+
+/**
+ * Reads `s3Config.objectPath` of a request, the key prefix of the job's uploads (an optional key of RunPod's
+ * `S3Config` in newer runpod/js-sdk `src/index.ts` types; RunPod's docs show only the four other keys):
+ * slash-separated segments of `[A-Za-z0-9._-]`, no `.` / `..`, at most
+ * 512 characters; leading and trailing slashes are dropped.
+ * @returns the prefix (`outputs/2025`), or undefined when absent, null or empty
+ * @throws JobInputError naming the field for anything else
+ */
+export function parseObjectPath(s3Config: unknown): string | undefined {
+  if (s3Config === null || typeof s3Config !== 'object' || !Object.hasOwn(s3Config, 'objectPath')) return undefined;
+  const v = (s3Config as { objectPath?: unknown }).objectPath;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new JobInputError(`s3Config.objectPath must be a string (a key prefix such as "outputs/2025"), got ${typeof v}`);
+  const path = v.replace(/^\/+|\/+$/g, '');
+  if (path === '') return undefined;
+  const bad = path.length > 512 || path.split('/').some((seg) => !/^[A-Za-z0-9._-]+$/.test(seg) || seg === '.' || seg === '..');
+  if (bad) {
+    throw new JobInputError(`s3Config.objectPath ${JSON.stringify(v.slice(0, 80))} is not allowed: use segments of letters, digits, ".", "_", "-" separated by "/" (no "." or ".." segments, at most 512 characters)`);
+  }
+  return path;
 }
 
 const HOW_TO_BUCKET =
@@ -127,8 +151,10 @@ export function planOutput(route: RouteSpec, flag: OutputMode | undefined, jobS3
   if (flag === undefined && imageKey && !bucket && env.error) {
     throw new JobInputError(`the endpoint's bucket settings are unusable: ${env.error} (send "output": "base64" to get base64 images instead)`);
   }
+  const keyPrefix = jobTarget ? parseObjectPath(jobS3Config) : undefined;
   return {
     ...(flag !== 'base64' && imageKey && bucket ? { upload: bucket } : {}),
+    ...(keyPrefix && jobTarget && bucket === jobTarget ? { keyPrefix } : {}),
     ...(flag ? { flag } : {}),
     bucketAvailable: bucket !== undefined,
     ...(imageKey ? { imageKey } : {}),
@@ -204,23 +230,40 @@ function megabytes(bytes: number): string {
 }
 
 /** `19 MiB (19922944 bytes, MAX_RESULT_MB=19)`, or `8192 bytes` for a limit that is not whole MiB (tests). */
-function limitText(maxResultBytes: number): string {
+function limitText(maxResultBytes: number, limitName: ResultLimitName): string {
   const mib = maxResultBytes / (1024 * 1024);
-  return Number.isInteger(mib) ? `${mib} MiB (${maxResultBytes} bytes, MAX_RESULT_MB=${mib})` : `${maxResultBytes} bytes`;
+  return Number.isInteger(mib) ? `${mib} MiB (${maxResultBytes} bytes, ${limitName}=${mib})` : `${maxResultBytes} bytes`;
+}
+
+/** The variable a result limit comes from. */
+export type ResultLimitName = 'MAX_RESULT_MB' | 'MAX_RESULT_MB_RUN' | 'MAX_RESULT_MB_SYNC';
+
+/**
+ * The result size limit of a job, by the route it came from: RunPod accepts payloads of at most 10 MB on `/run`
+ * and 20 MB on `/runsync` (RunPod docs, serverless/endpoints/operation-reference.mdx), and a job id starting with
+ * `sync-` came from `/runsync` (the docs' `/runsync` example id). `MAX_RESULT_MB` set: one limit for every job.
+ * @param output `maxResultBytes` (always) and the per-route limits (absent when `MAX_RESULT_MB` is set)
+ * @returns the limit in bytes and the variable that sets it
+ */
+export function resultLimitFor(output: Pick<OutputConfig, 'maxResultBytes' | 'maxResultBytesRun' | 'maxResultBytesSync'>, jobId: string): { bytes: number; name: ResultLimitName } {
+  if (jobId.startsWith('sync-')) {
+    return output.maxResultBytesSync !== undefined ? { bytes: output.maxResultBytesSync, name: 'MAX_RESULT_MB_SYNC' } : { bytes: output.maxResultBytes, name: 'MAX_RESULT_MB' };
+  }
+  return output.maxResultBytesRun !== undefined ? { bytes: output.maxResultBytesRun, name: 'MAX_RESULT_MB_RUN' } : { bytes: output.maxResultBytes, name: 'MAX_RESULT_MB' };
 }
 
 /**
  * The one-line error of a result over the limit: its size, the limit, what was tried, and how to get large
  * results (a bucket, `s3Config`, `"output": "s3"`).
  */
-export function resultTooLargeMessage(size: number, maxResultBytes: number, plan: OutputPlan, dropped: readonly string[]): string {
+export function resultTooLargeMessage(size: number, maxResultBytes: number, plan: OutputPlan, dropped: readonly string[], limitName: ResultLimitName = 'MAX_RESULT_MB'): string {
   const tried: string[] = [];
   if (plan.upload) tried.push('with the images uploaded to S3');
   if (dropped.length) tried.push(`without the input images echoed in ${dropped.length === 1 ? dropped[0] : `parameters (${plural(dropped.length, 'field')})`}`);
-  const head = `result too large to return: ${megabytes(size)} (${size} bytes) as JSON${tried.length ? `, ${tried.join(' and ')},` : ''} is over the limit of ${limitText(maxResultBytes)}; RunPod loses results over ~20 MB.`;
+  const head = `result too large to return: ${megabytes(size)} (${size} bytes) as JSON${tried.length ? `, ${tried.join(' and ')},` : ''} is over the limit of ${limitText(maxResultBytes, limitName)}; ${limitName === 'MAX_RESULT_MB' ? 'RunPod loses results over ~20 MB.' : `RunPod refuses results over ${limitName === 'MAX_RESULT_MB_RUN' ? '10 MB for a /run job' : '20 MB for a /runsync job'}.`}`;
   let advice: string;
-  if (plan.upload) advice = 'The rest of the answer (info, parameters) is too large: ask for fewer images or a shorter prompt, or raise MAX_RESULT_MB.';
-  else if (!plan.imageKey) advice = 'This route\'s answer cannot be uploaded: ask for less, or raise MAX_RESULT_MB.';
+  if (plan.upload) advice = `The rest of the answer (info, parameters) is too large: ask for fewer images or a shorter prompt, or raise ${limitName}.`;
+  else if (!plan.imageKey) advice = `This route's answer cannot be uploaded: ask for less, or raise ${limitName}.`;
   else if (plan.flag === 'base64' && plan.bucketAvailable) advice = 'This job asked for "output": "base64": leave it out, or send "output": "s3", to get the images as presigned URLs from the bucket.';
   else advice = `To get the images as presigned URLs instead, configure a bucket: ${HOW_TO_BUCKET} ("output": "s3" then forces the upload); or ask for fewer or smaller images.`;
   return `${head} ${advice}`;
@@ -240,8 +283,10 @@ export interface ShapeContext {
   /** Wraps serialised JSON for the runtime (`HandlerContext.rawJson`). */
   rawJson(bytes: Buffer): unknown;
   uploader: S3Uploader;
-  /** `MAX_RESULT_MB` in bytes: the largest `{"output": …}` posted. */
+  /** The job's result limit in bytes ({@link resultLimitFor}): the largest `{"output": …}` posted. */
   maxResultBytes: number;
+  /** The variable that sets `maxResultBytes`, named in messages; default `MAX_RESULT_MB`. */
+  limitName?: ResultLimitName;
   /** `S3_URL_EXPIRES_S`: lifetime of presigned URLs, seconds. */
   urlExpiresS: number;
   log: Log;
@@ -272,12 +317,12 @@ export async function shapeOutput(body: Buffer, plan: OutputPlan, ctx: ShapeCont
     if (dropped.length > 0) {
       json = Buffer.from(JSON.stringify(output));
       ctx.log.warn(
-        `Result of ${before} bytes is over MAX_RESULT_MB (${ctx.maxResultBytes} bytes): input image echoes replaced by null (${dropped.join(', ')}), now ${json.length + RESULT_ENVELOPE_BYTES} bytes`,
+        `Result of ${before} bytes is over ${ctx.limitName ?? 'MAX_RESULT_MB'} (${ctx.maxResultBytes} bytes): input image echoes replaced by null (${dropped.join(', ')}), now ${json.length + RESULT_ENVELOPE_BYTES} bytes`,
         ctx.jobId,
       );
     }
     if (json.length + RESULT_ENVELOPE_BYTES > ctx.maxResultBytes) {
-      const message = resultTooLargeMessage(json.length + RESULT_ENVELOPE_BYTES, ctx.maxResultBytes, plan, dropped);
+      const message = resultTooLargeMessage(json.length + RESULT_ENVELOPE_BYTES, ctx.maxResultBytes, plan, dropped, ctx.limitName);
       ctx.log.error(message, ctx.jobId);
       return { error: message };
     }
@@ -301,7 +346,14 @@ async function uploadInPlace(output: Record<string, unknown>, plan: OutputPlan, 
   const images = slots.map((i) => decodeImage(list[i] as string));
   let urls: string[];
   try {
-    urls = await ctx.uploader.uploadImages({ target: plan.upload, jobId: ctx.jobId, images, expiresS: ctx.urlExpiresS, signal: ctx.signal });
+    urls = await ctx.uploader.uploadImages({
+      target: plan.upload,
+      jobId: ctx.jobId,
+      images,
+      expiresS: ctx.urlExpiresS,
+      signal: ctx.signal,
+      ...(plan.keyPrefix ? { keyPrefix: plan.keyPrefix } : {}),
+    });
   } catch (e) {
     if (e instanceof S3UploadError) {
       ctx.log.error(e.message, ctx.jobId);
@@ -336,7 +388,7 @@ export async function shapeDialectOutput(
   if (failed) return failed;
   const json = Buffer.from(JSON.stringify(reshape(answer, plan.upload !== undefined && plan.imageKey !== undefined)));
   if (json.length + RESULT_ENVELOPE_BYTES > ctx.maxResultBytes) {
-    const message = resultTooLargeMessage(json.length + RESULT_ENVELOPE_BYTES, ctx.maxResultBytes, plan, []);
+    const message = resultTooLargeMessage(json.length + RESULT_ENVELOPE_BYTES, ctx.maxResultBytes, plan, [], ctx.limitName);
     ctx.log.error(message, ctx.jobId);
     return { error: message };
   }

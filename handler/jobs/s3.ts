@@ -284,9 +284,9 @@ export function jobKeyPrefix(jobId: string): string {
   return safe === '' || safe === '.' || safe === '..' ? '_' : safe;
 }
 
-/** The object key of image `index` of a job: `<job id>/<index>.<ext>`. */
-export function objectKey(jobId: string, index: number, ext: ImageKind['ext']): string {
-  return `${jobKeyPrefix(jobId)}/${index}.${ext}`;
+/** The object key of image `index` of a job: `[<keyPrefix = s3Config.objectPath>/]<job id>/<index>.<ext>`. */
+export function objectKey(jobId: string, index: number, ext: ImageKind['ext'], keyPrefix?: string): string {
+  return `${keyPrefix ? `${keyPrefix}/` : ''}${jobKeyPrefix(jobId)}/${index}.${ext}`;
 }
 
 /** Tuning of {@link S3Uploader}. */
@@ -317,6 +317,8 @@ export interface UploadRequest {
   expiresS: number;
   /** Aborts the uploads (job stopped). */
   signal?: AbortSignal;
+  /** Prepended to the keys (the request's `s3Config.objectPath`, checked by output.ts `parseObjectPath`). */
+  keyPrefix?: string;
 }
 
 type SdkModules = {
@@ -433,7 +435,7 @@ export class S3Uploader {
     const uploadOne = async (index: number): Promise<void> => {
       const body = images[index]!;
       const kind = sniffImage(body);
-      const key = objectKey(jobId, index, kind.ext);
+      const key = objectKey(jobId, index, kind.ext, req.keyPrefix);
       let attempts = 0;
       try {
         await pRetry(
