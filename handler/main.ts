@@ -1,29 +1,32 @@
 /**
  * CLI entry of the worker: flags and env → {@link Config} → one of the modes (protocol spec §1 step 5):
  * `--rp_serve_api` (local endpoint), `RUNPOD_REALTIME_PORT` (realtime), local one-shot (`--test_input` or
- * `./test_input.json`, or no `RUNPOD_WEBHOOK_GET_JOB`), platform (job-take loop).
+ * `./test_input.json`, or no `RUNPOD_WEBHOOK_GET_JOB`), platform (start-up checks, then the job-take loop of
+ * `runpod/worker-loop.ts`).
  *
- * Exit codes: 0 done (or drained after SIGTERM/SIGINT); 1 job failed (local mode), A1111 never ready, or a
- * fatal error; 2 bad configuration.
+ * Exit codes: 0 done (or drained after SIGTERM/SIGINT); 1 job failed (local mode), a start-up check failed, A1111
+ * never ready, A1111 exited, the warm-up failed, or a fatal error (in platform mode each of these is first reported
+ * to RunPod as unhealthy, `runpod/unhealthy.ts`); 2 bad configuration.
  */
 import { readFile } from 'node:fs/promises';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Log } from './log.js';
-import { A1111ExitedError, type A1111Client } from './a1111/client.js';
 import { A1111Pool } from './a1111/pool.js';
 import { startEndpoint, type LocalEndpoint } from './endpoint/index.js';
 import { createA1111Handler } from './jobs/handler.js';
-import { createPlatformClient } from './runpod/http.js';
-import { Heartbeat } from './runpod/heartbeat.js';
 import { runLocalJob } from './runpod/local.js';
+import { loadStartupCheckConfig, runStartupChecks, type StartupCheckConfig } from './runpod/startup-checks.js';
 import type { Handler } from './runpod/types.js';
-import { resolveUrls } from './runpod/urls.js';
-import { RUNTIME_VERSION, userAgent } from './runpod/version.js';
-import { WorkerRuntime } from './runpod/worker.js';
+import { reportUnhealthy } from './runpod/unhealthy.js';
+import { resolvePingUrl } from './runpod/urls.js';
+import { RUNPOD_VERSION, WORKER_NAME, WORKER_VERSION } from './runpod/version.js';
+import { identity, runWorkerLoop, unhealthyTarget, warmUp } from './runpod/worker-loop.js';
 
-function identity(cfg: Config): { hostname: string; workerId: string; version: string } {
-  return { hostname: cfg.runpod.podHostname, workerId: cfg.runpod.podId || 'unknown', version: RUNTIME_VERSION };
-}
+/**
+ * RunPod's documented start-up limit: "If cold start exceeds 7 minutes, the worker is marked unhealthy. Extend with
+ * RUNPOD_INIT_TIMEOUT=800 (seconds)" (docs.runpod.io/serverless/development/optimization). Seconds.
+ */
+const RUNPOD_DEFAULT_INIT_TIMEOUT_S = 420;
 
 /** Reads the local job: `--test_input` wins over `./test_input.json` (spec §13.2). Returns null when neither exists. */
 async function readTestInput(cfg: Config, log: Log): Promise<unknown> {
@@ -67,125 +70,37 @@ async function runLocal(cfg: Config, log: Log, handler: Handler, pool: A1111Pool
   return out.exitCode;
 }
 
-/** The webhook templates a worker loop is pointed at (the platform's, or the local endpoint's). */
-interface Templates {
-  RUNPOD_WEBHOOK_GET_JOB: string | undefined;
-  RUNPOD_WEBHOOK_POST_OUTPUT: string | undefined;
-  RUNPOD_WEBHOOK_POST_STREAM: string | undefined;
-  RUNPOD_WEBHOOK_PING: string | undefined;
+/**
+ * Warns when `A1111_READY_TIMEOUT_S` does not fit in RunPod's start-up limit (`RUNPOD_INIT_TIMEOUT`, else 7 min):
+ * RunPod would then mark the worker unhealthy before the worker can report why.
+ */
+function checkReadyDeadline(cfg: Config, log: Log): void {
+  const raw = (process.env.RUNPOD_INIT_TIMEOUT ?? '').trim();
+  const init = /^\d+$/.test(raw) ? Number(raw) : RUNPOD_DEFAULT_INIT_TIMEOUT_S;
+  const ready = Math.round(cfg.a1111.readyTimeoutMs / 1000);
+  if (ready >= init) {
+    log.warn(
+      `A1111_READY_TIMEOUT_S=${ready} does not fit in RunPod's start-up limit of ${init} s (${raw ? 'RUNPOD_INIT_TIMEOUT' : 'RunPod default, 7 min; RUNPOD_INIT_TIMEOUT raises it'}): ` +
+        'RunPod may mark this worker unhealthy before it reports why. Keep A1111_READY_TIMEOUT_S below it, with room for the warm-up.',
+    );
+  }
 }
 
 /**
- * The job-take loop with its heartbeat, readiness wait and signal handling; shared by platform mode and
- * `--rp_serve_api` (there pointed at the local endpoint through the same templates).
- * Resolves to the exit code once the loop has drained.
+ * Platform mode: the start-up checks (a failure is reported unhealthy and exits 1), then the worker loop, which
+ * reports a fatal end (A1111 never ready, exited, warm-up failed) the same way.
  */
-async function runWorkerLoop(
-  cfg: Config,
-  log: Log,
-  handler: Handler,
-  pool: A1111Pool,
-  templates: Templates,
-  who: { workerId: string; apiKey: string | undefined; podId: string | undefined },
-): Promise<number> {
-  const urls = resolveUrls(
-    {
-      getJob: templates.RUNPOD_WEBHOOK_GET_JOB,
-      postOutput: templates.RUNPOD_WEBHOOK_POST_OUTPUT,
-      postStream: templates.RUNPOD_WEBHOOK_POST_STREAM,
-      ping: templates.RUNPOD_WEBHOOK_PING,
-    },
-    who.workerId,
-  );
-  const ua = userAgent(cfg.runpod.uaIntegration);
-  const heartbeat = Heartbeat.start(
-    { pingUrl: urls.ping, apiKey: who.apiKey, podId: who.podId, intervalMs: cfg.runpod.pingIntervalMs, version: RUNTIME_VERSION, userAgent: ua },
-    log,
-  );
-  const runtime = new WorkerRuntime({
-    urls,
-    client: createPlatformClient(who.apiKey, ua),
-    handler,
-    retry: cfg.resultRetry,
-    log,
-    identity: identity(cfg),
-    heartbeat,
-    // One job per ready A1111 backend (job-take-batch when several are free).
-    concurrency: () => pool.readyCount,
-    beforeTake: async (signal) => {
-      if (pool.readyCount > 0 && !pool.failed) return;
-      if (!pool.failed) {
-        log.warn(
-          pool.backends.length > 1
-            ? 'No A1111 backend is ready (each was unreachable during a job); waiting for one before taking another job.'
-            : 'A1111 was unreachable during the last job; waiting for it before taking another job.',
-        );
-      }
-      await pool.waitAnyReady(signal);
-    },
-  });
-  const unsubscribe = pool.onChange(() => runtime.wake());
-  let signals = 0;
-  const handle = (sig: NodeJS.Signals): void => {
-    signals++;
-    if (signals > 1) {
-      log.warn(`${sig} received again; exiting now.`);
-      process.exit(1);
-    }
-    log.info(`${sig} received. Shutting down.`);
-    runtime.stop(sig);
-  };
-  process.on('SIGTERM', handle);
-  process.on('SIGINT', handle);
-
-  let code = 0;
-  // A warm-up failure or A1111's exit (A1111_PID) while jobs run: stop taking jobs, drain, exit 1.
-  let fatal: Error | undefined;
-  void pool.whenFailed().then((e) => {
-    fatal = e;
-    runtime.stop(`A1111 cannot be used: ${e.message}`);
-  });
-  try {
-    await pool.start(runtime.stopSignal);
-    await runtime.run();
-    if (fatal) throw fatal;
-  } catch (e) {
-    const err = fatal ?? (e as Error);
-    if (fatal || !runtime.isStopping) {
-      // A1111 exited (A1111_PID): say so first, so the log names the cause rather than a readiness deadline.
-      log.error(err instanceof A1111ExitedError ? `${err.message} Exiting with code 1.` : `Worker cannot continue: ${err.message}`);
-      code = 1;
-    }
-  }
-  unsubscribe();
-  pool.close();
-  await heartbeat?.stop();
-  return code;
-}
-
-/**
- * The warm-up generation (`A1111_WARMUP`): once, after readiness and before the first job-take, so the checkpoint
- * is really loaded (A1111 opens its port before the model is loaded, spec a1111 §2.2). Logs its duration.
- * @throws Error with A1111's message when it fails (the worker then exits 1)
- */
-async function warmUp(cfg: Config, log: Log, a1111: A1111Client, signal: AbortSignal): Promise<void> {
-  const payload = cfg.a1111.warmup;
-  const where = (cfg.a1111.urls?.length ?? 1) > 1 ? ` at ${a1111.config.url}` : '';
-  if (payload === null) {
-    log.info(`A1111 warm-up disabled (A1111_WARMUP=false)${where}.`);
-    return;
-  }
-  const t0 = performance.now();
-  try {
-    await a1111.call('POST', '/sdapi/v1/txt2img', payload, { signal });
-  } catch (e) {
-    throw new Error(`A1111 warm-up failed${where}: ${(e as Error).message}`);
-  }
-  log.info(`A1111 warm-up${where} (txt2img ${payload.steps ?? '?'} step(s), ${payload.width ?? '?'}×${payload.height ?? '?'}) took ${Math.round(performance.now() - t0)} ms.`);
-}
-
-function runPlatform(cfg: Config, log: Log, handler: Handler, pool: A1111Pool): Promise<number> {
+async function runPlatform(cfg: Config, log: Log, handler: Handler, pool: A1111Pool, checks: StartupCheckConfig): Promise<number> {
   const r = cfg.runpod;
+  checkReadyDeadline(cfg, log);
+  const failed = await runStartupChecks(checks, log);
+  if (failed) {
+    log.error('Worker is unhealthy, exiting.');
+    pool.close();
+    const ping = r.webhookPing === undefined ? null : resolvePingUrl(r.webhookPing, r.workerId);
+    await reportUnhealthy(unhealthyTarget(cfg, ping), failed.check, `${failed.name}: ${failed.message}`, log);
+    return 1;
+  }
   return runWorkerLoop(
     cfg,
     log,
@@ -197,7 +112,7 @@ function runPlatform(cfg: Config, log: Log, handler: Handler, pool: A1111Pool): 
       RUNPOD_WEBHOOK_POST_STREAM: r.webhookPostStream,
       RUNPOD_WEBHOOK_PING: r.webhookPing,
     },
-    { workerId: r.workerId, apiKey: r.apiKey, podId: r.podId },
+    { workerId: r.workerId, apiKey: r.apiKey, podId: r.podId, reportUnhealthy: true },
   );
 }
 
@@ -238,7 +153,7 @@ async function runServeApi(cfg: Config, log: Log, handler: Handler, pool: A1111P
     pool,
     endpoint.workerEnv(),
     // The worker API of the local endpoint needs no key; a placeholder lets the heartbeat run as on the platform.
-    { workerId, apiKey: cfg.runpod.apiKey || 'local', podId: workerId },
+    { workerId, apiKey: cfg.runpod.apiKey || 'local', podId: workerId, reportUnhealthy: false },
   );
   await endpoint.close();
   return code;
@@ -259,8 +174,10 @@ function secretValues(cfg: Config): string[] {
 /** Runs the CLI; resolves to the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   let cfg: Config;
+  let checks: StartupCheckConfig;
   try {
     cfg = loadConfig(argv);
+    checks = loadStartupCheckConfig(process.env, cfg.a1111.urls?.length ?? 1);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`configuration error: ${e.message}\n`);
@@ -275,7 +192,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     secrets: secretValues(cfg),
     out: cfg.mode === 'local' ? process.stderr : process.stdout,
   });
-  (cfg.mode === 'local' ? process.stderr : process.stdout).write(`--- Starting Serverless Worker |  Version ${RUNTIME_VERSION} ---\n`);
+  // RunPod's banner (spec §1) with the runpod_version this worker reports; then this package's own version.
+  (cfg.mode === 'local' ? process.stderr : process.stdout).write(`--- Starting Serverless Worker |  Version ${RUNPOD_VERSION} ---\n`);
+  log.info(`${WORKER_NAME} ${WORKER_VERSION} (RunPod worker protocol of runpod-python ${RUNPOD_VERSION}).`);
 
   // One A1111 per GPU (A1111_URLS), each warmed up once when it first becomes ready (not in local one-shot mode).
   const pool = new A1111Pool(cfg.a1111, log, cfg.mode === 'local' ? {} : { prepare: (client, signal) => warmUp(cfg, log, client, signal) });
@@ -290,7 +209,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'local':
       return runLocal(cfg, log, handler, pool);
     case 'platform':
-      return runPlatform(cfg, log, handler, pool);
+      return runPlatform(cfg, log, handler, pool, checks);
     case 'serve_api':
       return runServeApi(cfg, log, handler, pool);
     case 'realtime':

@@ -68,8 +68,27 @@ export function resolveUrls(t: UrlTemplates, workerId: string): WorkerUrls {
     jobStop: take !== null && take.includes('/job-take/') ? take.replace('/job-take/', '/job-stop/') : null,
     jobDone: (jobId, isStream) => perJob(done, jobId, isStream),
     jobStream: (jobId) => perJob(stream, jobId, false),
-    ping: t.ping === undefined ? null : replaceAllLiteral(pod(t.ping), '$ID', workerId),
+    ping: t.ping === undefined ? null : resolvePingUrl(t.ping, workerId),
   };
+}
+
+/**
+ * The ping URL for one worker id: `$RUNPOD_POD_ID` then `$ID` replaced by it, everywhere (spec §2). The heartbeat and
+ * the unhealthy report use the same URL (runpod-python: `rp_ping.py` and `rp_fitness.py` `_report_unhealthy` both
+ * replace `$RUNPOD_POD_ID` in `RUNPOD_WEBHOOK_PING` by the worker id).
+ */
+export function resolvePingUrl(template: string, workerId: string): string {
+  return replaceAllLiteral(replaceAllLiteral(template, '$RUNPOD_POD_ID', workerId), '$ID', workerId);
+}
+
+/**
+ * A query value encoded as Python's `urllib.parse.quote_plus` (what `requests` applies to `params`): everything but
+ * letters, digits and `_.-~` is %-escaped (UTF-8), a space becomes `+` (`,` → `%2C`, `/` → `%2F`, `:` → `%3A`).
+ */
+export function quotePlus(s: string): string {
+  return encodeURIComponent(s)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, '+');
 }
 
 /**
@@ -77,12 +96,28 @@ export function resolveUrls(t: UrlTemplates, workerId: string): WorkerUrls {
  * values encoded like Python's `quote_plus` (`,` → `%2C`, space → `+`) (spec §9.2).
  */
 export function heartbeatUrl(ping: string, jobIds: readonly string[], version: string): string {
-  const quotePlus = (s: string): string =>
-    encodeURIComponent(s)
-      .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-      .replace(/%20/g, '+');
   const params: Array<[string, string]> = [];
   if (jobIds.length > 0) params.push(['job_id', quotePlus(jobIds.join(','))]);
   params.push(['runpod_version', quotePlus(version)]);
   return appendQuery(ping, params);
+}
+
+/** Longest `reason` of an unhealthy report, in characters (runpod-python `rp_fitness.py`: `reason[:256]`). */
+export const UNHEALTHY_REASON_MAX = 256;
+
+/**
+ * The unhealthy-report URL (spec §9.3): the ping URL plus, in this order, `status=unhealthy`, `check=<name>`,
+ * `reason=<text, cut to 256 characters>` and `runpod_version=<v>`, values `quote_plus`-encoded. Source:
+ * runpod-python `runpod/serverless/modules/rp_fitness.py` `_report_unhealthy` (since v1.11.0, #537), whose
+ * `params` dict is `{"status": "unhealthy", "check": check, "reason": reason[:256], "runpod_version": …}`, sent
+ * by `requests` (`&`-appended when the URL has a `?`). The cut counts code points, as Python's slice does.
+ */
+export function unhealthyUrl(ping: string, check: string, reason: string, version: string): string {
+  const cut = Array.from(reason).slice(0, UNHEALTHY_REASON_MAX).join('');
+  return appendQuery(ping, [
+    ['status', 'unhealthy'],
+    ['check', quotePlus(check)],
+    ['reason', quotePlus(cut)],
+    ['runpod_version', quotePlus(version)],
+  ]);
 }

@@ -131,7 +131,7 @@ describe('platform mode, end to end', () => {
     expect(pings.length).toBeGreaterThan(0);
     expect(pings[0]!.headers.authorization).toBe('test-key');
     expect(pings.some((p) => p.query.job_id === 'long-u1')).toBe(true);
-    expect(pings.some((p) => p.query.job_id === undefined && p.query.runpod_version === '0.1.0')).toBe(true);
+    expect(pings.some((p) => p.query.job_id === undefined && p.query.runpod_version === '1.12.0')).toBe(true);
     const lines = worker.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { requestId: string | null; message: string; level: string });
     expect(lines.some((l) => l.requestId === 'seed004-u1' && l.message === 'Started.' && l.level === 'INFO')).toBe(true);
     expect(lines.some((l) => l.requestId === 'seed004-u1' && l.message === 'Finished.')).toBe(true);

@@ -30,7 +30,7 @@ describe('mode selection (spec §1 step 5) and env', () => {
     expect(c.a1111).toEqual({
       url: 'http://127.0.0.1:3000',
       urls: ['http://127.0.0.1:3000'],
-      readyTimeoutMs: 600_000,
+      readyTimeoutMs: 360_000,
       readyIntervalMs: 250,
       requestTimeoutMs: 600_000,
       warmup: { prompt: 'warm-up', steps: 1, width: 64, height: 64, batch_size: 1, n_iter: 1, send_images: false, save_images: false },

@@ -76,10 +76,10 @@ function readmeDefault(cell: string, variables: ReadonlySet<string>): string | n
 
 // --- the worker's variables -----------------------------------------------------------------------------------------
 
-/** Env var names the worker reads (config.ts) or start.sh reads. */
+/** Env var names the worker reads (config.ts, the start-up checks' settings) or start.sh reads. */
 function knownVars(): Set<string> {
   const names = new Set<string>();
-  for (const m of (read('handler/config.ts') + read('handler/env-vars.ts')).matchAll(/\benv\.([A-Z][A-Z0-9_]+)|\benv(?:Int|Bool|Url|Choice)\(env, '([A-Z][A-Z0-9_]+)'/g)) names.add((m[1] ?? m[2])!);
+  for (const m of (read('handler/config.ts') + read('handler/env-vars.ts') + read('handler/runpod/startup-checks.ts')).matchAll(/\benv\.([A-Z][A-Z0-9_]+)|\benv(?:Int|Bool|Url|Choice)\(env, '([A-Z][A-Z0-9_]+)'/g)) names.add((m[1] ?? m[2])!);
   for (const m of read('docker/start.sh').matchAll(/\$\{([A-Z][A-Z0-9_]+)(?::-|\})/g)) names.add(m[1]!);
   return names;
 }
