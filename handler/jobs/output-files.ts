@@ -22,8 +22,8 @@
  *
  * How: before A1111 is called, {@link OutputFiles.begin} lists what is in those folders (recursively, never following
  * a symbolic link); after A1111 answered, {@link OutputFiles.end} lists them again and removes what is new: files
- * (and links, never their targets), then the new folders once empty, deepest first. A folder that existed before is
- * never removed, nor are the configured folders themselves, nor anything outside them. A folder that is A1111's
+ * (and links, never their targets), then the new folders once empty, deepest first (a configured folder A1111
+ * created during the job included). A folder that existed before is never removed, nor anything outside them. A folder that is A1111's
  * data dir or contains it is refused (a setting such as `.` would expose models and config). While another job is
  * running (several backends share the folders), what is new is kept aside and removed at the next end when no other
  * job runs (files unmodified for `settleMs` go at once), so a file A1111 is still writing (`.tmp`, the `.jpg`/`.txt`
@@ -253,6 +253,8 @@ export class OutputFiles {
       }
     }
     const listing: Listing = { entries: new Map(), complete: true };
+    // The folders themselves: one A1111 created during the job goes too, once empty.
+    for (const root of roots) listing.entries.set(root, true);
     for (const root of roots) {
       if (roots.some((r) => r !== root && isWithin(r, root))) continue; // listed with the folder that holds it
       await this.walk(root, 0, listing);
