@@ -6,8 +6,8 @@
  * query `status=unhealthy&check=<check name>&reason=<"ExcType: message"[:256]>&runpod_version=<v>`, header
  * `Authorization: <RUNPOD_AI_API_KEY>` (raw, as the heartbeat), timeout 2 s (`_REPORT_TIMEOUT_SECONDS = 2`); every
  * error is swallowed; nothing is sent when the ping URL is unset (or the SDK's `PING_NOT_SET`) or there is no API
- * key; then `os._exit(1)`. RunPod's docs (`serverless/development/fitness-checks`) say the host then emits a
- * `worker.fitness_failed` event.
+ * key; then `os._exit(1)`. Its docstring says the report lets "the host … emit a queryable worker.fitness_failed
+ * event".
  *
  * This worker sends the same report for its start-up checks (`startup-checks.ts`) and for its other fatal exits:
  * A1111 never ready by `A1111_READY_TIMEOUT_S`, the A1111 process (`A1111_PID`) exited, the warm-up failed.
@@ -108,7 +108,10 @@ export async function reportUnhealthy(target: UnhealthyTarget, check: UnhealthyC
       await res.body?.cancel().catch(() => undefined);
       return { sent: true, status: res.status };
     } catch (e) {
-      return { sent: false, why: (e as Error).message };
+      // fetch's own message is "fetch failed"; the reason (ECONNREFUSED, …) is its cause.
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      const detail = cause?.code ?? cause?.message;
+      return { sent: false, why: detail ? `${(e as Error).message} (${detail})` : (e as Error).message };
     }
   })();
   const outcome = await Promise.race([request, deadline]);
