@@ -38,6 +38,11 @@ export interface EndpointFaultOptions {
   takeKinds?: Partial<Record<TakeFaultKind, number>>;
   /** Relative weights of the job-done kinds (missing kinds keep their default; 0 disables a kind). */
   doneKinds?: Partial<Record<DoneFaultKind, number>>;
+  /**
+   * HTTP statuses (400–499) answered, in this order, to the next final job-done posts (not progress updates) before
+   * their result is recorded: a worker must then post its FAILED fallback. Not seeded; default none.
+   */
+  doneRefusals?: readonly number[];
 }
 
 /** Counters of the worker API, read with `LocalEndpoint.stats()`. */
@@ -56,6 +61,10 @@ export interface EndpointStats {
   duplicateJobIds: string[];
   /** Final posts for a job that had been cancelled, had timed out or expired (acknowledged, ignored). */
   lateResults: number;
+  /** Final job-done posts refused with a 4xx (over the job's result limit, or `doneRefusals`): nothing recorded. */
+  refusedResults: number;
+  /** Ids of the jobs whose recorded final job-done carried `isStream=true`. */
+  streamFinalJobIds: string[];
 }
 
 /**
@@ -106,6 +115,7 @@ function weightsOf<K extends string>(name: string, kinds: readonly K[], defaults
 
 /** Decides, per worker-API request, whether to inject a fault, and counts requests and faults. */
 export class FaultInjector {
+  private readonly refusals: number[];
   private readonly takeRate: number;
   private readonly doneRate: number;
   private readonly takeRand: () => number;
@@ -126,6 +136,8 @@ export class FaultInjector {
   constructor(opts: EndpointFaultOptions | undefined) {
     const seed = opts?.seed ?? 0;
     if (!Number.isFinite(seed)) throw new RangeError(`faults.seed must be a finite number, got ${String(seed)}`);
+    this.refusals = [...(opts?.doneRefusals ?? [])];
+    for (const r of this.refusals) if (!Number.isInteger(r) || r < 400 || r > 499) throw new RangeError(`faults.doneRefusals: ${String(r)} is not a 4xx status`);
     this.takeRate = checkRate('takeRate', opts?.takeRate);
     this.doneRate = checkRate('doneRate', opts?.doneRate);
     this.takeWeights = weightsOf('takeKinds', TAKE_FAULT_KINDS, DEFAULT_TAKE_FAULT_WEIGHTS, opts?.takeKinds);
@@ -159,6 +171,11 @@ export class FaultInjector {
     const kind = pick(DONE_FAULT_KINDS, this.doneWeights.w, this.doneWeights.total, u);
     this.counts.done[kind]++;
     return kind;
+  }
+
+  /** The next queued refusal of a final job-done post ({@link EndpointFaultOptions.doneRefusals}), or null. */
+  onFinalDone(): number | null {
+    return this.refusals.shift() ?? null;
   }
 
   /** The request and fault counters (copies). */

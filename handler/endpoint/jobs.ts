@@ -18,7 +18,12 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Log } from '../log.js';
+import { isTruthy, statusBody, webhookBody, type StatusBody } from './job-body.js';
 import { HttpError, type RunRequest } from './request.js';
+import { WORKER_SEEN_WINDOW_MS, WorkerSightings, type WorkerCounts } from './workers.js';
+
+export { isTruthy, type StatusBody } from './job-body.js';
+export { WORKER_SEEN_WINDOW_MS };
 
 /** The states a job can be in (spec §17; `RUNNING` is a console synonym of `IN_PROGRESS` and never returned). */
 export type JobStatus = 'IN_QUEUE' | 'IN_PROGRESS' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TIMED_OUT';
@@ -32,8 +37,6 @@ export function isFinal(status: JobStatus): boolean {
 
 /** How often deadlines (executionTimeout, ttl, retention) are checked, ms. */
 export const SWEEP_INTERVAL_MS = 100;
-/** A worker counts in `/health` when it made a worker-API request within this many ms. */
-export const WORKER_SEEN_WINDOW_MS = 60_000;
 
 /** One job. Fields are maintained by {@link JobStore}; other modules only read them. */
 export interface Job {
@@ -102,21 +105,10 @@ export interface StopWaiter {
 /** The outcome of a job-done / job-stream post. */
 export type WorkerPostOutcome = { kind: 'applied' } | { kind: 'ignored'; reason: string } | { kind: 'unknown' };
 
-/** Body of `/status` (spec §17), keys in the platform's (alphabetical) order. */
-export interface StatusBody {
-  delayTime?: number;
-  error?: unknown;
-  executionTime?: number;
-  id: string;
-  output?: unknown;
-  status: JobStatus;
-  workerId?: string;
-}
-
 /** Body of `/health` (spec §17). Job counters other than `inQueue`/`inProgress` count since start. */
 export interface HealthBody {
   jobs: { completed: number; failed: number; inProgress: number; inQueue: number; retried: number };
-  workers: { idle: number; running: number };
+  workers: WorkerCounts;
 }
 
 /** A held job-take with its timer and its deadline (monotonic ms). */
@@ -137,16 +129,7 @@ export interface JobStoreOptions {
   onFinal?: (job: Job) => void;
 }
 
-/** Python truthiness of a JSON value: a result is FAILED when its `error` is truthy (spec §5.3). */
-export function isTruthy(v: unknown): boolean {
-  if (v === null || v === undefined || v === false || v === 0 || v === '') return false;
-  if (Array.isArray(v)) return v.length > 0;
-  if (typeof v === 'object') return Object.keys(v).length > 0;
-  return true;
-}
-
 const now = (): number => performance.now();
-const ms = (x: number): number => Math.max(0, Math.round(x));
 
 /** In-memory jobs, FIFO queue, held long-polls and deadlines of one emulated endpoint. */
 export class JobStore {
@@ -160,7 +143,7 @@ export class JobStore {
   private readonly pendingStops = new Map<string, string[]>();
   /** Ids deleted by their ttl while a worker ran them: a late job-done is acknowledged and ignored. */
   private readonly tombstones = new Map<string, number>();
-  private readonly lastSeen = new Map<string, number>();
+  private readonly workers = new WorkerSightings();
   private readonly sweeper: NodeJS.Timeout;
   private readonly counters = { completed: 0, failed: 0, retried: 0 };
   private readonly results = { recorded: 0, duplicate: 0, late: 0 };
@@ -214,34 +197,14 @@ export class JobStore {
     return job.deleted ? undefined : job;
   }
 
-  /**
-   * The `/status` body of a job (spec §17): `{id, status}` while queued; `delayTime` (submission → take),
-   * `executionTime` (take → now or final), `workerId` once taken; `output` = latest progress while IN_PROGRESS,
-   * the result when COMPLETED (null when the worker sent none), and with `error` when FAILED.
-   */
+  /** The `/status` body of a job (job-body.ts). */
   statusBody(job: Job): StatusBody {
-    const body: StatusBody = { id: job.id, status: job.status };
-    if (job.takenAt !== undefined) {
-      body.delayTime = ms(job.takenAt - job.submittedAt);
-      body.executionTime = ms((job.finishedAt ?? now()) - job.takenAt);
-    }
-    if (job.status === 'IN_PROGRESS' && job.progress) body.output = job.progress.value;
-    if (job.status === 'COMPLETED') body.output = job.output ? job.output.value : null;
-    if (job.status === 'FAILED') {
-      body.error = job.error?.value;
-      if (job.output) body.output = job.output.value;
-    }
-    if (job.workerId !== undefined && job.takenAt !== undefined) body.workerId = job.workerId;
-    return sortKeys(body);
+    return statusBody(job, now());
   }
 
-  /**
-   * The body POSTed to a job's webhook (spec §17, cloud shape of issue #409):
-   * `{delayTime, executionTime, id, input, output | error, status, webhook}`.
-   */
-  webhookBody(job: Job): Record<string, unknown> {
-    const { workerId: _workerId, ...status } = this.statusBody(job);
-    return sortKeys({ ...status, input: job.request.input, webhook: job.request.webhook }) as Record<string, unknown>;
+  /** The webhook body of a job for its `webhook` or `webhookV2` (job-body.ts). */
+  webhookBody(job: Job, field: 'webhook' | 'webhookV2' = 'webhook'): Record<string, unknown> {
+    return webhookBody(job, now(), field);
   }
 
   /**
@@ -335,14 +298,12 @@ export class JobStore {
 
   /**
    * `/health` (spec §17). `completed`, `failed` (including TIMED_OUT) and `retried` count since start; workers are
-   * the ids seen on the worker API in the last 60 s plus those holding a job; `running` = holding a job.
+   * counted by workers.ts (`idle`, `initializing`, `ready`, `running`, `throttled`, `unhealthy`).
    */
   health(): HealthBody {
     const t = now();
     const busy = new Set<string>();
     for (const job of this.running) if (job.workerId !== undefined) busy.add(job.workerId);
-    let idle = 0;
-    for (const [id, seen] of this.lastSeen) if (t - seen <= WORKER_SEEN_WINDOW_MS && !busy.has(id)) idle++;
     return {
       jobs: {
         completed: this.counters.completed,
@@ -351,15 +312,15 @@ export class JobStore {
         inQueue: this.queue.length,
         retried: this.counters.retried,
       },
-      workers: { idle, running: busy.size },
+      workers: this.workers.counts(t, busy),
     };
   }
 
   // ───────────────────────────── worker API side ─────────────────────────────
 
-  /** Records that a worker made a worker-API request (for `/health`). */
-  seen(workerId: string): void {
-    this.lastSeen.set(workerId, now());
+  /** Records a worker-API request (for `/health`): a ping (healthy unless `unhealthy`) or any other route. */
+  seen(workerId: string, via: 'ping' | 'api' = 'api', unhealthy = false): void {
+    this.workers.record(workerId, now(), via, unhealthy);
   }
 
   /**
@@ -665,7 +626,7 @@ export class JobStore {
     // Deleting from a Map while iterating it is well-defined in JS: later entries are still visited.
     for (const job of this.jobs.values()) this.applyDeadlines(job, t);
     for (const [id, until] of this.tombstones) if (t >= until) this.tombstones.delete(id);
-    for (const [id, seen] of this.lastSeen) if (t - seen > WORKER_SEEN_WINDOW_MS) this.lastSeen.delete(id);
+    this.workers.sweep(t);
   }
 
   private notify(job: Job): void {
@@ -673,14 +634,4 @@ export class JobStore {
     if (!set) return;
     for (const fn of [...set]) fn();
   }
-}
-
-/** A copy of `o` with its keys in alphabetical order (the platform's JSON key order) and undefined values dropped. */
-function sortKeys<T extends object>(o: T): T {
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(o).sort()) {
-    const v = (o as Record<string, unknown>)[k];
-    if (v !== undefined) out[k] = v;
-  }
-  return out as T;
 }

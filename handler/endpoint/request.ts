@@ -59,6 +59,8 @@ export interface RunRequest {
   input: unknown;
   /** An http(s) URL the final status is POSTed to. */
   webhook?: string;
+  /** The same for `webhookV2` (a request field of runpod/js-sdk's `EndpointInputPayload`); both may be given. */
+  webhookV2?: string;
   /** Passed through to the worker untouched (spec §4.4). */
   s3Config?: Record<string, unknown>;
   policy: JobPolicy;
@@ -155,12 +157,30 @@ function policyMs(policy: Record<string, unknown>, key: string, min: number, fal
 }
 
 /**
- * Validates a `/run` or `/runsync` body (spec §17): `{input, webhook?, policy?: {executionTimeout?, ttl?,
+ * Reads `webhook` or `webhookV2` of a `/run` body: an http(s) URL, or undefined when absent or null.
+ * @throws HttpError 400 naming the field for anything else
+ */
+function webhookUrl(body: Record<string, unknown>, field: 'webhook' | 'webhookV2'): string | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new HttpError(400, `"${field}" must be a URL string, got ${JSON.stringify(v)}`);
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new HttpError(400, `"${field}" is not a valid URL: ${JSON.stringify(v)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new HttpError(400, `"${field}" must be an http or https URL, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * Validates a `/run` or `/runsync` body (spec §17): `{input, webhook?, webhookV2?, policy?: {executionTimeout?, ttl?,
  * lowPriority?}, s3Config?}`. Other top-level keys are ignored. `null` for an optional key means "absent".
  * @param body the parsed JSON body
  * @param executionTimeoutDefaultMs `policy.executionTimeout` when the request gives none
  * @throws HttpError 400 naming the offending field: body not an object, `input` missing or null, `webhook` not an
- *   http(s) URL, `policy` not an object, `policy.executionTimeout` outside 5 s–7 days, `policy.ttl` outside
+ *   http(s) URL (or `webhookV2`), `policy` not an object, `policy.executionTimeout` outside 5 s–7 days, `policy.ttl` outside
  *   10 s–7 days, `policy.lowPriority` not a boolean, `s3Config` not an object
  */
 export function parseRunRequest(body: unknown, executionTimeoutDefaultMs: number): RunRequest {
@@ -170,20 +190,8 @@ export function parseRunRequest(body: unknown, executionTimeoutDefaultMs: number
   if (!('input' in body)) throw new HttpError(400, 'missing "input": the body must be a JSON object such as {"input": {...}}');
   if (body.input === null) throw new HttpError(400, '"input" must not be null');
 
-  let webhook: string | undefined;
-  if (body.webhook !== undefined && body.webhook !== null) {
-    if (typeof body.webhook !== 'string') throw new HttpError(400, `"webhook" must be a URL string, got ${JSON.stringify(body.webhook)}`);
-    let url: URL;
-    try {
-      url = new URL(body.webhook);
-    } catch {
-      throw new HttpError(400, `"webhook" is not a valid URL: ${JSON.stringify(body.webhook)}`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new HttpError(400, `"webhook" must be an http or https URL, got ${JSON.stringify(body.webhook)}`);
-    }
-    webhook = body.webhook;
-  }
+  const webhook = webhookUrl(body, 'webhook');
+  const webhookV2 = webhookUrl(body, 'webhookV2');
 
   let s3Config: Record<string, unknown> | undefined;
   if (body.s3Config !== undefined && body.s3Config !== null) {
@@ -205,6 +213,7 @@ export function parseRunRequest(body: unknown, executionTimeoutDefaultMs: number
 
   const req: RunRequest = { input: body.input, policy };
   if (webhook !== undefined) req.webhook = webhook;
+  if (webhookV2 !== undefined) req.webhookV2 = webhookV2;
   if (s3Config !== undefined) req.s3Config = s3Config;
   return req;
 }

@@ -12,7 +12,7 @@ import { JobStore } from './jobs.js';
 import { registerPublicApi } from './public-api.js';
 import { HttpError } from './request.js';
 import { WebhookSender } from './webhook.js';
-import { registerWorkerApi } from './worker-api.js';
+import { registerWorkerApi, type WorkerApiCounters } from './worker-api.js';
 
 /** Options of {@link startEndpoint}; every field is optional. */
 export interface EndpointOptions {
@@ -41,6 +41,12 @@ export interface EndpointOptions {
   streamHoldMs?: number;
   /** `policy.executionTimeout` of jobs that give none, ms. Default 600 000 (spec §17). Not bounded by the 5 s minimum. */
   executionTimeoutDefaultMs?: number;
+  /** Largest final job-done body of a `/run` job, bytes; default 10 MB (RunPod's `/run` payload limit). */
+  resultLimitRunBytes?: number;
+  /** The same for a `/runsync` job (id `sync-…`); default 20 MB. */
+  resultLimitSyncBytes?: number;
+  /** Status of a refused over-limit job-done: 400 (default, as the platform answers) or 413. */
+  resultTooLargeStatus?: 400 | 413;
   /** Where the emulator logs; default silent. */
   log?: Log;
   /**
@@ -121,6 +127,7 @@ export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEn
     log,
     onFinal: (job) => {
       if (job.request.webhook !== undefined) webhooks.send(job.request.webhook, store.webhookBody(job), job.id);
+      if (job.request.webhookV2 !== undefined) webhooks.send(job.request.webhookV2, store.webhookBody(job, 'webhookV2'), job.id);
     },
   });
 
@@ -136,7 +143,17 @@ export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEn
   app.addContentTypeParser('*', readRawBody);
   installErrorHandling(app, log);
   registerPublicApi(app, { store, log, apiKey: opts.apiKey, streamHoldMs: o.streamHoldMs, executionTimeoutDefaultMs: o.executionTimeoutDefaultMs });
-  registerWorkerApi(app, { store, log, takeHoldMs: o.takeHoldMs, faults });
+  const counters: WorkerApiCounters = { refusedResults: 0, streamFinalJobIds: [] };
+  registerWorkerApi(app, {
+    store,
+    log,
+    takeHoldMs: o.takeHoldMs,
+    faults,
+    counters,
+    ...(opts.resultLimitRunBytes !== undefined ? { resultLimitRunBytes: opts.resultLimitRunBytes } : {}),
+    ...(opts.resultLimitSyncBytes !== undefined ? { resultLimitSyncBytes: opts.resultLimitSyncBytes } : {}),
+    ...(opts.resultTooLargeStatus !== undefined ? { resultTooLargeStatus: opts.resultTooLargeStatus } : {}),
+  });
   if (opts.backends) registerAdminApi(app, { registry: opts.backends, apiKey: opts.apiKey });
 
   try {
@@ -165,7 +182,15 @@ export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEn
     }),
     stats() {
       const r = store.resultCounters();
-      return { ...faults.counters(), resultsRecorded: r.recorded, duplicateResults: r.duplicate, duplicateJobIds: r.duplicateJobIds, lateResults: r.late };
+      return {
+        ...faults.counters(),
+        resultsRecorded: r.recorded,
+        duplicateResults: r.duplicate,
+        duplicateJobIds: r.duplicateJobIds,
+        lateResults: r.late,
+        refusedResults: counters.refusedResults,
+        streamFinalJobIds: [...counters.streamFinalJobIds],
+      };
     },
     close() {
       closing ??= (async () => {

@@ -8,7 +8,7 @@ import type { Log } from '../log.js';
 import { addRoute, clientGone, queryParam, rawBody } from './http.js';
 import type { FaultInjector, TakeFaultKind } from './faults.js';
 import type { Assignment, Job, JobStore, WorkerPostOutcome } from './jobs.js';
-import { HttpError, isObject, OTHER_BODY_LIMIT_BYTES, parseWorkerJson, WORKER_BODY_LIMIT_BYTES } from './request.js';
+import { describeLimit, HttpError, isObject, OTHER_BODY_LIMIT_BYTES, parseWorkerJson, RUN_BODY_LIMIT_BYTES, RUNSYNC_BODY_LIMIT_BYTES, WORKER_BODY_LIMIT_BYTES } from './request.js';
 
 /** What the worker routes need. */
 export interface WorkerApiOptions {
@@ -18,6 +18,34 @@ export interface WorkerApiOptions {
   takeHoldMs: number;
   /** Counts job-take / job-done requests and injects the seeded faults, if any. */
   faults: FaultInjector;
+  /** Largest final job-done body of a `/run` job, bytes; default {@link RUN_BODY_LIMIT_BYTES} (RunPod's 10 MB). */
+  resultLimitRunBytes?: number;
+  /** The same for a `/runsync` job (id `sync-…`); default {@link RUNSYNC_BODY_LIMIT_BYTES} (20 MB). */
+  resultLimitSyncBytes?: number;
+  /** The status of a refused over-limit job-done; default 400 (what the platform answers, see {@link resultLimitOf}). */
+  resultTooLargeStatus?: 400 | 413;
+  /** Counters this module keeps, read by `LocalEndpoint.stats()`. */
+  counters: WorkerApiCounters;
+}
+
+/** What the worker routes count. */
+export interface WorkerApiCounters {
+  /** Final job-done posts refused (over the job's limit, or a `doneRefusals` fault): nothing was recorded. */
+  refusedResults: number;
+  /** Ids of the jobs whose recorded final job-done carried `isStream=true` (after job-stream posts). */
+  streamFinalJobIds: string[];
+}
+
+/**
+ * The final job-done body limit of a job: RunPod's payload limit of the route it came from, 10 MB for `/run` and
+ * 20 MB for `/runsync` (RunPod docs, serverless/endpoints/operation-reference.mdx), whose ids start with `sync-`.
+ * The platform answers a larger result with HTTP 400 (runpod-workers/worker-comfyui#129, a `sync-` job of a
+ * 19 MB image; davefojtik/RunPod-Fooocus-API#46), so the emulator does by default.
+ */
+export function resultLimitOf(jobId: string, o: Pick<WorkerApiOptions, 'resultLimitRunBytes' | 'resultLimitSyncBytes'>): { bytes: number; label: string } {
+  return jobId.startsWith('sync-')
+    ? { bytes: o.resultLimitSyncBytes ?? RUNSYNC_BODY_LIMIT_BYTES, label: 'a /runsync job' }
+    : { bytes: o.resultLimitRunBytes ?? RUN_BODY_LIMIT_BYTES, label: 'a /run job' };
 }
 
 /** The body of an injected "garbage" job-take answer: labelled JSON, not JSON. */
@@ -129,8 +157,23 @@ export function registerWorkerApi(app: FastifyInstance, o: WorkerApiOptions): vo
       log.debug(`Injected fault on job-done: ${fault}.`, jobId);
       return sendFault(req, reply, fault, 'job-done');
     }
+    const raw = rawBody(req);
     const body = workerBody(req, 'job-done');
-    return answer(reply, jobId, 'job-done', store.workerDone(jobId, workerId, body));
+    if (body.status !== 'IN_PROGRESS') {
+      const limit = resultLimitOf(jobId, o);
+      const size = raw?.length ?? 0;
+      const refusal = size > limit.bytes ? (o.resultTooLargeStatus ?? 400) : o.faults.onFinalDone();
+      if (refusal !== null) {
+        store.seen(workerId);
+        o.counters.refusedResults++;
+        const why = size > limit.bytes ? `job-done body is ${size} bytes; the result of ${limit.label} may be at most ${describeLimit(limit.bytes)}` : `injected refusal of job-done: ${refusal}`;
+        log.warn(`Result refused with HTTP ${refusal}: ${why}.`, jobId);
+        return reply.code(refusal).send({ error: why });
+      }
+    }
+    const outcome = store.workerDone(jobId, workerId, body);
+    if (outcome.kind === 'applied' && body.status !== 'IN_PROGRESS' && queryParam(req, 'isStream') === 'true') o.counters.streamFinalJobIds.push(jobId);
+    return answer(reply, jobId, 'job-done', outcome);
   });
 
   // POST job-stream/{workerId}/{jobId} (spec §6): body {"output": chunk}.
@@ -159,9 +202,9 @@ export function registerWorkerApi(app: FastifyInstance, o: WorkerApiOptions): vo
     return reply.code(200).type('application/json').send(JSON.stringify({ jobsToStop: ids }));
   });
 
-  // GET ping/{workerId} (spec §9): records the worker as seen.
+  // GET ping/{workerId}[?status=unhealthy] (spec §9, §9.3): records the worker as seen, healthy or not.
   addRoute(app, ['GET'], '/ping/:workerId', { label: 'ping', bodyLimit: OTHER_BODY_LIMIT_BYTES }, async (req, reply) => {
-    store.seen((req.params as WorkerParams).workerId);
+    store.seen((req.params as WorkerParams).workerId, 'ping', queryParam(req, 'status') === 'unhealthy');
     return reply.code(200).send();
   });
 }

@@ -423,17 +423,18 @@ describe.concurrent('local RunPod endpoint emulator', () => {
   it('purge-queue removes queued jobs only; health counts jobs and workers', async ({ expect, onTestFinished }) => {
     const ep = await start(onTestFinished);
     const w = new FakeWorker(ep, 'w-busy');
-    expect((await api(ep, 'GET', 'health')).json).toEqual({ jobs: { completed: 0, failed: 0, inProgress: 0, inQueue: 0, retried: 0 }, workers: { idle: 0, running: 0 } });
+    expect((await api(ep, 'GET', 'health')).json).toEqual({ jobs: { completed: 0, failed: 0, inProgress: 0, inQueue: 0, retried: 0 }, workers: { idle: 0, initializing: 0, ready: 0, running: 0, throttled: 0, unhealthy: 0 } });
     const first = (await api(ep, 'POST', 'run', { input: {} })).json.id as string;
     for (let i = 0; i < 3; i++) await api(ep, 'POST', 'run', { input: { i } });
     await w.take();
     await new FakeWorker(ep, 'w-idle').ping();
-    expect((await api(ep, 'GET', 'health')).json).toEqual({ jobs: { completed: 0, failed: 0, inProgress: 1, inQueue: 3, retried: 0 }, workers: { idle: 1, running: 1 } });
+    // A worker seen only through pings is initializing (workers.ts).
+    expect((await api(ep, 'GET', 'health')).json).toEqual({ jobs: { completed: 0, failed: 0, inProgress: 1, inQueue: 3, retried: 0 }, workers: { idle: 0, initializing: 1, ready: 1, running: 1, throttled: 0, unhealthy: 0 } });
     expect(await api(ep, 'POST', 'purge-queue')).toMatchObject({ status: 200, json: { removed: 3, status: 'completed' } });
     expect((await api(ep, 'POST', 'purge-queue')).json).toEqual({ removed: 0, status: 'completed' });
     expect((await api(ep, 'GET', `status/${first}`)).json.status).toBe('IN_PROGRESS');
     await w.done(first, { output: 'x' });
-    expect((await api(ep, 'GET', 'health')).json).toEqual({ jobs: { completed: 1, failed: 0, inProgress: 0, inQueue: 0, retried: 0 }, workers: { idle: 2, running: 0 } });
+    expect((await api(ep, 'GET', 'health')).json).toEqual({ jobs: { completed: 1, failed: 0, inProgress: 0, inQueue: 0, retried: 0 }, workers: { idle: 1, initializing: 1, ready: 1, running: 0, throttled: 0, unhealthy: 0 } });
   });
 
   it('retention: final results expire (run and runsync separately); ?ttl= shortens one job', async ({ expect, onTestFinished }) => {
@@ -731,6 +732,8 @@ describe('local RunPod endpoint emulator: seeded fault injection', () => {
       duplicateResults: 0,
       duplicateJobIds: [],
       lateResults: 0,
+      refusedResults: 0,
+      streamFinalJobIds: [],
     });
     // Every kind shows up, at roughly the rate asked for.
     for (const k of ['status500', 'status429', 'garbage', 'reset']) expect(count('take', k)).toBeGreaterThan(0);
@@ -790,6 +793,8 @@ describe('local RunPod endpoint emulator: seeded fault injection', () => {
       duplicateResults: 1,
       duplicateJobIds: [id],
       lateResults: 0,
+      refusedResults: 0,
+      streamFinalJobIds: [],
     });
   });
 });
@@ -821,11 +826,13 @@ describe('local RunPod endpoint emulator: large bodies', () => {
       } as RequestInit),
     );
     expect(chunked).toMatchObject({ status: 413, json: { error: `request body is ${11 * MB} bytes; /run accepts at most 10 MB (10485760 bytes)` } });
-    // The server is fine afterwards, and job-done accepts large results.
+    // The server is fine afterwards; job-done refuses a result over the job's limit (400, as the platform) and
+    // accepts one within it.
     const w = new FakeWorker(ep, 'w-big');
     const id = (await w.take()).json.id as string;
     const big = 'y'.repeat(70 * MB);
-    expect((await w.done(id, `{"output": "${big}"}`)).status).toBe(200);
-    expect(((await api(ep, 'GET', `status/${id}`)).json.output as string).length).toBe(70 * MB);
+    expect((await w.done(id, `{"output": "${big}"}`)).status).toBe(400);
+    expect((await w.done(id, `{"output": "${'y'.repeat(9 * MB)}"}`)).status).toBe(200);
+    expect(((await api(ep, 'GET', `status/${id}`)).json.output as string).length).toBe(9 * MB);
   });
 });
