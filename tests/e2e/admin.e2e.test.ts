@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import runpodSdk from 'runpod-sdk';
 import { startSimProcess, type SimProcess } from '../helpers/sim-process.js';
+import { until } from '../helpers/wait.js';
 import { startServeApi, type WorkerProcess } from '../helpers/worker-process.js';
 
 const KEY = 'e2e-admin-key';
@@ -40,13 +41,9 @@ describe('admin API through the worker process', () => {
     expect(reg.text).toBe(`{"message":"URL registered successfully","url":"${simB.url}/"}`);
     expect((await admin('/admin/servers')).text).toBe(JSON.stringify({ image: [`${simA.url}/`, `${simB.url}/`] }));
 
-    // B joins once it answers its readiness probe (warm-up is off in these tests).
-    const end = Date.now() + 15_000;
-    while (!(await simB.requests()).some((r) => r.path === '/sdapi/v1/sd-models' && r.status === 200)) {
-      if (Date.now() > end) throw new Error('the registered simulator was never probed');
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    await new Promise((r) => setTimeout(r, 100));
+    // B joins once it answers its readiness probe (warm-up is off in these tests): the pool logs it as the second
+    // ready backend just before it takes jobs.
+    await until(() => /A1111 ready at .* \(2 of 2 ready\)\./.test(worker.stdout()), { timeoutMs: 15_000, what: 'the registered simulator to be ready' });
 
     const endpoint = runpodSdk(KEY, { baseUrl: `${worker.url}/v2` }).endpoint('local')!;
     // 4 jobs of 25 steps × 20 ms: two run at once, one on each backend.
@@ -56,15 +53,15 @@ describe('admin API through the worker process', () => {
       ),
     );
     const finals = await Promise.all(
-      runs.map(async (run) => {
-        const stop = Date.now() + 30_000;
-        for (;;) {
-          const s = (await endpoint.status(run.id)) as { status: string };
-          if (FINAL.includes(s.status)) return s.status;
-          if (Date.now() > stop) throw new Error(`job ${run.id} not final in time (${s.status})`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }),
+      runs.map((run) =>
+        until(
+          async () => {
+            const s = (await endpoint.status(run.id)) as { status: string };
+            return FINAL.includes(s.status) ? s.status : null;
+          },
+          { timeoutMs: 30_000, everyMs: 50, what: `job ${run.id} to be final` },
+        ),
+      ),
     );
     expect(finals).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED', 'COMPLETED']);
 

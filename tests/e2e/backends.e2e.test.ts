@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPlatform, type Platform, type PlatformRecord } from '../helpers/platform.js';
 import { startSimProcess, type SimProcess, type SimLogRecord } from '../helpers/sim-process.js';
+import { until } from '../helpers/wait.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker-process.js';
 
 let sims: SimProcess[];
@@ -15,14 +16,6 @@ let worker: WorkerProcess;
 
 const job = (prompt: string, steps: number) => ({ api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: { prompt, steps, width: 64, height: 64 } });
 const body = (r: PlatformRecord) => r.body as { output?: { images?: string[] }; error?: string; stopPod?: boolean };
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function generations(s: SimProcess): Promise<SimLogRecord[]> {
   return (await s.requests()).filter((r) => r.path === '/sdapi/v1/txt2img');
@@ -40,9 +33,10 @@ beforeAll(async () => {
       PROGRESS_INTERVAL_MS: '0',
     }),
   );
-  await until(() => /A1111 ready at .* \(2 of 2 ready\)\./.test(worker.stdout()), 15_000, 'both backends ready');
-  // A single job-take long-poll started while only one backend was ready ends (204) after the platform's hold.
-  await new Promise((r) => setTimeout(r, 400));
+  await until(() => /A1111 ready at .* \(2 of 2 ready\)\./.test(worker.stdout()), { timeoutMs: 15_000, what: 'both backends ready' });
+  // A single job-take long-poll started while only one backend was ready ends (204) after the platform's hold; from
+  // the first job-take-batch answered on, the worker takes for both.
+  await until(() => platform.records.some((r) => r.kind === 'take' && r.url.includes('/job-take-batch/')), 'a job-take-batch (both backends free)');
 });
 
 afterAll(async () => {
@@ -55,7 +49,8 @@ describe('two A1111 backends', () => {
   it('takes jobs two at a time through job-take-batch, runs them at once on both backends, and takes no job while both are busy', async () => {
     const takesBefore = platform.records.filter((r) => r.kind === 'take').length;
     const ids = ['a', 'b', 'c', 'd'];
-    for (const id of ids) platform.enqueue({ id, input: job(`parallel ${id}`, 15) });
+    // 40 steps × 20 ms: 0.8 s each, so that the two on different backends overlap even on a busy machine.
+    for (const id of ids) platform.enqueue({ id, input: job(`parallel ${id}`, 40) });
     const results = await Promise.all(ids.map((id) => platform.waitForResult(id, 30_000)));
     for (const r of results) expect(body(r).output?.images).toHaveLength(1);
 
@@ -79,13 +74,9 @@ describe('two A1111 backends', () => {
     const before = (await generations(sims[1]!)).length;
     platform.enqueue({ id: 'long-0', input: job('on backend 0', 100) });
     platform.enqueue({ id: 'long-1', input: job('on backend 1', 100) });
-    await until(() => platform.handedOut.has('long-1'), 10_000, 'both jobs handed out');
+    await until(() => platform.handedOut.has('long-1'), 'both jobs handed out');
     // Wait until backend 1 runs its job, then kill it.
-    const end = Date.now() + 10_000;
-    while ((await generations(sims[1]!)).length === before) {
-      if (Date.now() > end) throw new Error('backend 1 never got its job');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(async () => (await generations(sims[1]!)).length > before, { everyMs: 20, what: 'backend 1 to get its job' });
     sims[1]!.child.kill('SIGKILL');
     const [r0, r1] = await Promise.all([platform.waitForResult('long-0', 30_000), platform.waitForResult('long-1', 30_000)]);
     const onDead = [r0, r1].find((r) => body(r).error !== undefined)!;

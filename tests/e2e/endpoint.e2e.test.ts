@@ -9,6 +9,7 @@ import { PNG } from 'pngjs';
 import runpodSdk from 'runpod-sdk';
 import { SEED_004 } from '../helpers/fixtures.js';
 import { startSimProcess, type SimProcess } from '../helpers/sim-process.js';
+import { sleep, until } from '../helpers/wait.js';
 import { startServeApi, type WorkerProcess } from '../helpers/worker-process.js';
 
 const KEY = 'e2e-key';
@@ -46,21 +47,24 @@ async function api(method: string, path: string, body?: unknown, headers: Record
 }
 
 async function waitFinal(id: string, ms = 30_000): Promise<StatusBody> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const s = (await endpoint.status(id)) as StatusBody;
-    if (FINAL.includes(s.status)) return s;
-    if (Date.now() > end) throw new Error(`job ${id} not final in time (${s.status})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  let last = '';
+  return until(
+    async () => {
+      const s = (await endpoint.status(id)) as StatusBody;
+      last = s.status;
+      return FINAL.includes(s.status) ? s : null;
+    },
+    { timeoutMs: ms, everyMs: 50, what: `job ${id} to be final`, state: () => last },
+  );
 }
 
 async function waitStatus(id: string, status: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (((await endpoint.status(id)) as StatusBody).status !== status) {
-    if (Date.now() > end) throw new Error(`job ${id} never reached ${status}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await until(async () => ((await endpoint.status(id)) as StatusBody).status === status, { timeoutMs: ms, everyMs: 25, what: `job ${id} to reach ${status}` });
+}
+
+/** Waits until the simulator logged a request for `path` since log index `since`. */
+async function simSaw(since: number, path: string, timeoutMs: number, what: string): Promise<void> {
+  await until(async () => (await sim.requests(since)).some((r) => r.path === path), { timeoutMs, everyMs: 50, what });
 }
 
 beforeAll(async () => {
@@ -139,16 +143,10 @@ describe('cancel, timeouts, retry, purge', () => {
     const queued = await endpoint.run(jobOf('cancel-queued') as never);
     await waitStatus(running.id, 'IN_PROGRESS');
     expect((await endpoint.cancel(queued.id)).status).toBe('CANCELLED');
-    await new Promise((r) => setTimeout(r, 300));
-    const t0 = Date.now();
+    await sleep(300); // (pacing: cancel well into the generation)
     expect((await endpoint.cancel(running.id)).status).toBe('CANCELLED');
-    // A1111 gets an interrupt within a second or so (job-stop long-poll), well before the 6 s job would end.
-    for (;;) {
-      const reqs = await sim.requests(before);
-      if (reqs.some((r) => r.path === '/sdapi/v1/interrupt')) break;
-      if (Date.now() - t0 > 3000) throw new Error('A1111 was not interrupted');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // A1111 gets an interrupt within a second or so (job-stop long-poll), before the 6 s job would end.
+    await simSaw(before, '/sdapi/v1/interrupt', 5000, 'the interrupt at A1111');
     // A1111 is ready for the next job, and the cancelled ones stay cancelled.
     const next = await endpoint.runSync(jobOf('after-cancel') as never);
     expect(next.status).toBe('COMPLETED');
@@ -163,8 +161,8 @@ describe('cancel, timeouts, retry, purge', () => {
     const r = await endpoint.run({ ...(jobOf('too-slow', 9000) as object), policy: { executionTimeout: 5000 } } as never);
     const s = await waitFinal(r.id, 15_000);
     expect(s.status).toBe('TIMED_OUT');
-    await new Promise((res) => setTimeout(res, 1500));
-    expect((await sim.requests(before)).some((x) => x.path === '/sdapi/v1/interrupt')).toBe(true);
+    // Before the 9 s job would have ended (it timed out at 5 s).
+    await simSaw(before, '/sdapi/v1/interrupt', 3500, 'the interrupt at A1111');
     expect(((await endpoint.status(r.id)) as StatusBody).status).toBe('TIMED_OUT');
   }, 30_000);
 
@@ -205,8 +203,8 @@ describe('retention, webhooks and refused requests (plain HTTP)', () => {
     const r = await endpoint.runSync(jobOf('short-lived') as never);
     expect(r.status).toBe('COMPLETED');
     expect((await api('GET', `/v2/local/status/${r.id}?ttl=300`)).status).toBe(200);
-    await new Promise((res) => setTimeout(res, 600));
-    expect((await api('GET', `/v2/local/status/${r.id}`)).status).toBe(404);
+    // Gone well before the 60 s retention of a runsync result.
+    await until(async () => (await api('GET', `/v2/local/status/${r.id}`)).status === 404, { everyMs: 50, what: 'the result to expire' });
   });
 
   it('POSTs the cloud-shaped status body to the webhook, retrying twice', async () => {
@@ -226,16 +224,18 @@ describe('retention, webhooks and refused requests (plain HTTP)', () => {
       const job = { ...(jobOf('with-webhook') as object), webhook: hook };
       const r = await api('POST', '/run', job);
       expect(r.status).toBe(200);
-      for (let i = 0; i < 100 && hits.length < 3; i++) await new Promise((res) => setTimeout(res, 50));
-      expect(hits).toHaveLength(3);
+      await until(() => hits.length >= 3, { timeoutMs: 15_000, what: 'three webhook deliveries', state: () => hits.length });
       expect(hits[1]!.at - hits[0]!.at).toBeGreaterThanOrEqual(250);
       const b = hits[0]!.body;
       expect(b).toMatchObject({ id: r.body.id, status: 'COMPLETED', webhook: hook, input: (jobOf('with-webhook') as { input: unknown }).input });
       expect(typeof b.delayTime).toBe('number');
       expect(typeof b.executionTime).toBe('number');
       expect((b.output as { images: string[] }).images).toHaveLength(1);
-      await new Promise((res) => setTimeout(res, 800));
-      expect(hits).toHaveLength(3); // no retry after the 200
+      // No retry after the 200: a later job's delivery arrives, and still three for this one.
+      await sleep(800); // (pacing: a wrong retry, 300 ms apart, would come before the next job's delivery)
+      const later = await api('POST', '/run', { ...(jobOf('later-webhook') as object), webhook: hook });
+      await until(() => hits.some((h) => h.body.id === later.body.id), { timeoutMs: 15_000, what: "the later job's webhook" });
+      expect(hits.filter((h) => h.body.id === r.body.id)).toHaveLength(3);
     } finally {
       receiver.close();
     }

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
 import type { SimProcess } from '../helpers/sim-process.js';
 import { startLocalStack, type LocalStack, type SdkEndpoint } from '../helpers/local-stack.js';
+import { until } from '../helpers/wait.js';
 
 const KEY = 'e2e-sdcn-key';
 const FINAL = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
@@ -30,13 +31,15 @@ function png64(): string {
 }
 
 async function waitFinal(id: string, ms = 30_000): Promise<StatusBody> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const s = (await endpoint.status(id)) as StatusBody;
-    if (FINAL.includes(s.status)) return s;
-    if (Date.now() > end) throw new Error(`job ${id} not final in time (${s.status})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  let last = '';
+  return until(
+    async () => {
+      const s = (await endpoint.status(id)) as StatusBody;
+      last = s.status;
+      return FINAL.includes(s.status) ? s : null;
+    },
+    { timeoutMs: ms, everyMs: 50, what: `job ${id} to be final`, state: () => last },
+  );
 }
 
 beforeAll(async () => {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { startSimulator } from '../../sim/server.js';
 import { closedPort } from '../helpers/fixtures.js';
 import { startPlatform } from '../helpers/platform.js';
+import { until } from '../helpers/wait.js';
 import { startServeApi, startWorker } from '../helpers/worker-process.js';
 
 const SECRETS = {
@@ -77,12 +78,11 @@ describe('no secret in logs or outputs', () => {
       const bad = await fetch(`${w.url}/status/${id}`, { headers: { authorization: 'Bearer wrong-key-value' } });
       expect(bad.status).toBe(401);
       expectClean(await bad.text());
-      for (let i = 0; i < 100; i++) {
-        const s = (await (await fetch(`${w.url}/status/${id}`, { headers: { authorization: `Bearer ${SECRETS.RUNPOD_API_KEY}` } })).json()) as { status: string };
-        if (s.status === 'COMPLETED') break;
-        await new Promise((res) => setTimeout(res, 50));
-      }
-      await new Promise((res) => setTimeout(res, 500)); // webhook attempts (all refused) are logged
+      const status = async (): Promise<string> =>
+        ((await (await fetch(`${w.url}/status/${id}`, { headers: { authorization: `Bearer ${SECRETS.RUNPOD_API_KEY}` } })).json()) as { status: string }).status;
+      await until(async () => (await status()) === 'COMPLETED', { everyMs: 50, what: 'the job to complete' });
+      // The webhook attempts (all refused) are logged.
+      await until(() => /Webhook to .* failed/.test(w.stdout()), 'the failed webhook in the log');
       w.child.kill('SIGTERM');
       await w.exited;
       // The failed webhook is logged with its URL, credentials replaced.

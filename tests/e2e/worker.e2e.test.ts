@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
 import { startSimulator, type Simulator } from '../../sim/server.js';
 import { startPlatform, type Platform } from '../helpers/platform.js';
+import { until } from '../helpers/wait.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker-process.js';
 import { SEED_004, closedPort } from '../helpers/fixtures.js';
 
@@ -124,9 +125,9 @@ describe('platform mode, end to end', () => {
   });
 
   it('sends heartbeats (with job_id while a job runs) and JSON log lines with the job id', async () => {
-    // 10 batches × 150 steps × 1 ms: a job of about 1.5 s, longer than the 1 s ping interval.
-    platform.enqueue({ id: 'long-u1', input: { prompt: 'long', steps: 150, n_iter: 10, width: 64, height: 64 } });
-    await platform.waitForResult('long-u1');
+    // 16 batches (the most per job) × 150 steps × 1 ms: a job of about 2.4 s, well over the 1 s ping interval.
+    platform.enqueue({ id: 'long-u1', input: { prompt: 'long', steps: 150, n_iter: 16, width: 64, height: 64 } });
+    expect(((await platform.waitForResult('long-u1')).body as { output: A1111Output }).output.images).toHaveLength(16);
     const pings = platform.records.filter((r) => r.kind === 'ping');
     expect(pings.length).toBeGreaterThan(0);
     expect(pings[0]!.headers.authorization).toBe('test-key');
@@ -138,7 +139,7 @@ describe('platform mode, end to end', () => {
   });
 
   it('exits 0 within 2 s on SIGTERM while idle', async () => {
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => platform.takesInFlight() > 0, 'the worker idle in its job-take long-poll');
     const t0 = performance.now();
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
@@ -153,8 +154,7 @@ describe('worker process edge cases', () => {
     try {
       const w = startWorker(platform.env('w-drain', { A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: 'INFO' }));
       platform.enqueue({ id: 'drain-u1', input: { prompt: 'slow', steps: 50, width: 64, height: 64 } });
-      while (!platform.handedOut.has('drain-u1')) await new Promise((r) => setTimeout(r, 20));
-      await new Promise((r) => setTimeout(r, 200));
+      await until(() => sim.requests.some((r) => r.path === '/sdapi/v1/txt2img'), 'the job to run at A1111'); // 50 × 20 ms
       w.child.kill('SIGTERM');
       expect(await w.exited).toBe(0);
       const body = (await platform.waitForResult('drain-u1', 100)).body as { output: A1111Output };
