@@ -272,8 +272,8 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       return { error: message, refresh_worker: true };
     }
     let res: { status: number; body: Buffer };
-    // txt2img/img2img may save files (save_images, grids, init images): removed in the background once A1111 answered.
-    const files = route.generates ? await outputFiles.begin(job.id, lease.backend) : undefined;
+    // Files A1111 may save for this job (save_images, grids, init images): removed in the background once it answered.
+    const files = outputFiles.mayWrite(route, payload, lease.backend.url) ? await outputFiles.begin(job.id, lease.backend) : undefined;
     try {
       res = await callWithProgress(lease.client, route, payload, options, job.id, ctx, log);
     } catch (e) {

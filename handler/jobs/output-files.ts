@@ -8,8 +8,9 @@
  *   extras routes call `run_extras(..., save_output=False)` and write nothing;
  * - `modules/processing.py`: img2img saves its init images to `outdir_init_images` when option `save_init_img` is on,
  *   whatever `save_images` says (and `override_settings` may turn it on per job); the X/Y/Z plot script saves its
- *   grids when option `grid_save` is on (default), also without `save_images`.
- *   So every txt2img/img2img job is treated as one that may write.
+ *   grids when option `grid_save` is on (default), also without `save_images`. So a job may write
+ *   ({@link OutputFiles.mayWrite}) with `save_images`, with a selectable script (`script_name`), or as an img2img job
+ *   with `save_init_img` on.
  * - `modules/images.py` `save_image`: `os.makedirs(path)` plus a `[date]` subfolder (`directories_filename_pattern`)
  *   when `save_to_dirs`; the image is written as `<name>.tmp` and renamed into place; `.txt` (`save_txt`) and a
  *   `.jpg` copy (`export_for_4chan`) may follow.
@@ -116,6 +117,20 @@ export interface OutputFilesOptions {
 /** Per backend: its folders, or null when it is skipped (data dir not readable here, or no folder). */
 type Folders = string[] | null;
 
+/** pydantic 1's reading of a `bool` field as true (`validators.py` `bool_validator`). */
+function pydanticTrue(v: unknown): boolean {
+  return v === true || v === 1 || (typeof v === 'string' && ['1', 'on', 't', 'true', 'y', 'yes'].includes(v.toLowerCase()));
+}
+
+/** Python's truthiness of a JSON value (`if opts.save_init_img:` on an `override_settings` value, set unconverted). */
+function pyTruthy(v: unknown): boolean {
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'object' && v !== null) return Object.keys(v).length > 0;
+  return v !== false && v !== 0 && v !== '' && v !== null && v !== undefined;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /**
  * The cleaner, one per handler (all backends). `begin`/`end` never throw; their file-system work is run one at a
  * time, so one job's removal never interleaves with another's listing.
@@ -130,6 +145,8 @@ export class OutputFiles {
   private running = 0;
   /** New entries seen while other jobs ran: removed at the next end when no other job runs. */
   private readonly pending = new Map<string, boolean>();
+  /** Per backend URL: A1111's `save_init_img` option as last read or set by a `POST /options` job. */
+  private readonly saveInitImg = new Map<string, boolean>();
 
   constructor(private readonly o: OutputFilesOptions) {
     this.maxEntries = o.maxEntries ?? 100_000;
@@ -140,6 +157,25 @@ export class OutputFiles {
   /** True when `KEEP_OUTPUTS=true`. */
   get keep(): boolean {
     return this.o.keep;
+  }
+
+  /**
+   * Whether a job may make A1111 write files (false with `KEEP_OUTPUTS=true`): txt2img/img2img with `save_images`
+   * (read as pydantic reads a bool) or a selectable script (`script_name`, e.g. X/Y/Z plot's grids); img2img with
+   * `override_settings.save_init_img` or with the backend's `save_init_img` option on, as last read (by
+   * {@link begin}) or set by a `POST /sdapi/v1/options` job, which this call notes. A global `save_init_img` that
+   * was never read is not known: its init images stay until a saving job has run once on that backend.
+   */
+  mayWrite(route: { name: string; method: string }, payload: unknown, backendUrl: string): boolean {
+    if (!isObject(payload)) return false;
+    if (route.method === 'POST' && route.name === 'options' && 'save_init_img' in payload) this.saveInitImg.set(backendUrl, pyTruthy(payload['save_init_img']));
+    if (this.o.keep || (route.name !== 'txt2img' && route.name !== 'img2img')) return false;
+    if (pydanticTrue(payload['save_images'])) return true;
+    if (typeof payload['script_name'] === 'string' && payload['script_name'] !== '') return true;
+    if (route.name !== 'img2img') return false;
+    const ov = payload['override_settings'];
+    if (isObject(ov) && 'save_init_img' in ov) return pyTruthy(ov['save_init_img']);
+    return this.saveInitImg.get(backendUrl) === true;
   }
 
   /**
@@ -180,7 +216,7 @@ export class OutputFiles {
       }
       for (const [p, isDir] of after.entries) if (!session.before.entries.has(p)) this.pending.set(p, isDir);
       // Another job may be writing now: only files older than settleMs go; the rest at the next quiet end.
-      await this.removePending(session, this.running > 0 ? Date.now() - this.settleMs : undefined);
+      await this.removePending(session, this.running > 0 ? this.settleMs : undefined);
     }, undefined, session.jobId);
   }
 
@@ -235,7 +271,9 @@ export class OutputFiles {
       this.o.log.warn(`A1111's data dir ${dataDir} (${backend.url}) is not readable here (${errText(e)}): the files A1111 saves there are not removed (is A1111 on another machine?)`);
       return null;
     }
-    const { folders, refused } = outputFolders(dataDir, await get('/sdapi/v1/options'));
+    const options = await get('/sdapi/v1/options');
+    this.saveInitImg.set(backend.url, pyTruthy(options['save_init_img']));
+    const { folders, refused } = outputFolders(dataDir, options);
     for (const r of refused) this.o.log.warn(`A1111's ${r.option}=${JSON.stringify(r.value)} (${r.path}): files there are not removed, ${r.reason}`);
     this.o.log.info(`Files A1111 (${backend.url}) saves for a job are removed after it from: ${folders.map((f) => f.path).join(', ') || 'no folder'} (KEEP_OUTPUTS=true keeps them)`);
     return folders.length ? folders.map((f) => f.path) : null;
@@ -284,10 +322,10 @@ export class OutputFiles {
   }
 
   /**
-   * Removes the pending entries: non-folders first, then (only without `olderThanMs`) the folders, deepest first,
-   * each only if empty. With `olderThanMs` (epoch ms), only files last modified before it go; the rest stay pending.
+   * Removes the pending entries: non-folders first, then (only without `settleMs`) the folders, deepest first, each
+   * only if empty. With `settleMs`, only files unmodified for that long (ms) go; the rest stay pending.
    */
-  private async removePending(session: OutputSession, olderThanMs?: number): Promise<void> {
+  private async removePending(session: OutputSession, settleMs?: number): Promise<void> {
     const entries = [...this.pending];
     let files = 0;
     let dirs = 0;
@@ -296,7 +334,7 @@ export class OutputFiles {
       if (isDir) continue;
       try {
         const st = await lstat(p);
-        if (olderThanMs !== undefined && st.mtimeMs >= olderThanMs) continue; // may still be written: later
+        if (settleMs !== undefined && settleMs > 0 && Date.now() - st.mtimeMs < settleMs) continue; // may still be written
         this.pending.delete(p);
         if (st.isDirectory()) continue; // replaced by a folder meanwhile: left alone
         await unlink(p);
@@ -306,7 +344,7 @@ export class OutputFiles {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') failures.push(`${p}: ${errText(e)}`);
       }
     }
-    const folders = olderThanMs === undefined ? entries.filter(([, isDir]) => isDir).map(([p]) => p) : [];
+    const folders = settleMs === undefined ? entries.filter(([, isDir]) => isDir).map(([p]) => p) : [];
     for (const p of folders) this.pending.delete(p);
     folders.sort((a, b) => b.split(path.sep).length - a.split(path.sep).length);
     for (const p of folders) {

@@ -125,10 +125,22 @@ describe('files A1111 saves for a job', () => {
     expect(await tree(dataDir)).toEqual(before); // outputs/init-images, made by the job, went too
   });
 
-  it('a job that saves nothing removes nothing, and other routes are not looked at', async () => {
+  it('img2img after a POST /options job turned save_init_img on: the init image goes too', async () => {
     const before = await tree(dataDir);
+    const files = new OutputFiles({ keep: false, log: silentLog });
+    await runJob(files, { api: { method: 'POST', endpoint: '/sdapi/v1/options' }, payload: { save_init_img: true } });
+    await runJob(files, { api: { method: 'POST', endpoint: '/sdapi/v1/img2img' }, payload: { prompt: 'x', steps: 2, width: 64, height: 64, init_images: [greyPng(64, 64)] } });
+    expect(await tree(dataDir)).toEqual(before);
+  });
+
+  it('a job that saves nothing costs no extra A1111 call and removes nothing', async () => {
+    const before = await tree(dataDir);
+    const n = sim.requests.length;
     await runJob(new OutputFiles({ keep: false, log: silentLog }), txt2img({}));
-    await runJob(new OutputFiles({ keep: false, log: silentLog }), { api: { method: 'GET', endpoint: '/sdapi/v1/samplers' } });
+    const paths = sim.requests.slice(n).map((r) => r.path);
+    expect(paths).toContain('/sdapi/v1/txt2img');
+    expect(paths).not.toContain('/sdapi/v1/cmd-flags');
+    expect(paths).not.toContain('/sdapi/v1/options');
     expect(await tree(dataDir)).toEqual(before);
   });
 });

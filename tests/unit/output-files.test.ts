@@ -1,9 +1,10 @@
 /**
  * The output folders the worker cleans (handler/jobs/output-files.ts `outputFolders`): A1111's `outdir_*` options
- * resolved against its data dir, folders that are or hold the data dir refused.
+ * resolved against its data dir, folders that are or hold the data dir refused; which jobs may write files.
  */
 import { describe, expect, it } from 'vitest';
-import { isWithin, outputFolders } from '../../handler/jobs/output-files.js';
+import { silentLog } from '../../handler/log.js';
+import { isWithin, OutputFiles, outputFolders } from '../../handler/jobs/output-files.js';
 
 /** The `outdir_*` defaults of A1111 v1.10.1 as `GET /sdapi/v1/options` lists them when data dir = cwd. */
 const DEFAULTS = {
@@ -64,5 +65,41 @@ describe('isWithin', () => {
     expect(isWithin('/a', '/ab')).toBe(false);
     expect(isWithin('/a/b', '/a')).toBe(false);
     expect(isWithin('/', '/anything')).toBe(true);
+  });
+});
+
+describe('OutputFiles.mayWrite', () => {
+  const T2I = { name: 'txt2img', method: 'POST' };
+  const I2I = { name: 'img2img', method: 'POST' };
+  const OPTIONS = { name: 'options', method: 'POST' };
+  const files = () => new OutputFiles({ keep: false, log: silentLog });
+
+  it('save_images as pydantic reads a bool, or a selectable script (X/Y/Z plot saves grids)', () => {
+    const f = files();
+    for (const v of [true, 1, 'true', 'Yes', 'on', 't', '1']) expect(f.mayWrite(T2I, { save_images: v }, 'u'), String(v)).toBe(true);
+    for (const v of [false, 0, 'false', 'no', '', null]) expect(f.mayWrite(T2I, { save_images: v }, 'u'), String(v)).toBe(false);
+    expect(f.mayWrite(T2I, { prompt: 'x' }, 'u')).toBe(false);
+    expect(f.mayWrite(T2I, { script_name: 'x/y/z plot' }, 'u')).toBe(true);
+    expect(f.mayWrite(T2I, { script_name: '' }, 'u')).toBe(false);
+  });
+
+  it('img2img: save_init_img per job (Python truthiness) or as a POST /options job set it on that backend', () => {
+    const f = files();
+    expect(f.mayWrite(I2I, { override_settings: { save_init_img: true } }, 'u')).toBe(true);
+    expect(f.mayWrite(I2I, { override_settings: { save_init_img: 'false' } }, 'u')).toBe(true); // a non-empty str
+    expect(f.mayWrite(I2I, {}, 'u')).toBe(false);
+    expect(f.mayWrite(OPTIONS, { save_init_img: true }, 'u')).toBe(false);
+    expect(f.mayWrite(I2I, {}, 'u')).toBe(true);
+    expect(f.mayWrite(I2I, {}, 'other')).toBe(false);
+    expect(f.mayWrite(T2I, {}, 'u')).toBe(false); // txt2img has no init images
+    expect(f.mayWrite(I2I, { override_settings: { save_init_img: false } }, 'u')).toBe(false);
+    f.mayWrite(OPTIONS, { save_init_img: 0 }, 'u');
+    expect(f.mayWrite(I2I, {}, 'u')).toBe(false);
+  });
+
+  it('never with KEEP_OUTPUTS=true, nor for other routes', () => {
+    expect(new OutputFiles({ keep: true, log: silentLog }).mayWrite(T2I, { save_images: true }, 'u')).toBe(false);
+    expect(files().mayWrite({ name: 'extra-single-image', method: 'POST' }, { save_images: true }, 'u')).toBe(false);
+    expect(files().mayWrite(T2I, 'not an object', 'u')).toBe(false);
   });
 });
