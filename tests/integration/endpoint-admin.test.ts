@@ -10,6 +10,7 @@ import { startEndpoint, type BackendRegistry, type LocalEndpoint } from '../../h
 import { silentLog } from '../../handler/log.js';
 import { startSimulator, type Simulator } from '../../sim/server.js';
 import { a1111Config, closedPort } from '../helpers/fixtures.js';
+import { until } from '../helpers/wait.js';
 
 const KEY = 'admin-test-key';
 
@@ -44,14 +45,6 @@ async function post(base: LocalEndpoint, path: string, body?: string, headers: R
   if (body !== undefined) init.body = body;
   const r = await fetch(`${base.url}${path}`, init);
   return { status: r.status, text: await r.text(), contentType: r.headers.get('content-type'), allow: r.headers.get('allow') };
-}
-
-async function until(cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const slash = (url: string): string => `${url}/`;
@@ -92,7 +85,7 @@ describe('admin API: register, list, unregister (seed 002 bodies)', () => {
     expect(r.text).toBe(registered(slash(simB.url)));
     expect(pool.backends.map((b) => b.url)).toEqual([simA.url, simB.url]);
     expect((await post(ep, '/admin/servers')).text).toBe(servers(slash(simA.url), slash(simB.url)));
-    await until(() => pool.readyCount === 2, 5000, 'two ready backends');
+    await until(() => pool.readyCount === 2, 'two ready backends');
     // The new backend was probed like a configured one.
     expect(simB.requests.some((q) => q.path === '/sdapi/v1/sd-models' && q.status === 200)).toBe(true);
   });
@@ -214,7 +207,7 @@ describe('admin API: errors (plain text, sd-proxy-server format "<code> <reason>
     expect(r.text).toBe('{"image":[]}');
     expect(pool.readyCount).toBe(0);
     expect((await post(ep, '/admin/register/image', simA.url)).text).toBe(registered(slash(simA.url)));
-    await until(() => pool.readyCount === 1, 5000, 'A ready again');
+    await until(() => pool.readyCount === 1, 'A ready again');
     expect((await post(ep, '/admin/servers')).text).toBe(servers(slash(simA.url)));
   });
 });
@@ -234,7 +227,7 @@ describe('admin API: the endpoint API key', () => {
     expect(reg.status).toBe(200);
     expect(reg.text).toBe(registered(slash(simB.url)));
     expect((await post(keyed, '/admin/servers', undefined, { authorization: KEY })).text).toBe(servers(slash(simA.url), slash(simB.url)));
-    await until(() => keyedPool.readyCount === 2, 5000, 'two ready backends');
+    await until(() => keyedPool.readyCount === 2, 'two ready backends');
     const un = await post(keyed, '/admin/unregister/image', simB.url, { authorization: `bearer ${KEY}` });
     expect(un.text).toBe(unregistered(slash(simB.url)));
     expect(keyedPool.backends.map((b) => b.url)).toEqual([simA.url]);

@@ -10,6 +10,7 @@ import { silentLog } from '../../handler/log.js';
 import { loadConfig } from '../../handler/config.js';
 import { startSimulator, type Simulator } from '../../sim/server.js';
 import { a1111Config, closedPort } from '../helpers/fixtures.js';
+import { until } from '../helpers/wait.js';
 
 const limits = loadConfig([], {}).limits;
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -27,14 +28,6 @@ function pool(urls: string[], over: Partial<Parameters<typeof a1111Config>[0]> =
   const p = new A1111Pool(a1111Config({ url: urls[0]!, urls, readyTimeoutMs: 2000, ...over }), silentLog, { slowProbeIntervalMs: 50 });
   cleanup.push(() => p.close());
   return p;
-}
-
-async function until(cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function ctx(signal: AbortSignal = new AbortController().signal, progress: unknown[] = []): JobContext {
@@ -56,7 +49,7 @@ describe('A1111Pool', () => {
     const changes: number[] = [];
     p.onChange(() => changes.push(p.readyCount));
     await p.start();
-    await until(() => p.readyCount === 2, 5000, 'both ready');
+    await until(() => p.readyCount === 2, 'both ready');
     expect(changes.at(-1)).toBe(2);
 
     const l1 = p.acquire()!;
@@ -78,11 +71,11 @@ describe('A1111Pool', () => {
     const late = `http://127.0.0.1:${port}`;
     const p = pool([a.url, late], { readyTimeoutMs: 300 });
     await p.start();
-    await until(() => p.backends[1]!.state === 'down', 3000, 'the closed port to be down');
+    await until(() => p.backends[1]!.state === 'down', 'the closed port to be down');
     expect(p.readyCount).toBe(1);
     expect(p.acquire()!.backend.url).toBe(a.url);
     await sim({ port, stepMs: 0 });
-    await until(() => p.readyCount === 2, 5000, 're-probe to find it');
+    await until(() => p.readyCount === 2, 're-probe to find it');
   });
 
   it('no backend ever ready: start fails with the client error (one backend) or all of them (several)', async () => {
@@ -98,7 +91,7 @@ describe('the handler on a pool', () => {
     const [a, b] = [await sim({ port: 0, stepMs: 20 }), await sim({ port: 0, stepMs: 20 })];
     const p = pool([a.url, b.url]);
     await p.start();
-    await until(() => p.readyCount === 2);
+    await until(() => p.readyCount === 2, 'both ready');
     const handler = createA1111Handler({ client: p, limits, log: silentLog });
     const outs = await Promise.all([0, 1, 2, 3].map((i) => handler({ id: `j${i}`, input: txt2img(`job ${i}`, 5) }, ctx())));
     for (const o of outs) expect((o as { images: string[] }).images).toHaveLength(1);
@@ -112,7 +105,7 @@ describe('the handler on a pool', () => {
     const [a, b] = [await sim(), await sim()];
     const p = pool([a.url, b.url]);
     await p.start();
-    await until(() => p.readyCount === 2);
+    await until(() => p.readyCount === 2, 'both ready');
     a.injectFault({ route: 'txt2img', kind: 'status', status: 500, count: 1 });
     const handler = createA1111Handler({ client: p, limits, log: silentLog });
     const out = (await handler({ id: 'f', input: txt2img('fails') }, ctx())) as { error?: string };
@@ -125,17 +118,17 @@ describe('the handler on a pool', () => {
     const [a, b] = [await sim({ port: 0, stepMs: 30 }), await sim({ port: 0, stepMs: 30 })];
     const p = pool([a.url, b.url], { progressIntervalMs: 40 });
     await p.start();
-    await until(() => p.readyCount === 2);
+    await until(() => p.readyCount === 2, 'both ready');
     const busy = p.acquire()!; // the first backend is busy: the job goes to the second
     const handler = createA1111Handler({ client: p, limits, log: silentLog });
     const stop = new AbortController();
     const progress: unknown[] = [];
     const job = handler({ id: 'c', input: txt2img('long', 100) }, ctx(stop.signal, progress));
-    await until(() => progress.length > 0, 5000, 'a progress update');
+    await until(() => progress.length > 0, 'a progress update');
     stop.abort(new Error('cancelled'));
     await job.catch(() => undefined);
     busy.release();
-    await until(() => b.requests.some((r) => r.path === '/sdapi/v1/interrupt'), 5000, 'the interrupt');
+    await until(() => b.requests.some((r) => r.path === '/sdapi/v1/interrupt'), 'the interrupt');
     expect(generations(b)).toHaveLength(1);
     expect(b.requests.filter((r) => r.path === '/sdapi/v1/progress').length).toBeGreaterThan(0);
     expect(a.requests.filter((r) => ['/sdapi/v1/txt2img', '/sdapi/v1/progress', '/sdapi/v1/interrupt'].includes(r.path))).toEqual([]);
@@ -148,13 +141,13 @@ describe('the handler on a pool', () => {
     cleanup.push(() => dying.close());
     const p = pool([a.url, dying.url], { readyTimeoutMs: 5000 });
     await p.start();
-    await until(() => p.readyCount === 2);
+    await until(() => p.readyCount === 2, 'both ready');
     const busy = p.acquire()!; // keep the first busy so the job lands on the dying one
     const handler = createA1111Handler({ client: p, limits, log: silentLog });
     // The generation hangs, then the process "dies": its connections are dropped and its port closes.
     dying.injectFault({ route: 'txt2img', kind: 'hang', count: 1 });
     const job = handler({ id: 'd', input: txt2img('dies', 40) }, ctx());
-    await until(() => generations(dying).length === 1, 5000, 'the job to start');
+    await until(() => generations(dying).length === 1, 'the job to start');
     await dying.close();
     const out = (await job) as { error?: string; refresh_worker?: boolean };
     busy.release();
@@ -165,7 +158,7 @@ describe('the handler on a pool', () => {
     // The next job runs on the live backend.
     expect(((await handler({ id: 'n', input: txt2img('next') }, ctx())) as { images: string[] }).images).toHaveLength(1);
     dying = await startSimulator({ port, stepMs: 0 });
-    await until(() => p.readyCount === 2, 5000, 'the restarted backend to be back');
+    await until(() => p.readyCount === 2, 'the restarted backend to be back');
   });
 
   it('the last ready backend dying still asks RunPod to refresh the worker', async () => {
@@ -176,7 +169,7 @@ describe('the handler on a pool', () => {
     const handler = createA1111Handler({ client: p, limits, log: silentLog });
     only.injectFault({ route: 'txt2img', kind: 'hang', count: 1 });
     const job = handler({ id: 'x', input: txt2img('dies', 40) }, ctx());
-    await until(() => generations(only).length === 1);
+    await until(() => generations(only).length === 1, 'the job to start');
     await only.close();
     expect(await job).toMatchObject({ refresh_worker: true });
     expect(p.readyCount).toBe(0);

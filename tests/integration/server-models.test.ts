@@ -14,6 +14,7 @@ import { createA1111Handler, type JobContext } from '../../handler/jobs/handler.
 import type { Log } from '../../handler/log.js';
 import { startSimulator, type Simulator } from '../../sim/server.js';
 import { a1111Config } from '../helpers/fixtures.js';
+import { until } from '../helpers/wait.js';
 
 const limits = loadConfig([], {}).limits;
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -109,8 +110,7 @@ describe('the handler checks jobs against the server it runs on', () => {
     const pool = new A1111Pool(a1111Config({ url: a.url, urls: [a.url, f.url], readyTimeoutMs: 2000 }), recordingLog(), { slowProbeIntervalMs: 50 });
     cleanup.push(() => pool.close());
     await pool.start();
-    for (let i = 0; i < 200 && pool.readyCount < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(pool.readyCount).toBe(2);
+    await until(() => pool.readyCount === 2, 'both backends ready');
     const handler = createA1111Handler({ client: pool, limits, log: recordingLog() });
     const out = (await handler({ id: 'mix', input: txt2img({ distilled_cfg_scale: 3.5 }) }, ctx())) as { error?: string };
     expect(out.error).toContain('distilled_cfg_scale: unknown field');

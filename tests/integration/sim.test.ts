@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliError, parseCli } from '../../sim/main.js';
 import { startSimulator, type SimRequestRecord, type Simulator } from '../../sim/server.js';
 import { SEED_004 } from '../helpers/fixtures.js';
+import { until } from '../helpers/wait.js';
 
 /** The demo payload of seed 004 (`input.payload`). */
 const SEED_004_PAYLOAD = SEED_004.input.payload;
@@ -169,12 +170,12 @@ describe('A1111 simulator', () => {
   it('interrupt ends a long generation early with 200', async () => {
     const t0 = performance.now();
     const gen = api.post<GenResponse>('/sdapi/v1/txt2img', { prompt: 'long', steps: 2000, n_iter: 3, width: 64, height: 64 });
-    await new Promise((r) => setTimeout(r, 150));
+    await new Promise((r) => setTimeout(r, 150)); // (pacing: interrupt a generation under way)
     const intr = await api.post('/sdapi/v1/interrupt');
     expect(intr.status).toBe(200);
     expect(intr.data).toEqual({});
     const res = await gen;
-    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(performance.now() - t0).toBeLessThan(10_000); // not the 30 s of the whole generation
     expect(res.status).toBe(200);
     // A1111 keeps the partly denoised batch it was sampling; later batches never start
     expect(res.data.images.length).toBeLessThanOrEqual(1);
@@ -381,7 +382,7 @@ describe('A1111 simulator', () => {
 describe('A1111 simulator start-up and model load', () => {
   it('refuses connections until startupDelayMs, then pays the first model load', async () => {
     const t0 = performance.now();
-    const sim = await startSimulator({ port: 0, startupDelayMs: 400, firstLoadDelayMs: 300, stepMs: 1 });
+    const sim = await startSimulator({ port: 0, startupDelayMs: 400, firstLoadDelayMs: 1500, stepMs: 1 });
     try {
       const api = client(sim.url);
       const refused = await axiosError(api.get('/sdapi/v1/sd-models'));
@@ -393,20 +394,20 @@ describe('A1111 simulator start-up and model load', () => {
       // interrupt during the model load: nothing sampled, 200 with no images
       const g0 = performance.now();
       const gen = api.post<GenResponse>('/sdapi/v1/txt2img', { steps: 5, width: 64, height: 64 });
-      await new Promise((r) => setTimeout(r, 100));
+      await until(() => sim.requests.some((r) => r.path === '/sdapi/v1/txt2img'), 'the generation at the simulator'); // it loads for 1.5 s
       const prog = await api.get<ProgressBody>('/sdapi/v1/progress');
       expect(prog.data.state.job_count).toBe(-1);
       await api.post('/sdapi/v1/interrupt');
       const res = await gen;
       expect(res.status).toBe(200);
       expect(res.data.images).toEqual([]);
-      expect(performance.now() - g0).toBeGreaterThanOrEqual(290);
+      expect(performance.now() - g0).toBeGreaterThanOrEqual(1490);
 
       // model now loaded: no extra delay
       const g1 = performance.now();
       const again = await api.post<GenResponse>('/sdapi/v1/txt2img', { steps: 5, width: 64, height: 64 });
       expect(again.data.images).toHaveLength(1);
-      expect(performance.now() - g1).toBeLessThan(250);
+      expect(performance.now() - g1).toBeLessThan(1000); // not the 1.5 s load again
     } finally {
       await sim.close();
     }
