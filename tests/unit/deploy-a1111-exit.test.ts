@@ -83,7 +83,7 @@ describe('A1111Client with A1111_PID', () => {
     const { a1111 } = client(port, { A1111_PID: String(pid), A1111_READY_TIMEOUT_S: '60' });
     const t0 = performance.now();
     const err = await a1111.waitReady().catch((e: unknown) => e);
-    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(performance.now() - t0).toBeLessThan(5000); // at once, not after A1111_READY_TIMEOUT_S=60
     expect(err).toBeInstanceOf(A1111ExitedError);
     expect(err).toBeInstanceOf(A1111Error);
     expect((err as A1111ExitedError).pid).toBe(pid);
