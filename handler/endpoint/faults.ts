@@ -65,6 +65,8 @@ export interface EndpointStats {
   refusedResults: number;
   /** Ids of the jobs whose recorded final job-done carried `isStream=true`. */
   streamFinalJobIds: string[];
+  /** Ids of the jobs whose recorded final body carried `"stopPod": true`. */
+  stopPodJobIds: string[];
 }
 
 /**

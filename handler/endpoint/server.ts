@@ -143,7 +143,7 @@ export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEn
   app.addContentTypeParser('*', readRawBody);
   installErrorHandling(app, log);
   registerPublicApi(app, { store, log, apiKey: opts.apiKey, streamHoldMs: o.streamHoldMs, executionTimeoutDefaultMs: o.executionTimeoutDefaultMs });
-  const counters: WorkerApiCounters = { refusedResults: 0, streamFinalJobIds: [] };
+  const counters: WorkerApiCounters = { refusedResults: 0, streamFinalJobIds: [], stopPodJobIds: [] };
   registerWorkerApi(app, {
     store,
     log,
@@ -190,6 +190,7 @@ export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEn
         lateResults: r.late,
         refusedResults: counters.refusedResults,
         streamFinalJobIds: [...counters.streamFinalJobIds],
+        stopPodJobIds: [...counters.stopPodJobIds],
       };
     },
     close() {

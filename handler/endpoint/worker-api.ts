@@ -34,6 +34,8 @@ export interface WorkerApiCounters {
   refusedResults: number;
   /** Ids of the jobs whose recorded final job-done carried `isStream=true` (after job-stream posts). */
   streamFinalJobIds: string[];
+  /** Ids of the jobs whose recorded final body had `"stopPod": true` (RunPod's refresh_worker; spec §11). */
+  stopPodJobIds: string[];
 }
 
 /**
@@ -172,7 +174,10 @@ export function registerWorkerApi(app: FastifyInstance, o: WorkerApiOptions): vo
       }
     }
     const outcome = store.workerDone(jobId, workerId, body);
-    if (outcome.kind === 'applied' && body.status !== 'IN_PROGRESS' && queryParam(req, 'isStream') === 'true') o.counters.streamFinalJobIds.push(jobId);
+    if (outcome.kind === 'applied' && body.status !== 'IN_PROGRESS') {
+      if (queryParam(req, 'isStream') === 'true') o.counters.streamFinalJobIds.push(jobId);
+      if (body.stopPod === true) o.counters.stopPodJobIds.push(jobId);
+    }
     return answer(reply, jobId, 'job-done', outcome);
   });
 

@@ -734,6 +734,7 @@ describe('local RunPod endpoint emulator: seeded fault injection', () => {
       lateResults: 0,
       refusedResults: 0,
       streamFinalJobIds: [],
+      stopPodJobIds: [],
     });
     // Every kind shows up, at roughly the rate asked for.
     for (const k of ['status500', 'status429', 'garbage', 'reset']) expect(count('take', k)).toBeGreaterThan(0);
@@ -795,6 +796,7 @@ describe('local RunPod endpoint emulator: seeded fault injection', () => {
       lateResults: 0,
       refusedResults: 0,
       streamFinalJobIds: [],
+      stopPodJobIds: [],
     });
   });
 });
