@@ -105,11 +105,11 @@ describe('outputs to S3 through the local endpoint', () => {
     await expectSameImages(r.output!.images!, base64Images, 'env-bucket', r.id);
   });
 
-  it('a result over MAX_RESULT_MB without upload FAILS with the size and how to configure a bucket (never lost silently)', async () => {
+  it('a result over MAX_RESULT_MB_SYNC (a /runsync job) without upload FAILS with the size and how to configure a bucket (never lost silently)', async () => {
     const big = { api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: { prompt: 'big', steps: 1, width: 1024, height: 1024, batch_size: 16, seed: 1 }, output: 'base64' };
     const r = await runSync({ input: big });
     expect(r.status).toBe('FAILED');
-    expect(r.error).toMatch(/^result too large to return: \d+\.\d MB \(\d+ bytes\) as JSON is over the limit of 19 MiB \(19922944 bytes, MAX_RESULT_MB=19\); RunPod loses results over ~20 MB\. /);
+    expect(r.error).toMatch(/^result too large to return: \d+\.\d MB \(\d+ bytes\) as JSON is over the limit of 19 MiB \(19922944 bytes, MAX_RESULT_MB_SYNC=19\); RunPod refuses results over 20 MB for a \/runsync job\. /);
     expect(r.error).toMatch(WIRED ? /This job asked for "output": "base64": leave it out/ : /configure a bucket: set BUCKET_ENDPOINT_URL/);
   });
 
