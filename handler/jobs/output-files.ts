@@ -26,10 +26,10 @@
  * (and links, never their targets), then the new folders once empty, deepest first (a configured folder A1111
  * created during the job included). A folder that existed before is never removed, nor anything outside them. A
  * folder that is A1111's data dir or contains it is refused (a setting such as `.` would expose models and config).
- * While another job is running (several backends share the folders), what is new is kept aside and removed at the next end when no other
- * job runs (files unmodified for `settleMs` go at once), so a file A1111 is still writing (`.tmp`, the `.jpg`/`.txt`
- * that follow) is never pulled from under it. A job the worker stopped (cancel, timeout) may still be saving in
- * A1111 after its end: what it writes later stays.
+ * While another job is running (several backends share the folders), what is new is kept aside and removed at the
+ * next end when no other job runs (files unmodified for `settleMs` go at once), so a file A1111 is still writing
+ * (`.tmp`, the `.jpg`/`.txt` that follow) is never pulled from under it. A job the worker stopped (cancel, timeout)
+ * may still be saving in A1111 after its end: what it writes later stays.
  * A backend whose data dir is not readable here (A1111 on another machine) is logged once and skipped.
  */
 import { lstat, readdir, realpath, rmdir, stat, unlink } from 'node:fs/promises';
