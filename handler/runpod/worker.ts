@@ -7,7 +7,7 @@
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import type { AxiosInstance, AxiosError } from 'axios';
 import type { ResultRetryConfig } from '../config.js';
-import type { Log } from '../log.js';
+import { withBatchId, type Log } from '../log.js';
 import type { Heartbeat } from './heartbeat.js';
 import { postResult } from './http.js';
 import { RawJson, refusedResultBody, resultFromError, resultFromOutput, serializeResult, serializeResultParts, type WorkerIdentity } from './result.js';
@@ -217,7 +217,7 @@ export class WorkerRuntime {
         this.o.log.info(`Jobs in queue: ${outcome.jobs.length}`);
         // A job returned by a take that raced with stop() is still run: the platform considers it ours.
         for (const job of outcome.jobs) {
-          const running: Promise<void> = this.runJob(job).finally(() => {
+          const running: Promise<void> = withBatchId(job.batchId, () => this.runJob(job)).finally(() => {
             this.active.delete(running);
             this.wake();
           });

@@ -81,11 +81,16 @@ describe('platform mode with RUNPOD_ENDPOINT_ID: JSON lines as RunPod reads them
       const w = startWorker(platform.env('w-log-json', { A1111_URL: sim.url, RUNPOD_ENDPOINT_ID: 'ep1', RUNPOD_LOG_LEVEL: 'INFO', RUNPOD_DEBUG_LEVEL: 'ERROR', RESULT_POST_MIN_DELAY_MS: '20' }));
       platform.enqueue({ id: 'log-u1', input: TINY });
       await platform.waitForResult('log-u1');
+      // A job of a batch: its lines carry runpod-python 1.12's `[batchId=…] ` prefix.
+      platform.enqueue({ id: 'log-b1', input: TINY, batchId: 'batch-7' });
+      await platform.waitForResult('log-b1');
       w.child.kill('SIGTERM');
       expect(await w.exited).toBe(0);
       const lines = jsonLines(w.stdout());
       expect(lines).toContain('{"requestId": "log-u1", "message": "Started.", "level": "INFO"}');
       expect(lines).toContain('{"requestId": "log-u1", "message": "Finished.", "level": "INFO"}');
+      expect(lines).toContain('{"requestId": "log-b1", "message": "[batchId=batch-7] Started.", "level": "INFO"}');
+      expect(lines.filter((l) => l.includes('"log-u1"')).every((l) => !l.includes('[batchId='))).toBe(true);
       for (const l of lines) {
         expect(Object.keys(JSON.parse(l) as object), l).toEqual(['requestId', 'message', 'level']);
         expect(l, 'json.dumps separators').toMatch(/^\{"requestId": (null|"[^"]*"), "message": ".*", "level": "(TRACE|DEBUG|INFO|WARN|ERROR)"\}$/);
