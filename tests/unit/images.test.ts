@@ -199,12 +199,10 @@ describe('checkBase64Image: the base64 text', () => {
     expect(checkBase64Image(b64(pngHeaderOnly(9000, 9000)), { ...LIMITS, maxImageSide: 9000 })).toMatchObject({ width: 9000 });
   });
 
-  it('stays cheap on 15 MB images: raw, and in MIME lines', () => {
+  it('reads 15 MB images, raw and in MIME lines: header, size and decoded bytes (speed belongs to npm run bench)', () => {
     const big = Buffer.concat([pngHeaderOnly(4096, 4096), Buffer.alloc(15 * 1024 * 1024)]);
-    for (const [text, budgetMs] of [[b64(big), 300], [b64Lines(big), 600]] as const) {
-      const t0 = performance.now();
+    for (const text of [b64(big), b64Lines(big)]) {
       expect(checkBase64Image(text, LIMITS)).toEqual({ format: 'PNG', width: 4096, height: 4096, bytes: big.length });
-      expect(performance.now() - t0).toBeLessThan(budgetMs);
     }
   });
 });
