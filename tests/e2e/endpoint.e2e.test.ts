@@ -9,11 +9,10 @@ import { PNG } from 'pngjs';
 import runpodSdk from 'runpod-sdk';
 import { SEED_004 } from '../helpers/fixtures.js';
 import { startSimProcess, type SimProcess } from '../helpers/sim-process.js';
-import { sleep, until } from '../helpers/wait.js';
+import { FINAL_STATES as FINAL, sleep, until, untilFinal } from '../helpers/wait.js';
 import { startServeApi, type WorkerProcess } from '../helpers/worker-process.js';
 
 const KEY = 'e2e-key';
-const FINAL = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
 
 interface StatusBody {
   id: string;
@@ -46,17 +45,7 @@ async function api(method: string, path: string, body?: unknown, headers: Record
   return { status: r.status, body: text ? JSON.parse(text) : {} };
 }
 
-async function waitFinal(id: string, ms = 30_000): Promise<StatusBody> {
-  let last = '';
-  return until(
-    async () => {
-      const s = (await endpoint.status(id)) as StatusBody;
-      last = s.status;
-      return FINAL.includes(s.status) ? s : null;
-    },
-    { timeoutMs: ms, everyMs: 50, what: `job ${id} to be final`, state: () => last },
-  );
-}
+const waitFinal = (id: string, ms = 30_000): Promise<StatusBody> => untilFinal<StatusBody>((i) => endpoint.status(i), id, ms);
 
 async function waitStatus(id: string, status: string, ms = 10_000): Promise<void> {
   await until(async () => ((await endpoint.status(id)) as StatusBody).status === status, { timeoutMs: ms, everyMs: 25, what: `job ${id} to reach ${status}` });

@@ -8,10 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
 import type { SimProcess } from '../helpers/sim-process.js';
 import { startLocalStack, type LocalStack, type SdkEndpoint } from '../helpers/local-stack.js';
-import { until } from '../helpers/wait.js';
+import { untilFinal } from '../helpers/wait.js';
 
 const KEY = 'e2e-sdcn-key';
-const FINAL = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
 
 interface StatusBody {
   id: string;
@@ -30,17 +29,7 @@ function png64(): string {
   return PNG.sync.write(png).toString('base64');
 }
 
-async function waitFinal(id: string, ms = 30_000): Promise<StatusBody> {
-  let last = '';
-  return until(
-    async () => {
-      const s = (await endpoint.status(id)) as StatusBody;
-      last = s.status;
-      return FINAL.includes(s.status) ? s : null;
-    },
-    { timeoutMs: ms, everyMs: 50, what: `job ${id} to be final`, state: () => last },
-  );
-}
+const waitFinal = (id: string, ms = 30_000): Promise<StatusBody> => untilFinal<StatusBody>((i) => endpoint.status(i), id, ms);
 
 beforeAll(async () => {
   stack = await startLocalStack({ simArgs: ['--step-ms', '1'], env: { RUNPOD_DEBUG_LEVEL: 'INFO' }, apiKey: KEY });

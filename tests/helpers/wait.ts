@@ -53,3 +53,22 @@ export async function until<T>(cond: () => T | Promise<T>, opts: UntilOptions | 
 
 /** Epoch ms with sub-ms precision, the clock of the platform's and the ping recorder's records. */
 export const now = (): number => performance.timeOrigin + performance.now();
+
+/** The final job states of RunPod's `/status` (docs "Job states"). */
+export const FINAL_STATES: readonly string[] = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
+
+/**
+ * Polls `status(id)` (e.g. runpod-sdk's `endpoint.status`) every 50 ms until the job is in a final state; returns
+ * that status body. Throws after `timeoutMs` (default 30 000) naming the last state seen.
+ */
+export async function untilFinal<T extends { status: string }>(status: (id: string) => Promise<unknown>, id: string, timeoutMs = 30_000): Promise<T> {
+  let last = '';
+  return until(
+    async () => {
+      const s = (await status(id)) as T;
+      last = s.status;
+      return FINAL_STATES.includes(s.status) ? s : null;
+    },
+    { timeoutMs, everyMs: 50, what: `job ${id} to be final`, state: () => last },
+  );
+}
