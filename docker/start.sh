@@ -4,6 +4,11 @@
 # 1. Picks the checkpoint: --ckpt <baked /model.safetensors> when that file is non-empty, --ckpt-dir
 #    <volume>/models/Stable-diffusion (network volume) when it exists or when nothing is baked; A1111_CKPT /
 #    A1111_CKPT_DIR override both.
+#    The volume's other model folders (<volume>/models/Lora, VAE, embeddings, ControlNet, adetailer) go to A1111 by
+#    its flags (--lora-dir, --vae-dir, --embeddings-dir, --controlnet-dir) or, for ADetailer (no flag), as links in
+#    $A1111_DIR/models/adetailer; a missing folder is a log line. MODELS_DEBUG=true lists every folder's models.
+#    BACKEND (a1111 | forge) picks the flags: Forge gets the same headless flags (same /sdapi/v1 API), its built-in
+#    ControlNet's --controlnet-dir, and A1111_EXTRA_ARGS without the A1111 memory/attention flags it refuses.
 # 2. Launches A1111 with the headless flags (API only, loopback only: no --listen; no install, no download), its
 #    stdout and stderr sent to this container's stdout, each line prefixed "[a1111] ".
 #    Several backends (A1111_URLS, one A1111 per GPU): one A1111 per URL, the i-th (0-based) on that URL's port with
@@ -24,6 +29,8 @@
 #   A1111_API_AUTH                     user:password: passed to A1111 as --api-auth (the worker sends it)
 #   A1111_BAKED_CKPT [/model.safetensors]  where the image's baked checkpoint is
 #   A1111_VOLUME [/runpod-volume]      the network volume's mount path
+#   BACKEND [detected]                 a1111 or forge (the image sets it; unset: forge when $A1111_DIR/modules_forge exists)
+#   MODELS_DEBUG [false]               true: log each model folder, whether it exists, its files by extension, first names
 #   A1111_DIR [/stable-diffusion-webui]    A1111's folder (A1111 runs there)
 #   A1111_LAUNCH [$A1111_DIR/venv/bin/python -u $A1111_DIR/webui.py]  command that starts A1111 (tests use a fake)
 #   WORKER_DIR [/app]                  the worker's folder (its cwd: ./test_input.json is read from there)
@@ -134,6 +141,28 @@ else
 fi
 n=${#ports[@]}
 
+# --- the backend ------------------------------------------------------------------------------------------------
+# The backend the image installed in A1111_DIR (the image sets BACKEND): a1111 (AUTOMATIC1111) or forge (Forge, which
+# has a modules_forge folder). Unset: whichever is installed.
+trim "${BACKEND:-}"
+backend="${REPLY,,}"
+if [[ -z "$backend" ]]; then
+  if [[ -d "$A1111_DIR/modules_forge" ]]; then backend=forge; else backend=a1111; fi
+fi
+case "$backend" in
+  a1111)
+    [[ ! -d "$A1111_DIR/modules_forge" ]] ||
+      die "BACKEND=a1111 but $A1111_DIR is Forge (it has modules_forge): set BACKEND=forge, or unset it"
+    ;;
+  forge)
+    [[ -d "$A1111_DIR/modules_forge" || ! -d "$A1111_DIR/modules" ]] ||
+      die "BACKEND=forge but $A1111_DIR is A1111 (no modules_forge folder): set BACKEND=a1111, or unset it"
+    ;;
+  *) die "BACKEND=\"${BACKEND:-}\" is not a backend: allowed a1111 or forge" ;;
+esac
+if [[ "$backend" == forge ]]; then backend_name=Forge; else backend_name=A1111; fi
+log "backend: $backend_name ($A1111_DIR; BACKEND=${BACKEND:-unset, detected})"
+
 # --- the checkpoint: baked in the image, or on the network volume -----------------------------------------------
 ckpt_args=()
 volume_ckpts="$volume/models/Stable-diffusion"
@@ -158,11 +187,170 @@ elif ((${#ckpt_args[@]} == 0)); then
     "A1111 will start without a model and the worker's warm-up will fail."
 fi
 
-# Other model folders of the network volume, when present.
+# --- the other model folders of the network volume ----------------------------------------------------------------
+# RunPod's layout (worker-a1111's and A1111's own folder names) under <volume>/models: each folder that exists is
+# passed to the backend by its flag (LoRA, VAE, embeddings, ControlNet) or linked into A1111's models folder
+# (ADetailer, which has no flag); a missing one is one log line, never an error. MODELS_DEBUG lists what is where.
 model_args=()
-[[ -d "$volume/models/Lora" ]] && model_args+=(--lora-dir "$volume/models/Lora")
-[[ -d "$volume/models/VAE" ]] && model_args+=(--vae-dir "$volume/models/VAE")
-[[ -d "$volume/embeddings" ]] && model_args+=(--embeddings-dir "$volume/embeddings")
+vol_models="$volume/models"
+a1111_models="$A1111_DIR/models"
+
+# count_models DIR → REPLY: "<n> files (<n> .ext, …): first, names, …" for DIR's files (recursive, links followed,
+# hidden files skipped), or "empty".
+count_models() {
+  local d="$1" f ext names=() total=0
+  local -A by_ext=()
+  while IFS= read -r f; do
+    [[ -n "$f" ]] || continue
+    total=$((total + 1))
+    ext="${f##*/}"
+    if [[ "$ext" == *.* ]]; then ext=".${ext##*.}"; else ext="(no extension)"; fi
+    by_ext["$ext"]=$((${by_ext["$ext"]:-0} + 1))
+    ((${#names[@]} >= 5)) || names+=("$f")
+  done < <(find -L "$d" -type f ! -name '.*' -printf '%P\n' 2>/dev/null | LC_ALL=C sort || true)
+  if ((total == 0)); then REPLY="empty"; return; fi
+  local counts="" e n shown=""
+  for e in $(printf '%s\n' "${!by_ext[@]}" | LC_ALL=C sort); do counts+="${counts:+, }${by_ext[$e]} $e"; done
+  for n in "${names[@]}"; do shown+="${shown:+, }$n"; done
+  ((total <= 5)) || shown+=", …"
+  REPLY="$total files ($counts): $shown"
+}
+
+# debug_folder WHAT DIR: with MODELS_DEBUG, one line: DIR, whether it exists, its model files.
+debug_folder() {
+  [[ "$models_debug" == 1 ]] || return 0
+  if [[ -d "$2" ]]; then
+    count_models "$2"
+    log "models debug: $1 $2: exists, $REPLY"
+  else
+    log "models debug: $1 $2: missing"
+  fi
+}
+
+# volume_folder DIR… → REPLY: the first DIR that is a folder, else "".
+volume_folder() {
+  local d
+  REPLY=""
+  for d in "$@"; do
+    if [[ -d "$d" ]]; then REPLY="$d"; return; fi
+  done
+}
+
+# link_adetailer SRC: links each .pt/.pth model of SRC (recursive; ADetailer scans <models>/adetailer for these) into
+# A1111's models/adetailer, a name already there left alone; logs what it did, never fails.
+link_adetailer() {
+  local src="$1" dest="$a1111_models/adetailer" f name linked=0 kept=0
+  if ! mkdir -p "$dest" 2>/dev/null; then
+    log "warning: models: cannot create $dest: ADetailer models of $src not linked."
+    return 0
+  fi
+  while IFS= read -r f; do
+    [[ -n "$f" ]] || continue
+    name="${f##*/}"
+    if [[ -L "$dest/$name" && "$(readlink "$dest/$name")" == "$f" ]]; then
+      linked=$((linked + 1))
+    elif [[ -e "$dest/$name" || -L "$dest/$name" ]]; then
+      kept=$((kept + 1))
+    elif ln -s "$f" "$dest/$name" 2>/dev/null; then
+      linked=$((linked + 1))
+    else
+      log "warning: models: cannot link $f into $dest."
+    fi
+  done < <(find -L "$src" -type f \( -name '*.pt' -o -name '*.pth' \) ! -name '.*' 2>/dev/null | LC_ALL=C sort || true)
+  local note=""
+  ((kept == 0)) || note=" ($kept of the same name already there, kept)"
+  log "models: ADetailer: $src → $linked models linked into $dest$note"
+}
+
+models_debug=0
+case "${MODELS_DEBUG:-false}" in
+  1 | true | TRUE | True | yes | YES | on | ON) models_debug=1 ;;
+esac
+
+if [[ ! -d "$volume" ]]; then
+  log "models: no network volume at $volume: only the image's models (in $a1111_models)."
+elif [[ ! -d "$vol_models" ]]; then
+  log "models: network volume at $volume, but no $vol_models folder: only the image's models (in $a1111_models)."
+else
+  # LoRA, VAE, embeddings: A1111's own flags (Forge has the same ones).
+  volume_folder "$vol_models/Lora"
+  if [[ -n "$REPLY" ]]; then
+    model_args+=(--lora-dir "$REPLY")
+    log "models: LoRAs: $REPLY (--lora-dir)"
+  else
+    log "models: no $vol_models/Lora: LoRAs from $a1111_models/Lora only."
+  fi
+  volume_folder "$vol_models/VAE"
+  if [[ -n "$REPLY" ]]; then
+    model_args+=(--vae-dir "$REPLY")
+    log "models: VAEs: $REPLY (--vae-dir)"
+  else
+    log "models: no $vol_models/VAE: VAEs from $a1111_models/VAE only."
+  fi
+  # embeddings: <volume>/models/embeddings, or <volume>/embeddings (this worker's earlier layout).
+  volume_folder "$vol_models/embeddings" "$volume/embeddings"
+  if [[ -n "$REPLY" ]]; then
+    model_args+=(--embeddings-dir "$REPLY")
+    log "models: embeddings: $REPLY (--embeddings-dir)"
+  else
+    log "models: no $vol_models/embeddings (nor $volume/embeddings): embeddings from $A1111_DIR/embeddings only."
+  fi
+  # ControlNet: --controlnet-dir, an extra folder next to models/ControlNet; Forge has it built in, A1111 only with
+  # the sd-webui-controlnet extension (A1111 refuses a flag no extension defines, and exits).
+  volume_folder "$vol_models/ControlNet"
+  if [[ -z "$REPLY" ]]; then
+    log "models: no $vol_models/ControlNet: ControlNet models from $a1111_models/ControlNet only."
+  elif [[ "$backend" == forge || -d "$A1111_DIR/extensions/sd-webui-controlnet" ]]; then
+    model_args+=(--controlnet-dir "$REPLY")
+    log "models: ControlNet: $REPLY (--controlnet-dir)"
+  else
+    log "models: $REPLY found, but ControlNet is not installed ($A1111_DIR/extensions/sd-webui-controlnet): not used."
+  fi
+  # ADetailer: no flag (its extra folder is a UI setting): its models are linked into <A1111>/models/adetailer.
+  volume_folder "$vol_models/adetailer"
+  if [[ -z "$REPLY" ]]; then
+    log "models: no $vol_models/adetailer: ADetailer models from $a1111_models/adetailer only."
+  elif [[ -d "$A1111_DIR/extensions/adetailer" ]]; then
+    link_adetailer "$REPLY"
+  else
+    log "models: $REPLY found, but ADetailer is not installed ($A1111_DIR/extensions/adetailer): not used."
+  fi
+  # A folder named like a known one but in another case (A1111's names are case-sensitive on Linux).
+  for d in "$vol_models"/*/; do
+    [[ -d "$d" ]] || continue
+    d="${d%/}"
+    d="${d##*/}"
+    for known in Stable-diffusion Lora VAE embeddings ControlNet adetailer; do
+      if [[ "$d" != "$known" && "${d,,}" == "${known,,}" ]]; then
+        log "warning: models: $vol_models/$d is not used: the folder must be named $known (names are case-sensitive)."
+      fi
+    done
+  done
+fi
+
+if [[ "$models_debug" == 1 ]]; then
+  log "models debug: BACKEND=$backend, volume $volume ($([[ -d "$volume" ]] && echo mounted || echo 'not mounted'))"
+  if [[ -s "$baked" ]]; then log "models debug: baked checkpoint $baked: $(stat -L -c %s "$baked" 2>/dev/null || echo '?') bytes"; fi
+  for name in Stable-diffusion Lora VAE embeddings ControlNet adetailer; do
+    debug_folder "volume $name" "$vol_models/$name"
+    if [[ "$name" == embeddings ]]; then
+      [[ ! -d "$volume/embeddings" ]] || debug_folder "volume embeddings (legacy)" "$volume/embeddings"
+      debug_folder "image embeddings" "$A1111_DIR/embeddings"
+    else
+      debug_folder "image $name" "$a1111_models/$name"
+    fi
+  done
+  if [[ -d "$vol_models" ]]; then
+    others=()
+    for d in "$vol_models"/*/; do
+      [[ -d "$d" ]] || continue
+      d="${d%/}"
+      d="${d##*/}"
+      case "$d" in Stable-diffusion | Lora | VAE | embeddings | ControlNet | adetailer) ;; *) others+=("$d") ;; esac
+    done
+    ((${#others[@]} == 0)) || log "models debug: other folders in $vol_models (not passed to A1111): ${others[*]}"
+  fi
+fi
 
 # --- A1111's command line ------------------------------------------------------------------------------------------
 # Headless flags (spec a1111 §2.1): API only, on loopback (no --listen), nothing installed, downloaded or checked.
@@ -183,6 +371,36 @@ for a in "${extra[@]}"; do
       log "warning: A1111_EXTRA_ARGS has $a: A1111 then listens beyond loopback; the worker needs only 127.0.0.1." ;;
   esac
 done
+# Per backend: Forge exits at start-up on A1111's memory flags (its memory management is automatic) and picks its
+# attention itself (xformers when installed); A1111 exits on Forge's own flags (an unknown flag is an argparse error).
+if [[ "$backend" == forge ]]; then
+  kept=()
+  for a in "${extra[@]}"; do
+    case "$a" in
+      --medvram | --medvram-sdxl)
+        log "A1111_EXTRA_ARGS: $a dropped: Forge refuses it (its memory management is automatic)." ;;
+      --lowvram)
+        log "A1111_EXTRA_ARGS: --lowvram → --always-offload-from-vram (Forge refuses --lowvram; this is its equivalent)."
+        kept+=(--always-offload-from-vram) ;;
+      --xformers | --force-enable-xformers | --opt-sdp-attention | --opt-sdp-no-mem-attention | --opt-split-attention | --opt-sub-quad-attention)
+        log "A1111_EXTRA_ARGS: $a dropped: Forge chooses its attention itself (xformers when installed);" \
+          "its own flags: --attention-pytorch, --attention-split, --attention-quad, --disable-xformers." ;;
+      *) kept+=("$a") ;;
+    esac
+  done
+  extra=("${kept[@]}")
+else
+  for a in "${extra[@]}"; do
+    case "$a" in
+      --always-offload-from-vram | --always-gpu | --always-high-vram | --always-normal-vram | --always-low-vram | \
+        --always-no-vram | --always-cpu | --attention-split | --attention-quad | --attention-pytorch | \
+        --disable-xformers | --cuda-malloc | --cuda-stream | --pin-shared-memory | --forge-ref-a1111-home | \
+        --unet-in-* | --vae-in-* | --clip-in-* | --all-in-fp16 | --all-in-fp32)
+        die "A1111_EXTRA_ARGS has $a, a Forge flag: A1111 refuses it and exits (remove it, or use a Forge image," \
+          "BACKEND=forge)" ;;
+    esac
+  done
+fi
 # a1111_args PORT → args: A1111's whole command line after the launcher, for the backend on PORT.
 a1111_args() {
   args=("${headless[@]}" "$1" "${ckpt_args[@]}" "${model_args[@]}" "${auth_args[@]}" "${extra[@]}")
