@@ -2,7 +2,9 @@
  * Lint of the Dockerfile, .dockerignore and docker/start.sh, written in TS because no Docker engine runs here
  * (issue 7 item 1): every FROM pinned to an exact version tag or a digest (never `latest`, never untagged), every
  * stage named, every COPY/ADD source present in the repository and not excluded by .dockerignore (or taken
- * `--from=` a stage defined above), A1111 v1.10.1 pinned by commit with the maintained Stable Diffusion fork,
+ * `--from=` a stage defined above), every `git clone` pinned to a 40-hex commit (a checkout of an ARG whose default
+ * is 40 hex), A1111 v1.10.1 pinned by commit with the maintained Stable Diffusion fork, the variants (BACKEND
+ * a1111|forge, CUDA cu121|cu128: `FROM <prefix>-${ARG}` picks a stage above), the ControlNet / ADetailer extensions,
  * requirements installed at build time, and start.sh's headless flags.
  */
 import { readFileSync, statSync, existsSync } from 'node:fs';
@@ -151,6 +153,44 @@ const stage = (name: string): Stage => {
 };
 const runs = (s: Stage): string[] => s.body.filter((i) => i.keyword === 'RUN').map((i) => i.args);
 
+/** `ARG NAME[=default]` → [NAME, default]; the default unquoted (undefined when there is none). */
+function argOf(ins: Instruction): [string, string | undefined] {
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$/s.exec(ins.args);
+  if (!m) throw new Error(`line ${ins.line}: cannot read ARG ${ins.args}`);
+  const v = m[2];
+  return [m[1]!, v === undefined ? undefined : /^"(.*)"$/s.test(v) ? (JSON.parse(v) as string) : v];
+}
+
+/** The ARGs declared before the first FROM (usable in FROM lines), with their defaults. */
+const globalArgs = new Map(instrs.slice(0, instrs.findIndex((i) => i.keyword === 'FROM')).filter((i) => i.keyword === 'ARG').map(argOf));
+/** The ARGs a stage declares, with their defaults (a bare `ARG NAME` takes the global default). */
+const stageArgs = (s: Stage): Map<string, string | undefined> =>
+  new Map(s.body.filter((i) => i.keyword === 'ARG').map(argOf).map(([k, v]): [string, string | undefined] => [k, v ?? globalArgs.get(k)]));
+
+/** `FROM <image>` with `${NAME}` / `$NAME` replaced by the global ARGs' values (`values` wins over the defaults). */
+function expandFrom(image: string, values: Record<string, string> = {}): string {
+  return image.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (_, a?: string, b?: string) => {
+    const name = (a ?? b)!;
+    if (!globalArgs.has(name)) throw new Error(`FROM ${image}: ${name} is not an ARG declared before the first FROM`);
+    return values[name] ?? globalArgs.get(name) ?? '';
+  });
+}
+
+/**
+ * The `git clone URL DIR` commands of a RUN and the ref each DIR is then checked out at (`git -C DIR checkout REF`,
+ * REF a literal or "$ARG"); a clone without a checkout gets ref undefined.
+ */
+function clones(run: string): { url: string; dir: string; ref: string | undefined }[] {
+  const out: { url: string; dir: string; ref: string | undefined }[] = [];
+  for (const m of run.matchAll(/git clone\s+(?:--[\w-]+(?:=\S+)?\s+)*(\S+)\s+(\S+)/g)) {
+    const dir = m[2]!.replace(/^"|"$/g, '');
+    const esc = dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const co = new RegExp(`git -C "?${esc}"? checkout ("[^"]*"|[^\\s;&|]+)`).exec(run.slice(m.index));
+    out.push({ url: m[1]!, dir, ref: co?.[1]!.replace(/^"|"$/g, '') });
+  }
+  return out;
+}
+
 describe('the lint itself', () => {
   it('reads continuations, comments, FROM … AS, COPY flags and JSON forms, ENV pairs', () => {
     const ins = parseDockerfile('# c\nFROM a:1.2.3 AS x\nRUN one \\\n  # inner comment\n  two\nCOPY --from=x --chown=1:1 /a /b ./\nCOPY ["a b", "c"]\nENV A=1 B="x y"\n');
@@ -161,6 +201,14 @@ describe('the lint itself', () => {
     expect(envPairs(ins[4]!)).toEqual({ A: '1', B: 'x y' });
     expect(stagesOf(ins)[0]).toMatchObject({ name: 'x', image: 'a:1.2.3' });
     expect(() => parseDockerfile('RUN a \\\n')).toThrow(/continuation/);
+    expect(argOf({ line: 1, keyword: 'ARG', args: 'A="x y"' })).toEqual(['A', 'x y']);
+    expect(argOf({ line: 1, keyword: 'ARG', args: 'B' })).toEqual(['B', undefined]);
+  });
+  it('finds each git clone and the commit its folder is checked out at', () => {
+    expect(clones('git clone https://x/a.git /a && git -C /a checkout "$A_COMMIT" && git clone --depth=1 https://x/b.git b')).toEqual([
+      { url: 'https://x/a.git', dir: '/a', ref: '$A_COMMIT' },
+      { url: 'https://x/b.git', dir: 'b', ref: undefined },
+    ]);
   });
   it('tells pinned references from floating ones', () => {
     for (const ok of ['node:24.11.1-bookworm-slim', 'alpine:3.20.3', 'nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04', `busybox@sha256:${'a'.repeat(64)}`, 'reg.io:5000/x/y:1.0.0'])
@@ -181,21 +229,115 @@ describe('the lint itself', () => {
 });
 
 describe('Dockerfile', () => {
-  it('has named stages build → model → runtime, the runtime one last', () => {
-    expect(stages.map((s) => s.name)).toEqual(['build', 'model', 'runtime']);
+  it('has named stages build → model → extension models → CUDA bases → system → web UIs → runtime, the runtime one last', () => {
+    expect(stages.map((s) => s.name)).toEqual(['build', 'model', 'extension-models', 'cuda-cu121', 'cuda-cu128', 'system', 'webui-a1111', 'webui-forge', 'runtime']);
     expect(new Set(stages.map((s) => s.name)).size).toBe(stages.length);
   });
 
   it('pins every base image to an exact version tag or a digest (never latest, never untagged)', () => {
     const names = new Set<string>();
     for (const s of stages) {
-      const isStage = names.has(s.image);
-      expect(isStage || pinned(s.image), `line ${s.line}: FROM ${s.image} is not pinned`).toBe(true);
+      if (s.image.includes('$')) {
+        // A variant: `FROM <prefix>-${ARG}` names a stage above for the default and for every stage of that prefix.
+        const prefix = s.image.slice(0, s.image.indexOf('$'));
+        expect(prefix, `line ${s.line}: FROM ${s.image}`).toMatch(/^[a-z0-9]+-$/);
+        expect(names.has(expandFrom(s.image)), `line ${s.line}: FROM ${s.image} with the default ARGs is no stage above`).toBe(true);
+      } else {
+        expect(names.has(s.image) || pinned(s.image), `line ${s.line}: FROM ${s.image} is not pinned`).toBe(true);
+      }
       expect(s.image).not.toMatch(/:latest(@|$)/);
       if (s.name) names.add(s.name);
     }
     expect(stage('build').image).toMatch(/^node:\d+\.\d+\.\d+-bookworm-slim$/);
-    expect(stage('runtime').image).toMatch(/^nvidia\/cuda:\d+\.\d+\.\d+-cudnn\d*-runtime-ubuntu22\.04$/);
+    expect(stage('cuda-cu121').image).toMatch(/^nvidia\/cuda:12\.\d+\.\d+-cudnn\d*-runtime-ubuntu22\.04$/);
+    expect(stage('cuda-cu128').image).toMatch(/^nvidia\/cuda:12\.([89]|\d\d)\.\d+-cudnn\d*-runtime-ubuntu22\.04$/);
+    expect(stage('system').image).toBe('cuda-${CUDA}');
+    expect(stage('runtime').image).toBe('webui-${BACKEND}');
+  });
+
+  it('selects the variants by global ARGs: BACKEND a1111|forge (default a1111), CUDA cu121|cu128 (default cu121)', () => {
+    expect(globalArgs.get('BACKEND')).toBe('a1111');
+    expect(globalArgs.get('CUDA')).toBe('cu121');
+    const names = new Set(stages.map((s) => s.name));
+    for (const backend of ['a1111', 'forge']) expect(names.has(expandFrom(stage('runtime').image, { BACKEND: backend }))).toBe(true);
+    for (const cuda of ['cu121', 'cu128']) expect(names.has(expandFrom(stage('system').image, { CUDA: cuda }))).toBe(true);
+    // The image tells start.sh which backend it holds, and where.
+    const rt = stage('runtime');
+    expect(stageArgs(rt).get('BACKEND')).toBe('a1111');
+    const env = Object.assign({}, ...rt.body.filter((i) => i.keyword === 'ENV').map(envPairs)) as Record<string, string>;
+    expect(env.BACKEND).toBe('${BACKEND}');
+    expect(env.A1111_DIR).toBe('/stable-diffusion-webui');
+    expect(startSh).toMatch(/A1111_DIR="\$\{A1111_DIR:-\/stable-diffusion-webui\}"/);
+    expect(runs(rt).join('\n')).toMatch(/case "\$BACKEND" in a1111\|forge\) ;; \*\).*exit 1/);
+  });
+
+  it('cu128: CUDA 12.8 base and torch >= 2.7.0 built for cu128 (Blackwell sm_120); cu121 keeps the web UI\'s own torch pin', () => {
+    const env = (s: Stage): Record<string, string> => Object.assign({}, ...s.body.filter((i) => i.keyword === 'ENV').map(envPairs)) as Record<string, string>;
+    const cmd = env(stage('cuda-cu128')).TORCH_COMMAND ?? '';
+    const torch = /\btorch==(\d+)\.(\d+)\.(\d+)\b/.exec(cmd);
+    expect(torch, cmd).not.toBeNull();
+    expect(Number(torch![1]) * 100 + Number(torch![2])).toBeGreaterThanOrEqual(207);
+    expect(cmd).toMatch(/\btorchvision==\d+\.\d+\.\d+\b/);
+    expect(cmd).toContain('https://download.pytorch.org/whl/cu128');
+    expect(env(stage('cuda-cu121')).TORCH_COMMAND).toBeUndefined();
+  });
+
+  it('pins every git clone to a 40-hex commit (a checkout of an ARG whose default is 40 hex)', () => {
+    let n = 0;
+    for (const s of stages) {
+      const args = stageArgs(s);
+      for (const r of runs(s)) {
+        for (const c of clones(r)) {
+          n++;
+          expect(c.url, `${s.name}: ${c.url}`).toMatch(/^https:\/\/github\.com\/[\w.-]+\/[\w.-]+\.git$/);
+          expect(c.ref, `${s.name}: ${c.url} is not checked out at a commit`).toBeDefined();
+          const arg = /^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$/.exec(c.ref!)?.[1];
+          const commit = arg === undefined ? c.ref : args.get(arg);
+          expect(commit, `${s.name}: ${c.url} at ${c.ref}`).toMatch(/^[0-9a-f]{40}$/);
+        }
+      }
+    }
+    expect(n).toBe(4); // A1111, Forge, ControlNet, ADetailer
+  });
+
+  it('web UIs: A1111 v1.10.1 with the maintained stablediffusion fork; Forge at a pinned commit, with ControlNet built in', () => {
+    const a = stage('webui-a1111');
+    const ca = clones(runs(a).join('\n'));
+    expect(ca.map((c) => [c.url, c.dir])).toEqual([['https://github.com/AUTOMATIC1111/stable-diffusion-webui.git', '/stable-diffusion-webui']]);
+    expect(stageArgs(a).get('A1111_COMMIT')).toBe('82a973c04367123ae98bd9abdf80d9eda9b910e2');
+    const env = Object.assign({}, ...a.body.filter((i) => i.keyword === 'ENV').map(envPairs)) as Record<string, string>;
+    expect(env.STABLE_DIFFUSION_REPO).toBe('https://github.com/w-e-w/stablediffusion.git');
+    expect(env.STABLE_DIFFUSION_COMMIT_HASH).toBe('f16630a927e00098b524d687640719e4eb469b76');
+    const f = stage('webui-forge');
+    expect(clones(runs(f).join('\n')).map((c) => [c.url, c.dir])).toEqual([['https://github.com/lllyasviel/stable-diffusion-webui-forge.git', '/stable-diffusion-webui']]);
+    expect(stageArgs(f).get('FORGE_COMMIT')).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it('extensions: ControlNet (A1111 only) and ADetailer in $A1111_DIR/extensions/<name>; optional baked models', () => {
+    const rt = stage('runtime');
+    const r = runs(rt).join('\n');
+    const cs = clones(r);
+    const cn = cs.find((c) => c.url === 'https://github.com/Mikubill/sd-webui-controlnet.git');
+    const ad = cs.find((c) => c.url === 'https://github.com/Bing-su/adetailer.git');
+    expect(cn?.dir).toBe('extensions/sd-webui-controlnet');
+    expect(ad?.dir).toBe('extensions/adetailer');
+    expect(rt.body.find((i) => i.keyword === 'WORKDIR')?.args).toBe('/stable-diffusion-webui');
+    // ControlNet is cloned for A1111 only: Forge ships it (extensions-builtin/sd_forge_controlnet), checked instead.
+    expect(r).toMatch(/if \[ "\$BACKEND" = a1111 \]; then git clone https:\/\/github\.com\/Mikubill\/sd-webui-controlnet\.git[^;]*; else test -d extensions-builtin\/sd_forge_controlnet; fi/);
+    for (const a of ['CONTROLNET_COMMIT', 'ADETAILER_COMMIT']) expect(stageArgs(rt).get(a), a).toMatch(/^[0-9a-f]{40}$/);
+    // Optional models: empty by default, downloaded in their own stage, copied into the folders the extensions read.
+    const em = stage('extension-models');
+    expect(pinned(em.image)).toBe(true);
+    for (const a of ['CONTROLNET_MODELS', 'ADETAILER_MODELS']) expect(stageArgs(em).get(a), a).toBe('');
+    const er = runs(em).join(' ');
+    expect(er).toMatch(/\$CONTROLNET_MODELS/);
+    expect(er).toMatch(/\$ADETAILER_MODELS/);
+    const copies = rt.body.filter((i) => i.keyword === 'COPY').map(copyParts);
+    for (const dir of ['ControlNet', 'adetailer'])
+      expect(copies.some((c) => c.flags.from === 'extension-models' && c.sources[0] === `/models/${dir}/` && c.dest === `/stable-diffusion-webui/models/${dir}/`), dir).toBe(true);
+    // ADetailer's default detectors are fetched into the HF cache at build time (nothing downloaded at start).
+    expect(stageArgs(rt).get('ADETAILER_HF_MODELS')).toMatch(/face_yolov8n\.pt/);
+    expect(r).toMatch(/hf_hub_download/);
   });
 
   it('takes every COPY/ADD source from the repository (present, not in .dockerignore) or from a stage above', () => {
@@ -248,23 +390,22 @@ describe('Dockerfile', () => {
     expect(r).toMatch(/(: >|touch) \/model\.safetensors/);
   });
 
-  it('runtime stage: Python 3.10 + venv + git, A1111 v1.10.1 by commit, the stablediffusion fork, requirements at build time', () => {
-    const rt = stage('runtime');
-    const r = runs(rt).join('\n');
+  it('system stage: Python 3.10 + venv + git; runtime stage: requirements (extensions\' too) installed at build time', () => {
+    const r = runs(stage('system')).join('\n');
     expect(r).toMatch(/apt-get install[^\n]*\bpython3\.10\b/);
     expect(r).toMatch(/apt-get install[^\n]*\bpython3\.10-venv\b/);
     expect(r).toMatch(/apt-get install[^\n]*\bgit\b/);
-    expect(r).toMatch(/git clone https:\/\/github\.com\/AUTOMATIC1111\/stable-diffusion-webui\.git/);
-    expect(r).toContain('git checkout 82a973c04367123ae98bd9abdf80d9eda9b910e2');
-    const env = Object.assign({}, ...rt.body.filter((i) => i.keyword === 'ENV').map(envPairs)) as Record<string, string>;
-    expect(env.STABLE_DIFFUSION_REPO).toBe('https://github.com/w-e-w/stablediffusion.git');
-    expect(env.STABLE_DIFFUSION_COMMIT_HASH).toBe('f16630a927e00098b524d687640719e4eb469b76');
-    // The prepare step (launch.py … --exit) installs at build time; the run time skips it (--skip-install).
-    const prepare = runs(rt).find((x) => /launch\.py/.test(x));
+    // The prepare step (launch.py … --exit) installs at build time, extensions' install.py included (so it must
+    // come after the extensions are cloned); the run time skips it (--skip-install).
+    const rt = runs(stage('runtime'));
+    const prepareAt = rt.findIndex((x) => /launch\.py/.test(x));
+    const prepare = rt[prepareAt];
     expect(prepare).toBeDefined();
     expect(prepare).toMatch(/--exit\b/);
     expect(prepare).toMatch(/--skip-torch-cuda-test\b/);
     expect(prepare).not.toMatch(/--skip-install\b/);
+    expect(rt.findIndex((x) => /adetailer\.git/.test(x))).toBeLessThan(prepareAt);
+    expect(prepare).toMatch(/import ultralytics, mediapipe/);
   });
 
   it('runtime stage: Node from the build stage, the worker, the baked model, test_input.json, CMD /start.sh', () => {
