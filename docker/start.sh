@@ -210,7 +210,7 @@ count_models() {
   done < <(find -L "$d" -type f ! -name '.*' -printf '%P\n' 2>/dev/null | LC_ALL=C sort || true)
   if ((total == 0)); then REPLY="empty"; return; fi
   local counts="" e n shown=""
-  for e in $(printf '%s\n' "${!by_ext[@]}" | LC_ALL=C sort); do counts+="${counts:+, }${by_ext[$e]} $e"; done
+  while IFS= read -r e; do counts+="${counts:+, }${by_ext[$e]} $e"; done < <(printf '%s\n' "${!by_ext[@]}" | LC_ALL=C sort)
   for n in "${names[@]}"; do shown+="${shown:+, }$n"; done
   ((total <= 5)) || shown+=", …"
   REPLY="$total files ($counts): $shown"
