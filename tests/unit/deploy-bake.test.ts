@@ -1,15 +1,12 @@
 /**
- * docker-bake.json, checked statically (no Docker engine here): the published variants as Buildx bake targets.
- * The bake file is kept in bake's JSON form (bake reads docker-bake.json as it reads HCL) so this test reads exactly
- * what bake reads, with JSON.parse, instead of a hand-written HCL subset parser. Checks: its variables, the default
- * group, each target (after `inherits`) against the Dockerfile (stage, ARGs, the variant stages its BACKEND/CUDA
- * select) and its tag `<registry>/<image>:<version>-<target>`; and that .runpod/hub.json offers Blackwell GPUs only
- * when the image the Hub builds (the Dockerfile's defaults) is the CUDA 12.8 one.
+ * docker-bake.hcl, checked statically (no Docker engine here): the published variants as Buildx bake targets.
+ * The bake file is read with tests/helpers/hcl.ts, a reader of the HCL subset it uses that gives bake's JSON form.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/root.js';
+import { parseBakeHcl } from '../helpers/hcl.js';
 
 const read = (p: string): string => readFileSync(path.join(ROOT, p), 'utf8');
 
@@ -29,7 +26,7 @@ interface BakeFile {
   target: Record<string, BakeTarget>;
 }
 
-const bake = JSON.parse(read('docker-bake.json')) as BakeFile;
+const bake = parseBakeHcl(read('docker-bake.hcl')) as unknown as BakeFile;
 const dockerfile = read('Dockerfile');
 /** Stage names (`FROM … AS name`) and every ARG name the Dockerfile declares (global or in a stage). */
 const stageNames = [...dockerfile.matchAll(/^FROM\s+\S+\s+AS\s+(\S+)\s*$/gim)].map((m) => m[1]!);
@@ -63,7 +60,7 @@ function interpolate(s: string, env: Record<string, string> = {}): string {
 
 const published = bake.group.default?.targets ?? [];
 
-describe('docker-bake.json', () => {
+describe('docker-bake.hcl', () => {
   it('has only bake\'s top-level blocks, and variables REGISTRY, IMAGE, VERSION (package.json\'s version), MODEL_URL', () => {
     expect(Object.keys(bake).sort()).toEqual(['group', 'target', 'variable']);
     expect(bake.variable.REGISTRY?.default).toBe('ghcr.io');
@@ -123,5 +120,15 @@ describe('.runpod/hub.json GPUs and the variant the Hub builds', () => {
     const cu128 = globalArgs.get('CUDA') === 'cu128';
     for (const p of BLACKWELL_POOLS) if (pools.includes(p)) expect(cu128, `${p} needs the cu128 image, but the Dockerfile's default CUDA is ${globalArgs.get('CUDA')}`).toBe(true);
     if (cu128) for (const v of hub.config.allowedCudaVersions) expect(Number(v.split('.')[0]) * 100 + Number(v.split('.')[1])).toBeGreaterThanOrEqual(1208);
+  });
+});
+
+describe('the HCL reader of the tests', () => {
+  it('reads the subset bake files use and names the line of anything else', () => {
+    expect(parseBakeHcl('# c\ntarget "t" {\n  args = { A = "1", "b.c" = "${X}" }\n  tags = ["x", "y"]\n  n = 2\n}\n')).toEqual({
+      target: { t: { args: { A: '1', 'b.c': '${X}' }, tags: ['x', 'y'], n: 2 } },
+    });
+    expect(() => parseBakeHcl('target "t" {\n  args = [ foo ]\n}')).toThrow('docker-bake.hcl line 2: expected a value');
+    expect(() => parseBakeHcl('target "t" {\n  tags = "x\n')).toThrow(/unterminated string/);
   });
 });

@@ -1,12 +1,13 @@
 /**
  * .github/workflows/image.yml, read with a YAML parser (no GitHub runner here): on a `v*` tag, the unit tests on
- * Node 20 first, then every docker-bake.json target built with Buildx and pushed to GHCR; every action pinned.
+ * Node 20 first, then every docker-bake.hcl target built with Buildx and pushed to GHCR; every action pinned.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ROOT } from '../helpers/root.js';
+import { parseBakeHcl } from '../helpers/hcl.js';
 
 const read = (p: string): string => readFileSync(path.join(ROOT, p), 'utf8');
 
@@ -31,7 +32,7 @@ interface Workflow {
 }
 
 const wf = parse(read('.github/workflows/image.yml')) as Workflow;
-const bake = JSON.parse(read('docker-bake.json')) as { group: { default: { targets: string[] } } };
+const bake = parseBakeHcl(read('docker-bake.hcl')) as unknown as { group: { default: { targets: string[] } } };
 const allSteps = Object.values(wf.jobs).flatMap((j) => j.steps);
 const uses = (job: Job, action: string): Step | undefined => job.steps.find((s) => s.uses?.split('@')[0] === action);
 const needs = (job: Job): string[] => (job.needs === undefined ? [] : Array.isArray(job.needs) ? job.needs : [job.needs]);
@@ -65,7 +66,7 @@ describe('.github/workflows/image.yml', () => {
     expect(test).toBeGreaterThan(ci);
   });
 
-  it('an image job after the tests: Buildx, GHCR login with GITHUB_TOKEN, bake of every docker-bake.json target, pushed', () => {
+  it('an image job after the tests: Buildx, GHCR login with GITHUB_TOKEN, bake of every docker-bake.hcl target, pushed', () => {
     const entries = Object.entries(wf.jobs);
     const [testName] = entries.find(([, j]) => uses(j, 'actions/setup-node'))!;
     const img = entries.find(([, j]) => uses(j, 'docker/bake-action'))?.[1];
@@ -80,7 +81,7 @@ describe('.github/workflows/image.yml', () => {
     expect(login.username).toBe('${{ github.actor }}');
     expect(login.password).toBe('${{ secrets.GITHUB_TOKEN }}');
     const b = uses(img!, 'docker/bake-action')!.with!;
-    expect(b.files).toBe('docker-bake.json');
+    expect(b.files).toBe('docker-bake.hcl');
     expect(existsSync(path.join(ROOT, b.files as string))).toBe(true);
     expect(b.push).toBe(true);
     // One job per target (a hosted runner's disk holds one ~15 GB image at a time): the matrix lists the default group.
