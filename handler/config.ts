@@ -153,7 +153,7 @@ export interface OutputConfig {
   urlExpiresS: number;
   /**
    * `KEEP_OUTPUTS` (default false): keep the files A1111 saves for a job (`save_images: true`, grids, init images);
-   * by default they are removed once A1111 answered (jobs/output-files.ts), so the pod's disk does not fill.
+   * by default they are removed once A1111 answered (jobs/output/files.ts), so the pod's disk does not fill.
    */
   keepOutputs?: boolean;
 }

@@ -37,17 +37,17 @@ import type { ServerModel } from '../a1111/server-model.js';
 import { ServerModels } from '../a1111/server-models.js';
 import { JobInputError } from './errors.js';
 import { showValue } from './format.js';
-import { checkInputShape } from './guard.js';
-import { checkImages, type HostLookup } from './images.js';
-import { checkNames } from './names.js';
-import { planOutput, RESULT_ENVELOPE_BYTES, resolveEnvBucket, resultLimitFor, resultTooLargeMessage, shapeDialectOutput, shapeOutput, type OutputPlan } from './output.js';
-import type { Translation } from './dialects.js';
-import { parseEnvelope, type JobOptions } from './envelope.js';
-import { checkRouteServed, type RouteSpec } from './routes.js';
-import { checkSettings } from './settings.js';
-import { S3Uploader, type S3UploaderOptions } from './s3.js';
-import { validatePayload } from './validate.js';
-import { OutputFiles } from './output-files.js';
+import { checkInputShape } from './input/guard.js';
+import { checkImages, type HostLookup } from './images/images.js';
+import { checkNames } from './input/names.js';
+import { planOutput, RESULT_ENVELOPE_BYTES, resolveEnvBucket, resultLimitFor, resultTooLargeMessage, shapeDialectOutput, shapeOutput, type OutputPlan } from './output/output.js';
+import type { Translation } from './dialects/dialects.js';
+import { parseEnvelope, type JobOptions } from './input/envelope.js';
+import { checkRouteServed, type RouteSpec } from './input/routes.js';
+import { checkSettings } from './input/settings.js';
+import { S3Uploader, type S3UploaderOptions } from './output/s3.js';
+import { validatePayload } from './input/validate.js';
+import { OutputFiles } from './output/files.js';
 
 /** The part of the runtime's per-job context this handler uses (structurally RunPod's `HandlerContext`). */
 export interface JobContext {
@@ -62,7 +62,7 @@ export interface JobContext {
 }
 
 /** A job as this handler reads it (RunPod's job, protocol spec §4.4). */
-export { DIALECTS, parseEnvelope, type Envelope, type JobOptions } from './envelope.js';
+export { DIALECTS, parseEnvelope, type Envelope, type JobOptions } from './input/envelope.js';
 
 /** A job as this handler reads it (RunPod's job, protocol spec §4.4). */
 export interface JobLike {

@@ -1,5 +1,5 @@
 /**
- * The OpenAI-style images API dialect (handler/jobs/openai.ts) through the real job handler (createA1111Handler)
+ * The OpenAI-style images API dialect (handler/jobs/dialects/openai.ts) through the real job handler (createA1111Handler)
  * against the A1111 simulator on loopback: the exact A1111 payload each request becomes (the simulator's request
  * log), the exact output returned, and the refusals (no A1111 call). S3 output (`response_format: url`) against a
  * real S3-compatible server (s3rver) on loopback, each URL downloaded and compared with the base64 image.
@@ -10,7 +10,7 @@ import { A1111Client } from '../../handler/a1111/client.js';
 import { A1111Lists } from '../../handler/a1111/lists.js';
 import { loadConfig, type LimitsConfig, type OutputConfig } from '../../handler/config.js';
 import { createA1111Handler, type JobContext } from '../../handler/jobs/handler.js';
-import { MAPPABLE_SAMPLE_METHODS, SAMPLE_METHODS } from '../../handler/jobs/openai.js';
+import { MAPPABLE_SAMPLE_METHODS, SAMPLE_METHODS } from '../../handler/jobs/dialects/openai.js';
 import { silentLog, type Log } from '../../handler/log.js';
 import { RawJson } from '../../handler/runpod/result.js';
 import { startSimulator, type SimRequestRecord, type Simulator } from '../../sim/server.js';

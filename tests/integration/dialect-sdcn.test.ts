@@ -1,5 +1,5 @@
 /**
- * The SDCN task API dialect (seed 001; handler/jobs/sdcn.ts) through the real job handler (createA1111Handler)
+ * The SDCN task API dialect (seed 001; handler/jobs/dialects/sdcn.ts) through the real job handler (createA1111Handler)
  * against the A1111 simulator on loopback: the exact A1111 payload each SDCN request becomes (the simulator's
  * request log), the exact output in SDCN's shape, and refusals that name SDCN's fields without calling A1111.
  */

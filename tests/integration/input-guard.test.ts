@@ -9,7 +9,7 @@ import type { A1111Client } from '../../handler/a1111/client.js';
 import type { A1111Lists } from '../../handler/a1111/lists.js';
 import { loadConfig, type LimitsConfig } from '../../handler/config.js';
 import { createA1111Handler, type JobContext } from '../../handler/jobs/handler.js';
-import type { HostLookup } from '../../handler/jobs/images.js';
+import type { HostLookup } from '../../handler/jobs/images/images.js';
 import { silentLog } from '../../handler/log.js';
 import { RawJson } from '../../handler/runpod/result.js';
 import type { SimRequestRecord, Simulator } from '../../sim/server.js';

@@ -1,5 +1,5 @@
 /**
- * Name checks (handler/jobs/names.ts) with the cached lists (handler/a1111/lists.ts) against the bundled A1111
+ * Name checks (handler/jobs/input/names.ts) with the cached lists (handler/a1111/lists.ts) against the bundled A1111
  * simulator on loopback: refusals with the valid names and a suggestion, combined sampler names forwarded unchanged,
  * styles and LoRA tags as warnings unless strict, refresh on a miss (and only once), caching.
  */
@@ -7,8 +7,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { A1111Client, A1111Error } from '../../handler/a1111/client.js';
 import { A1111Lists, type A1111ListsOptions } from '../../handler/a1111/lists.js';
 import { JobInputError } from '../../handler/jobs/errors.js';
-import { checkNames, type NameCheckResult } from '../../handler/jobs/names.js';
-import { resolveRoute, type RouteSpec } from '../../handler/jobs/routes.js';
+import { checkNames, type NameCheckResult } from '../../handler/jobs/input/names.js';
+import { resolveRoute, type RouteSpec } from '../../handler/jobs/input/routes.js';
 import { silentLog } from '../../handler/log.js';
 import { startSimulator, type SimOptions, type Simulator } from '../../sim/server.js';
 import { SEED_004, a1111Config, closedPort } from '../helpers/fixtures.js';

@@ -11,7 +11,7 @@ import { A1111Client } from '../../handler/a1111/client.js';
 import { A1111Lists } from '../../handler/a1111/lists.js';
 import { loadConfig, type OutputConfig } from '../../handler/config.js';
 import { createA1111Handler, type JobContext } from '../../handler/jobs/handler.js';
-import type { S3UploaderOptions } from '../../handler/jobs/s3.js';
+import type { S3UploaderOptions } from '../../handler/jobs/output/s3.js';
 import { silentLog, type Log } from '../../handler/log.js';
 import { RawJson } from '../../handler/runpod/result.js';
 import { startSimulator, type Simulator } from '../../sim/server.js';

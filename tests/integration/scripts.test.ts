@@ -1,5 +1,5 @@
 /**
- * Script checks (handler/jobs/scripts.ts through checkNames): `script_name`, `alwayson_scripts` titles against the
+ * Script checks (handler/jobs/input/scripts.ts through checkNames): `script_name`, `alwayson_scripts` titles against the
  * simulator's `GET /sdapi/v1/script-info`, and the ControlNet / ADetailer names against their list routes. The
  * simulator has no ControlNet or ADetailer; a thin caller in front of it answers their routes (and adds their
  * always-on scripts to script-info) from fixed lists shaped as sd-webui-controlnet `scripts/api.py` and
@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { A1111Client, type A1111Caller, type A1111Response } from '../../handler/a1111/client.js';
 import { A1111Lists } from '../../handler/a1111/lists.js';
 import { JobInputError } from '../../handler/jobs/errors.js';
-import { checkNames } from '../../handler/jobs/names.js';
-import { resolveRoute, type RouteSpec } from '../../handler/jobs/routes.js';
+import { checkNames } from '../../handler/jobs/input/names.js';
+import { resolveRoute, type RouteSpec } from '../../handler/jobs/input/routes.js';
 import { silentLog } from '../../handler/log.js';
 import { startSimulator, type Simulator } from '../../sim/server.js';
 import { a1111Config } from '../helpers/fixtures.js';

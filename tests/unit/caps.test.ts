@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type LimitsConfig } from '../../handler/config.js';
 import { JobInputError } from '../../handler/jobs/errors.js';
-import { resolveRoute, type RouteSpec } from '../../handler/jobs/routes.js';
-import { validatePayload } from '../../handler/jobs/validate.js';
+import { resolveRoute, type RouteSpec } from '../../handler/jobs/input/routes.js';
+import { validatePayload } from '../../handler/jobs/input/validate.js';
 
 const LIMITS: LimitsConfig = loadConfig([], {}).limits;
 const TXT2IMG = resolveRoute('POST', '/sdapi/v1/txt2img');

@@ -8,9 +8,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../handler/config.js';
-import { resolveRoute } from '../../handler/jobs/routes.js';
-import { validatePayload } from '../../handler/jobs/validate.js';
-import { checkInputShape } from '../../handler/jobs/guard.js';
+import { resolveRoute } from '../../handler/jobs/input/routes.js';
+import { validatePayload } from '../../handler/jobs/input/validate.js';
+import { checkInputShape } from '../../handler/jobs/input/guard.js';
 import { ROOT } from '../helpers/root.js';
 
 const read = (p: string): string => readFileSync(path.join(ROOT, p), 'utf8');

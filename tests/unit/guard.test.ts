@@ -1,10 +1,10 @@
 /**
- * The first look at a job's input (handler/jobs/guard.ts): JSON size (MAX_INPUT_BYTES), nesting depth and
+ * The first look at a job's input (handler/jobs/input/guard.ts): JSON size (MAX_INPUT_BYTES), nesting depth and
  * prototype-pollution keys, measured without recursion.
  */
 import { describe, expect, it } from 'vitest';
 import { JobInputError } from '../../handler/jobs/errors.js';
-import { FORBIDDEN_KEYS, MAX_INPUT_DEPTH, checkInputShape, jsonStringBytes, measureJson } from '../../handler/jobs/guard.js';
+import { FORBIDDEN_KEYS, MAX_INPUT_DEPTH, checkInputShape, jsonStringBytes, measureJson } from '../../handler/jobs/input/guard.js';
 import { thrownMessage } from '../helpers/one-line-error.js';
 
 const MiB = 1024 * 1024;

@@ -6,7 +6,7 @@
 import { PNG } from 'pngjs';
 import { expect } from 'vitest';
 import { JobInputError } from '../../handler/jobs/errors.js';
-import { ImageRefusal, type HostLookup } from '../../handler/jobs/images.js';
+import { ImageRefusal, type HostLookup } from '../../handler/jobs/images/images.js';
 import { thrownMessage } from '../helpers/one-line-error.js';
 
 /** A real PNG (RGBA, 8-bit) of `width × height` px, grey. */

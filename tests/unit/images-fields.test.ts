@@ -1,11 +1,11 @@
 /**
- * Which payload fields carry images (handler/jobs/images.ts): per route, ControlNet units, the fields A1111
+ * Which payload fields carry images (handler/jobs/images/images.ts): per route, ControlNet units, the fields A1111
  * passes on undecoded, script URLs, and checkImages over all of them.
  */
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type LimitsConfig } from '../../handler/config.js';
-import { checkImages, controlNetImageFields, imageFields, scriptUrlFields, undecodedImageIssues } from '../../handler/jobs/images.js';
-import { resolveRoute } from '../../handler/jobs/routes.js';
+import { checkImages, controlNetImageFields, imageFields, scriptUrlFields, undecodedImageIssues } from '../../handler/jobs/images/images.js';
+import { resolveRoute } from '../../handler/jobs/input/routes.js';
 import { b64, b64Lines, fakeDns, gifBytes, jobError, jpegBytes, pngBytes, pngHeaderOnly, webpLossyBytes } from './image-fixtures.js';
 
 const LIMITS: LimitsConfig = loadConfig([], {}).limits;

@@ -1,9 +1,9 @@
 /**
- * The URL policy of input images (handler/jobs/image-urls.ts): public-address check and the SSRF rules of
+ * The URL policy of input images (handler/jobs/images/urls.ts): public-address check and the SSRF rules of
  * `ALLOW_IMAGE_URLS=true`.
  */
 import { describe, expect, it } from 'vitest';
-import { checkImageUrl, nonPublicReason, type HostLookup } from '../../handler/jobs/images.js';
+import { checkImageUrl, nonPublicReason, type HostLookup } from '../../handler/jobs/images/images.js';
 import { asyncRefusal, fakeDns } from './image-fixtures.js';
 
 describe('nonPublicReason', () => {

@@ -1,10 +1,10 @@
 /**
- * Input images as A1111 reads them (handler/jobs/image-decode.ts): headers of every format `image-size` reads,
+ * Input images as A1111 reads them (handler/jobs/images/decode.ts): headers of every format `image-size` reads,
  * the base64 rules of `decode_base64_to_image` (data URI prefix, whitespace), the size caps, and the cost.
  */
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type LimitsConfig } from '../../handler/config.js';
-import { base64Bytes, bufferBytes, checkBase64Image, parseImageHeader, type ImageBytes } from '../../handler/jobs/images.js';
+import { base64Bytes, bufferBytes, checkBase64Image, parseImageHeader, type ImageBytes } from '../../handler/jobs/images/images.js';
 import {
   avifHeader,
   b64,

@@ -1,5 +1,5 @@
 /**
- * The pure parts of the name checks (handler/jobs/names.ts, handler/a1111/lists.ts): suggestions, A1111's split of
+ * The pure parts of the name checks (handler/jobs/input/names.ts, handler/a1111/lists.ts): suggestions, A1111's split of
  * combined sampler names, prompt tags, checkpoint aliases, message lists.
  */
 import { describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import {
   promptNetworkTags,
   splitCombinedSampler,
   suggestSampler,
-} from '../../handler/jobs/names.js';
+} from '../../handler/jobs/input/names.js';
 
 /** The v1.10 schedulers (spec a1111 §2.11), as parsed from `/schedulers`. */
 const SCHEDULERS: SchedulerEntry[] = [

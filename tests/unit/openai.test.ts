@@ -1,5 +1,5 @@
 /**
- * The OpenAI-style images API dialect (handler/jobs/openai.ts) on its own: the schema merge, the shape rule
+ * The OpenAI-style images API dialect (handler/jobs/dialects/openai.ts) on its own: the schema merge, the shape rule
  * (sd-api-server's defaults vs A1111's body), the field translation and refusals, and the output builder. No request
  * here needs A1111's lists (no `model`), so no server is involved; the handler path is in
  * tests/integration/dialect-openai.test.ts.
@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { A1111Client } from '../../handler/a1111/client.js';
 import { A1111Lists } from '../../handler/a1111/lists.js';
 import { loadConfig, type LimitsConfig } from '../../handler/config.js';
-import type { DialectContext, Translation } from '../../handler/jobs/dialects.js';
+import type { DialectContext, Translation } from '../../handler/jobs/dialects/dialects.js';
 import { JobInputError } from '../../handler/jobs/errors.js';
 import { DIALECTS } from '../../handler/jobs/handler.js';
 import {
@@ -21,7 +21,7 @@ import {
   parseSize,
   SAMPLE_METHODS,
   SD_API_SERVER_DEFAULTS,
-} from '../../handler/jobs/openai.js';
+} from '../../handler/jobs/dialects/openai.js';
 import { silentLog } from '../../handler/log.js';
 import { a1111Config } from '../helpers/fixtures.js';
 import { pngBytes } from './image-fixtures.js';

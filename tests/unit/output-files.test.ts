@@ -1,10 +1,10 @@
 /**
- * The output folders the worker cleans (handler/jobs/output-files.ts `outputFolders`): A1111's `outdir_*` options
+ * The output folders the worker cleans (handler/jobs/output/files.ts `outputFolders`): A1111's `outdir_*` options
  * resolved against its data dir, folders that are or hold the data dir refused; which jobs may write files.
  */
 import { describe, expect, it } from 'vitest';
 import { silentLog } from '../../handler/log.js';
-import { isWithin, OutputFiles, outputFolders } from '../../handler/jobs/output-files.js';
+import { isWithin, OutputFiles, outputFolders } from '../../handler/jobs/output/files.js';
 
 /** The `outdir_*` defaults of A1111 v1.10.1 as `GET /sdapi/v1/options` lists them when data dir = cwd. */
 const DEFAULTS = {

@@ -1,5 +1,5 @@
 /**
- * Output planning, the size guard and echo dropping (handler/jobs/output.ts) without any server: uploads are
+ * Output planning, the size guard and echo dropping (handler/jobs/output/output.ts) without any server: uploads are
  * covered by tests/integration/s3-output.test.ts against s3rver.
  */
 import { describe, expect, it } from 'vitest';
@@ -15,9 +15,9 @@ import {
   shapeOutput,
   type EnvBucket,
   type ShapeContext,
-} from '../../handler/jobs/output.js';
-import { resolveRoute } from '../../handler/jobs/routes.js';
-import { S3Uploader } from '../../handler/jobs/s3.js';
+} from '../../handler/jobs/output/output.js';
+import { resolveRoute } from '../../handler/jobs/input/routes.js';
+import { S3Uploader } from '../../handler/jobs/output/s3.js';
 import { silentLog } from '../../handler/log.js';
 import { RawJson } from '../../handler/runpod/result.js';
 

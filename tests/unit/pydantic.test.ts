@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { coerce } from '../../handler/jobs/pydantic.js';
+import { coerce } from '../../handler/jobs/input/pydantic.js';
 
 const ok = (value: unknown) => ({ ok: true, value });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JobInputError } from '../../handler/jobs/errors.js';
 import type { ServerModel } from '../../handler/a1111/server-model.js';
-import { ALLOWED_ROUTES_TEXT, MAX_ENDPOINT_LENGTH, ROUTES, checkRouteServed, resolveRoute } from '../../handler/jobs/routes.js';
+import { ALLOWED_ROUTES_TEXT, MAX_ENDPOINT_LENGTH, ROUTES, checkRouteServed, resolveRoute } from '../../handler/jobs/input/routes.js';
 
 const POST_NAMES = [
   'txt2img',

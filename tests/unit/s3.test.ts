@@ -1,6 +1,6 @@
 /**
  * Bucket resolution (virtual-hosted / path-style endpoints, regions, addressing), the job's `s3Config`,
- * image sniffing and object keys (handler/jobs/s3.ts).
+ * image sniffing and object keys (handler/jobs/output/s3.ts).
  */
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import {
   sniffImage,
   splitVirtualHost,
   type BucketSettings,
-} from '../../handler/jobs/s3.js';
+} from '../../handler/jobs/output/s3.js';
 import { jpegBytes, pngBytes, webpLossyBytes } from './image-fixtures.js';
 
 const KEYS = { accessKeyId: 'AKIAUNITTEST0KEYID', secretAccessKey: 'unit-secret-0123456789abcdef' };

@@ -1,5 +1,5 @@
 /**
- * The SDCN dialect's pure parts (handler/jobs/sdcn.ts): the LoRA tags, the field mapping, the schemas against
+ * The SDCN dialect's pure parts (handler/jobs/dialects/sdcn.ts): the LoRA tags, the field mapping, the schemas against
  * SDCN's own doc (seed 001), the refusals made before any name list is read, and the output shapes.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -9,11 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { A1111Client } from '../../handler/a1111/client.js';
 import { A1111Lists } from '../../handler/a1111/lists.js';
 import { loadConfig } from '../../handler/config.js';
-import type { DialectContext } from '../../handler/jobs/dialects.js';
+import type { DialectContext } from '../../handler/jobs/dialects/dialects.js';
 import { JobInputError } from '../../handler/jobs/errors.js';
 import { DIALECTS, parseEnvelope } from '../../handler/jobs/handler.js';
-import { appendLoras, loraTag, sdcnDialect, sdcnToA1111, translateSdcn, type SdcnGenerationPayload } from '../../handler/jobs/sdcn.js';
-import { compileDialectSchema } from '../../handler/jobs/validate.js';
+import { appendLoras, loraTag, sdcnDialect, sdcnToA1111, translateSdcn, type SdcnGenerationPayload } from '../../handler/jobs/dialects/sdcn.js';
+import { compileDialectSchema } from '../../handler/jobs/input/validate.js';
 import { silentLog } from '../../handler/log.js';
 import txt2imgSchema from '../../schemas/sdcn-txt2img.json' with { type: 'json' };
 import img2imgSchema from '../../schemas/sdcn-img2img.json' with { type: 'json' };

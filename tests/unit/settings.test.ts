@@ -1,12 +1,12 @@
 /**
- * The settings deny-list and checkSettings (handler/jobs/settings.ts) for override_settings and POST
+ * The settings deny-list and checkSettings (handler/jobs/input/settings.ts) for override_settings and POST
  * /sdapi/v1/options, against the bundled simulator's `GET /sdapi/v1/options` (A1111 v1.10.1 option names).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { A1111Client } from '../../handler/a1111/client.js';
 import { A1111Lists } from '../../handler/a1111/lists.js';
 import { JobInputError } from '../../handler/jobs/errors.js';
-import { resolveRoute, type RouteSpec } from '../../handler/jobs/routes.js';
+import { resolveRoute, type RouteSpec } from '../../handler/jobs/input/routes.js';
 import {
   DENIED_OPTIONS,
   DENIED_OPTION_RULES,
@@ -15,7 +15,7 @@ import {
   deniedOptionReason,
   scriptNameReason,
   settingsIssues,
-} from '../../handler/jobs/settings.js';
+} from '../../handler/jobs/input/settings.js';
 import { silentLog } from '../../handler/log.js';
 import { startSimulator, type Simulator } from '../../sim/server.js';
 import { a1111Config } from '../helpers/fixtures.js';

@@ -20,7 +20,7 @@
  * All are "hard" checks (A1111 or the extension fails). A list that is unavailable skips its checks; a miss refreshes
  * the list once (names.ts).
  */
-import { appendIndex, appendKey, showValue } from './format.js';
+import { appendIndex, appendKey, showValue } from '../format.js';
 import { OK, isObject, miss, stringField, unknownName, type Check } from './name-checks.js';
 import { closestName } from './name-suggest.js';
 

@@ -6,8 +6,8 @@
  * VAE, upscaler, scripts: the job is refused whatever `STRICT_NAMES` says) and "soft" when A1111 silently ignores it
  * (a prompt style, a `<lora:…>` tag: a warning, refused only with `STRICT_NAMES=true`).
  */
-import type { A1111Lists, CheckpointEntry, ListName, ListSnapshot } from '../a1111/lists.js';
-import { plural, showValue } from './format.js';
+import type { A1111Lists, CheckpointEntry, ListName, ListSnapshot } from '../../a1111/lists.js';
+import { plural, showValue } from '../format.js';
 import { closestName, formatNameList, schedulerCandidates, splitCombinedSampler, suggestSampler, type NameCandidate } from './name-suggest.js';
 
 /** One extra-network tag of a prompt. */

@@ -16,10 +16,10 @@
  * Routes only an extension or Forge provides carry {@link RouteSpec.provider}; {@link checkRouteServed} refuses them
  * when the running server's OpenAPI document shows it does not serve them.
  */
-import type { ServerModel } from '../a1111/server-model.js';
-import { servesPath } from '../a1111/server-model.js';
-import { JobInputError } from './errors.js';
-import { oneLineJson } from './format.js';
+import type { ServerModel } from '../../a1111/server-model.js';
+import { servesPath } from '../../a1111/server-model.js';
+import { JobInputError } from '../errors.js';
+import { oneLineJson } from '../format.js';
 import type { SchemaName } from './validate.js';
 
 /** HTTP methods a job may use (`api.method`). */

@@ -24,8 +24,8 @@
  */
 import { imageSize } from 'image-size';
 import { typeHandlers, types as imageTypes } from 'image-size/types/index';
-import type { LimitsConfig } from '../config.js';
-import { oneLineJson, showValue } from './format.js';
+import type { LimitsConfig } from '../../config.js';
+import { oneLineJson, showValue } from '../format.js';
 
 /** Why one image (or URL) was refused; the caller adds the field path. */
 export class ImageRefusal extends Error {

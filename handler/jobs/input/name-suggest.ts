@@ -6,8 +6,8 @@
  * `Eulre` → `Euler` counts as one edit).
  */
 import levenshtein from 'damerau-levenshtein';
-import type { SchedulerEntry } from '../a1111/lists.js';
-import { oneLineJson } from './format.js';
+import type { SchedulerEntry } from '../../a1111/lists.js';
+import { oneLineJson } from '../format.js';
 
 /**
  * The Damerau-Levenshtein distance of two strings (insertions, deletions, substitutions and transpositions of

@@ -26,9 +26,9 @@
  * Fields A1111 ignores are not checked: the `hr_*` fields only count with `enable_hr: true` (txt2img),
  * `sampler_index` only when `sampler_name` is empty, `<lora:…>` tags not with `disable_extra_networks: true`.
  */
-import type { A1111Lists } from '../a1111/lists.js';
-import { JobInputError } from './errors.js';
-import { appendIndex, appendKey, showValue } from './format.js';
+import type { A1111Lists } from '../../a1111/lists.js';
+import { JobInputError } from '../errors.js';
+import { appendIndex, appendKey, showValue } from '../format.js';
 import {
   NO_REFINER,
   checkpointCheck,

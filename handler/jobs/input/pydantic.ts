@@ -11,7 +11,7 @@
  * pydantic 2 lax mode (Forge; pydantic's "Conversion Table"): `int` refuses floats with a fraction and non-integer
  * strings; `str` refuses numbers; `bool` takes the same strings and `0`/`1`; the rest as pydantic 1.
  */
-import type { FieldKind } from '../a1111/server-model.js';
+import type { FieldKind } from '../../a1111/server-model.js';
 
 /** The outcome: the value pydantic would produce, or why it refuses. */
 export type Coerced = { ok: true; value: unknown } | { ok: false; reason: string };

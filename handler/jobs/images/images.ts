@@ -15,12 +15,12 @@
  * txt2img `firstpass_image` and img2img `latent_mask` to processing as the JSON value, never decoded. A ControlNet
  * unit's `ipadapter_input` is refused always: sd-webui-controlnet unpickles it.
  */
-import type { LimitsConfig } from '../config.js';
-import { JobInputError } from './errors.js';
-import { appendIndex, appendKey } from './format.js';
-import { checkBase64Image, ImageRefusal, isHttpUrl } from './image-decode.js';
-import { checkImageUrl, type ImageCheckOptions } from './image-urls.js';
-import type { RouteSpec } from './routes.js';
+import type { LimitsConfig } from '../../config.js';
+import { JobInputError } from '../errors.js';
+import { appendIndex, appendKey } from '../format.js';
+import { checkBase64Image, ImageRefusal, isHttpUrl } from './decode.js';
+import { checkImageUrl, type ImageCheckOptions } from './urls.js';
+import type { RouteSpec } from '../input/routes.js';
 
 export {
   base64Bytes,
@@ -34,7 +34,7 @@ export {
   type ImageBytes,
   type ImageFormat,
   type ImageHeader,
-} from './image-decode.js';
+} from './decode.js';
 export {
   checkImageUrl,
   DNS_TIMEOUT_MS,
@@ -43,7 +43,7 @@ export {
   systemLookup,
   type HostLookup,
   type ImageCheckOptions,
-} from './image-urls.js';
+} from './urls.js';
 
 /** One image-carrying value of a payload. */
 export interface ImageField {

@@ -13,11 +13,11 @@
  * for a native job — nothing reaches A1111 unvalidated — calls A1111 and hands the answer back to the dialect to
  * build the output in the dialect's shape.
  */
-import type { LimitsConfig } from '../config.js';
-import type { A1111Lists } from '../a1111/lists.js';
-import type { Log } from '../log.js';
-import type { OutputMode } from './output.js';
-import type { RouteSpec } from './routes.js';
+import type { LimitsConfig } from '../../config.js';
+import type { A1111Lists } from '../../a1111/lists.js';
+import type { Log } from '../../log.js';
+import type { OutputMode } from '../output/output.js';
+import type { RouteSpec } from '../input/routes.js';
 
 /** What a dialect's translation may use. */
 export interface DialectContext {

@@ -3,13 +3,13 @@
  * payload, the official worker's shape), the worker's own per-job options beside it, and which route or request
  * dialect it names.
  */
-import { JobInputError } from './errors.js';
-import { appendKey, showValue } from './format.js';
-import type { Dialect } from './dialects.js';
-import { openaiDialect } from './openai.js';
-import { OUTPUT_MODES, type OutputMode } from './output.js';
+import { JobInputError } from '../errors.js';
+import { appendKey, showValue } from '../format.js';
+import type { Dialect } from '../dialects/dialects.js';
+import { openaiDialect } from '../dialects/openai.js';
+import { OUTPUT_MODES, type OutputMode } from '../output/output.js';
 import { resolveRoute, ROUTE_PREFIX, type RouteSpec } from './routes.js';
-import { sdcnDialect } from './sdcn.js';
+import { sdcnDialect } from '../dialects/sdcn.js';
 
 /** The worker's own per-job options, read from the input next to `api`/`payload` (or next to a bare txt2img payload). */
 export interface JobOptions {

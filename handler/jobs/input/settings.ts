@@ -28,9 +28,9 @@
  * cache sizes (`sd_checkpoints_limit`, …), console output and UI options: they stay on the endpoint's own worker.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { A1111Lists } from '../a1111/lists.js';
-import { JobInputError } from './errors.js';
-import { appendKey, showValue } from './format.js';
+import type { A1111Lists } from '../../a1111/lists.js';
+import { JobInputError } from '../errors.js';
+import { appendKey, showValue } from '../format.js';
 import { closestName } from './name-suggest.js';
 import type { RouteSpec } from './routes.js';
 

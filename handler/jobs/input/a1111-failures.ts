@@ -13,7 +13,7 @@
  * - an `alwayson_scripts` value that is `null`, a number or a boolean: `init_script_args` tests `"args" in value`,
  *   a 500 TypeError (objects, lists and strings are passed over or read as A1111 does).
  */
-import { appendKey } from './format.js';
+import { appendKey } from '../format.js';
 import type { IssueList } from './issues.js';
 import type { RouteSpec } from './routes.js';
 

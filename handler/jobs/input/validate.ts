@@ -8,19 +8,19 @@
  * certainly fails on) and the operator's cost caps; the dangerous settings, names, routes and images are checked by
  * settings.ts, names.ts, routes.ts and images.ts.
  */
-import type { LimitsConfig } from '../config.js';
-import { bundledModel } from '../a1111/openapi.js';
-import type { RequestModel, ServerModel } from '../a1111/server-model.js';
+import type { LimitsConfig } from '../../config.js';
+import { bundledModel } from '../../a1111/openapi.js';
+import type { RequestModel, ServerModel } from '../../a1111/server-model.js';
 import { checkA1111Failures } from './a1111-failures.js';
 import { checkCaps } from './caps.js';
-import { JobInputError } from './errors.js';
+import { JobInputError } from '../errors.js';
 import { describe, isObject, IssueList } from './issues.js';
 import { checkAgainstModel, type UnknownFieldsPolicy } from './model-check.js';
 import type { RouteSpec } from './routes.js';
 
 export { MAX_LISTED_ISSUES } from './issues.js';
 export { suggestField } from './model-check.js';
-export { compileDialectSchema, type DialectValidator } from './dialect-schema.js';
+export { compileDialectSchema, type DialectValidator } from '../dialects/schema.js';
 
 /**
  * Names of the bundled payload models (`schemas/<name>.json`, the A1111 v1.10.1 model), which say that a route takes

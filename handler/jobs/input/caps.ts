@@ -8,10 +8,10 @@
  * - `MAX_PIXELS_PER_JOB`: `width × height × batch_size × n_iter`, with txt2img's hires-fix output size;
  * - `MAX_INPUT_IMAGES`: the number of input images (images.ts `imageFields`).
  */
-import type { LimitsConfig } from '../config.js';
-import { imageFields } from './images.js';
+import type { LimitsConfig } from '../../config.js';
+import { imageFields } from '../images/images.js';
 import type { IssueList } from './issues.js';
-import { plural } from './format.js';
+import { plural } from '../format.js';
 import type { RouteSpec } from './routes.js';
 
 type View = Readonly<Record<string, unknown>>;

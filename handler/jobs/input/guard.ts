@@ -7,9 +7,9 @@
  * without overflowing the call stack — `JSON.stringify` itself throws a RangeError at about 10,000 levels,
  * and every later step (ajv, the A1111 call) would recurse.
  */
-import type { LimitsConfig } from '../config.js';
-import { JobInputError } from './errors.js';
-import { appendIndex, appendKey } from './format.js';
+import type { LimitsConfig } from '../../config.js';
+import { JobInputError } from '../errors.js';
+import { appendIndex, appendKey } from '../format.js';
 
 /**
  * Deepest nesting of objects and arrays accepted in a job's `input` (the input object itself is level 1).

@@ -34,8 +34,8 @@
  */
 import { lstat, readdir, realpath, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { A1111Client } from '../a1111/client.js';
-import type { Log } from '../log.js';
+import type { A1111Client } from '../../a1111/client.js';
+import type { Log } from '../../log.js';
 
 /** The options naming A1111's output folders (`modules/shared_options.py`, section "Paths for saving"). */
 export const OUTDIR_OPTIONS = [

@@ -2,7 +2,7 @@
  * The one-line refusal of a payload: every offending field with every reason found for it, in order
  * (`steps: "x" is not allowed (must be an integer); stpes: unknown field (did you mean "steps"?)`).
  */
-import { plural, showValue as show } from './format.js';
+import { plural, showValue as show } from '../format.js';
 
 /** At most this many offending fields are listed in one message; the rest are counted. */
 export const MAX_LISTED_ISSUES = 50;

@@ -36,18 +36,18 @@
  */
 import type { SchemaObject } from 'ajv';
 import type { Dialect, DialectContext, ReshapeInfo, Translation } from './dialects.js';
-import { JobInputError } from './errors.js';
-import { showValue } from './format.js';
-import { checkBase64Image, ImageRefusal, isHttpUrl } from './images.js';
-import { checkNamedValues } from './names.js';
-import type { OutputMode } from './output.js';
-import { resolveRoute, type RouteSpec } from './routes.js';
-import { compileDialectSchema, type DialectValidator } from './validate.js';
-import common from '../../schemas/common.json' with { type: 'json' };
-import txt2imgSchema from '../../schemas/txt2img.json' with { type: 'json' };
-import img2imgSchema from '../../schemas/img2img.json' with { type: 'json' };
-import generationsSchema from '../../schemas/openai-generations.json' with { type: 'json' };
-import editsSchema from '../../schemas/openai-edits.json' with { type: 'json' };
+import { JobInputError } from '../errors.js';
+import { showValue } from '../format.js';
+import { checkBase64Image, ImageRefusal, isHttpUrl } from '../images/images.js';
+import { checkNamedValues } from '../input/names.js';
+import type { OutputMode } from '../output/output.js';
+import { resolveRoute, type RouteSpec } from '../input/routes.js';
+import { compileDialectSchema, type DialectValidator } from '../input/validate.js';
+import common from '../../../schemas/common.json' with { type: 'json' };
+import txt2imgSchema from '../../../schemas/txt2img.json' with { type: 'json' };
+import img2imgSchema from '../../../schemas/img2img.json' with { type: 'json' };
+import generationsSchema from '../../../schemas/openai-generations.json' with { type: 'json' };
+import editsSchema from '../../../schemas/openai-edits.json' with { type: 'json' };
 
 /** The dialect's name in messages and logs. */
 export const OPENAI_DIALECT_NAME = 'OpenAI images';

@@ -21,11 +21,11 @@
  *
  * Steps 2–3 parse A1111's body in full and re-encode it (same values, compact JSON); only they do.
  */
-import type { OutputConfig } from '../config.js';
-import type { Log } from '../log.js';
-import { JobInputError } from './errors.js';
-import { appendIndex, appendKey, plural } from './format.js';
-import type { RouteSpec } from './routes.js';
+import type { OutputConfig } from '../../config.js';
+import type { Log } from '../../log.js';
+import { JobInputError } from '../errors.js';
+import { appendIndex, appendKey, plural } from '../format.js';
+import type { RouteSpec } from '../input/routes.js';
 import { BucketConfigError, parseJobS3Config, resolveBucket, S3UploadError, type BucketTarget, type S3Uploader } from './s3.js';
 
 /** Where a job asks its images to go (`"output"` in the job input). */

@@ -5,11 +5,11 @@
  */
 import { Ajv, type ErrorObject, type SchemaObject } from 'ajv';
 import formatsModule from 'ajv-formats';
-import { JobInputError } from './errors.js';
-import { appendKey, plural } from './format.js';
-import { describe, isObject, IssueList } from './issues.js';
-import { suggestField } from './model-check.js';
-import common from '../../schemas/common.json' with { type: 'json' };
+import { JobInputError } from '../errors.js';
+import { appendKey, plural } from '../format.js';
+import { describe, isObject, IssueList } from '../input/issues.js';
+import { suggestField } from '../input/model-check.js';
+import common from '../../../schemas/common.json' with { type: 'json' };
 
 const ajv = new Ajv({
   allErrors: true,

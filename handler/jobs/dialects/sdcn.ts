@@ -31,14 +31,14 @@
  */
 import type { SchemaObject } from 'ajv';
 import type { Dialect, DialectContext, Translation } from './dialects.js';
-import { JobInputError } from './errors.js';
-import { appendIndex, showValue } from './format.js';
-import { checkNamedValues, type NamedValue } from './names.js';
-import { resolveRoute, type RouteSpec } from './routes.js';
-import { compileDialectSchema, type DialectValidator } from './validate.js';
-import txt2imgSchema from '../../schemas/sdcn-txt2img.json' with { type: 'json' };
-import img2imgSchema from '../../schemas/sdcn-img2img.json' with { type: 'json' };
-import interrogateSchema from '../../schemas/sdcn-interrogate.json' with { type: 'json' };
+import { JobInputError } from '../errors.js';
+import { appendIndex, showValue } from '../format.js';
+import { checkNamedValues, type NamedValue } from '../input/names.js';
+import { resolveRoute, type RouteSpec } from '../input/routes.js';
+import { compileDialectSchema, type DialectValidator } from '../input/validate.js';
+import txt2imgSchema from '../../../schemas/sdcn-txt2img.json' with { type: 'json' };
+import img2imgSchema from '../../../schemas/sdcn-img2img.json' with { type: 'json' };
+import interrogateSchema from '../../../schemas/sdcn-interrogate.json' with { type: 'json' };
 
 /** The SDCN endpoints, as sent in `input.api.endpoint`. */
 export type SdcnEndpoint = '/txt2img' | '/img2img' | '/interrogate';

@@ -25,10 +25,10 @@
 import net from 'node:net';
 import pRetry, { AbortError } from 'p-retry';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { OutputConfig } from '../config.js';
-import type { Log } from '../log.js';
-import { JobInputError } from './errors.js';
-import { plural } from './format.js';
+import type { OutputConfig } from '../../config.js';
+import type { Log } from '../../log.js';
+import { JobInputError } from '../errors.js';
+import { plural } from '../format.js';
 
 /** Settings of one bucket, as `config.ts` reads them from `BUCKET_*` (the shape of `OutputConfig.bucket`). */
 export type BucketSettings = NonNullable<OutputConfig['bucket']>;

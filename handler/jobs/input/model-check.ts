@@ -7,8 +7,8 @@
  *
  * Nothing is changed: the result is a coerced *view* of the payload for the worker's own computations (the caps).
  */
-import type { ModelField, RequestModel } from '../a1111/server-model.js';
-import { appendIndex, appendKey, editDistance, showValue } from './format.js';
+import type { ModelField, RequestModel } from '../../a1111/server-model.js';
+import { appendIndex, appendKey, editDistance, showValue } from '../format.js';
 import { isObject, type IssueList } from './issues.js';
 import { coerce } from './pydantic.js';
 
