@@ -1,7 +1,7 @@
 /**
  * The worker's command-line flags, with RunPod's names (runpod-python `runpod/serverless/__init__.py` `_set_config_args`).
  */
-import { ConfigError } from './env-vars.js';
+import { ConfigError } from './errors/index.js';
 
 /** Parsed CLI flags (RunPod's names). */
 export interface CliArgs {

@@ -5,7 +5,8 @@
  * RunPod's names are kept where RunPod has one (protocol spec §2, §13.1).
  */
 import { parseArgs, type CliArgs } from './cli-args.js';
-import { a1111Urls, ConfigError, envBool, envChoice, envInt, type Env } from './env-vars.js';
+import { a1111Urls, envBool, envChoice, envInt, type Env } from './env-vars.js';
+import { ConfigError } from './errors/index.js';
 import { randomUUID } from 'node:crypto';
 import { resolveLogLevel, type RunpodLogLevel } from './log.js';
 
@@ -188,7 +189,7 @@ export interface Config {
   };
 }
 
-export { ConfigError } from './env-vars.js';
+export { ConfigError } from './errors/index.js';
 export { parseArgs, type CliArgs } from './cli-args.js';
 
 

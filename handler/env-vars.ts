@@ -1,12 +1,8 @@
+import { ConfigError } from './errors/index.js';
 /**
  * Readers of environment variables for config.ts: each returns the variable's value or its default, and throws
  * {@link ConfigError} naming the variable, the value and what is allowed.
  */
-
-/** A configuration error: names the variable or flag, the value and what is allowed. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 /** The environment as read: variable name → value. */
 export type Env = Readonly<Record<string, string | undefined>>;

@@ -11,62 +11,9 @@ import type { A1111Config } from '../config.js';
 import type { Log } from '../log.js';
 import { formatA1111Error } from './errors.js';
 import { isProcessAlive } from './process.js';
+import { A1111Error, A1111ExitedError } from '../errors/index.js';
 
 export { formatA1111Error, type A1111ErrorFields } from './errors.js';
-
-/**
- * How a call failed:
- * - `http`: A1111 answered a non-2xx status;
- * - `timeout`: no complete answer within the request timeout (A1111 hangs);
- * - `unreachable`: connection refused or reset — A1111 is down or its process died;
- * - `bad_response`: a 2xx answer that is not the JSON the route promises;
- * - `aborted`: the job was stopped by its caller.
- */
-export type A1111ErrorKind = 'http' | 'timeout' | 'unreachable' | 'bad_response' | 'aborted';
-
-/**
- * Every A1111 failure, normalised (spec a1111 §2.10). `message` is one line:
- * `A1111 <status> on <METHOD> <route>: <error>: <detail> <errors>` for HTTP errors (FastAPI's 422 `detail[]`
- * rendered as `loc: msg` items), `A1111 unreachable on …`, `A1111 timeout on …`, `A1111 <status> on …: answer is …`.
- */
-export class A1111Error extends Error {
-  override name = 'A1111Error';
-  constructor(
-    message: string,
-    readonly kind: A1111ErrorKind,
-    /** HTTP status, or null when there was no answer. */
-    readonly status: number | null,
-    readonly method: string,
-    /** Path called, e.g. `/sdapi/v1/txt2img`. */
-    readonly route: string,
-    /** A1111's `error` (exception class), `detail` and `errors` fields when its body had them. */
-    readonly a1111: { error?: string; detail?: unknown; errors?: unknown } = {},
-  ) {
-    super(message);
-  }
-}
-
-/**
- * The A1111 process (`A1111_PID`) has exited: waiting for it to become ready is pointless. Thrown by
- * {@link A1111Client.waitReady} as soon as it notices, instead of waiting out `A1111_READY_TIMEOUT_S`; the worker
- * then exits 1 so that RunPod replaces it. Its message starts with `A1111 process <pid> exited;`.
- */
-export class A1111ExitedError extends A1111Error {
-  override name = 'A1111ExitedError';
-  constructor(
-    /** The exited process id (`A1111_PID`). */
-    readonly pid: number,
-    url: string,
-  ) {
-    super(
-      `A1111 process ${pid} exited; not waiting for ${url} any longer (A1111_READY_TIMEOUT_S would only delay the exit). Its own output (lines prefixed [a1111]) says why.`,
-      'unreachable',
-      null,
-      'GET',
-      '/sdapi/v1/sd-models',
-    );
-  }
-}
 
 /** A successful answer: status and the raw (decompressed) body bytes. */
 export interface A1111Response {

@@ -1,3 +1,4 @@
+import { ShapeError } from '../errors/index.js';
 /**
  * The name lists the worker checks payloads against (A1111's own list routes and those of the ControlNet and
  * ADetailer extensions): which route gives each list, the shape of its entries, and how a 2xx answer is parsed into
@@ -169,9 +170,6 @@ function stringOrNull(v: unknown): string | null {
 function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((a): a is string => typeof a === 'string' && a !== '') : [];
 }
-
-/** Thrown by the parsers when a 2xx answer does not have the list's shape. */
-export class ShapeError extends Error {}
 
 function items(body: unknown, list: ListName): Record<string, unknown>[] {
   if (!Array.isArray(body)) throw new ShapeError(`GET ${LIST_PATHS[list]} did not answer a JSON array`);

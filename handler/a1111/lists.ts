@@ -11,8 +11,10 @@
  * (default 30 s), so a stream of jobs with a misspelt name does not turn into a stream of folder rescans.
  */
 import type { Log } from '../log.js';
-import { A1111Error, type A1111Caller } from './client.js';
-import { EMPTY_ENTRIES, LIST_PATHS, namesFor, PARSERS, REFRESH_ROUTES, ShapeError, type ListEntries, type ListName } from './list-entries.js';
+import { type A1111Caller } from './client.js';
+import { A1111Error } from '../errors/index.js';
+import { EMPTY_ENTRIES, LIST_PATHS, namesFor, PARSERS, REFRESH_ROUTES, type ListEntries, type ListName } from './list-entries.js';
+import { ShapeError } from '../errors/index.js';
 
 export {
   checkpointAliases,

@@ -18,6 +18,7 @@ import extraSingleImage from '../../schemas/extra-single-image.json' with { type
 import extraBatchImages from '../../schemas/extra-batch-images.json' with { type: 'json' };
 import pngInfo from '../../schemas/png-info.json' with { type: 'json' };
 import { pathKey, type FieldKind, type ModelField, type RequestModel, type ServerModel } from './server-model.js';
+import { OpenApiError } from '../errors/index.js';
 
 type Json = Record<string, unknown>;
 
@@ -157,11 +158,6 @@ export function bundledModel(): ServerModel {
   }
   bundledCache = { source: 'bundled', description: 'the A1111 v1.10.1 model bundled with the worker', forge: false, pydantic: 1, models, paths: null };
   return bundledCache;
-}
-
-/** Thrown when a document is not a usable OpenAPI description. */
-export class OpenApiError extends Error {
-  override name = 'OpenApiError';
 }
 
 /** Fields only Forge's models have (Flux): their presence marks a Forge server. */

@@ -18,7 +18,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { A1111Config } from '../config.js';
 import type { Log } from '../log.js';
-import { A1111Client, A1111Error, A1111ExitedError, type A1111Caller, type A1111Response, type CallOptions } from './client.js';
+import { A1111Client, type A1111Caller, type A1111Response, type CallOptions } from './client.js';
+import { A1111Error, A1111ExitedError } from '../errors/index.js';
 
 /** A backend's state: being probed (first time or after a failure), ready for jobs, or removed from the pool. */
 export type BackendState = 'starting' | 'ready' | 'down' | 'removed';

@@ -8,7 +8,8 @@
  * refused in a pod that mixes them), coerced as the strictest of their pydantic versions.
  */
 import type { Log } from '../log.js';
-import { A1111Error, type A1111Caller } from './client.js';
+import { type A1111Caller } from './client.js';
+import { A1111Error } from '../errors/index.js';
 import { bundledModel, parseOpenApi } from './openapi.js';
 import type { ModelField, RequestModel, ServerModel } from './server-model.js';
 

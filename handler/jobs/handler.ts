@@ -27,7 +27,8 @@
  */
 import type { LimitsConfig, OutputConfig } from '../config.js';
 import type { Log } from '../log.js';
-import { A1111Error, type A1111Client } from '../a1111/client.js';
+import { type A1111Client } from '../a1111/client.js';
+import { A1111Error } from '../errors/index.js';
 import { jsonSkeleton } from '../a1111/json-skeleton.js';
 import { A1111Lists } from '../a1111/lists.js';
 import { A1111Pool, type Backend } from '../a1111/pool.js';
@@ -35,7 +36,7 @@ import { watchProgress, type ProgressReport } from '../a1111/progress.js';
 import { bundledModel } from '../a1111/openapi.js';
 import type { ServerModel } from '../a1111/server-model.js';
 import { ServerModels } from '../a1111/server-models.js';
-import { JobInputError } from './errors.js';
+import { JobInputError } from '../errors/index.js';
 import { showValue } from './format.js';
 import { checkInputShape } from './input/guard.js';
 import { checkImages, type HostLookup } from './images/images.js';

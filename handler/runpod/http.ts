@@ -9,6 +9,7 @@ import axios, { AxiosError, type AxiosInstance } from 'axios';
 import pRetry from 'p-retry';
 import type { ResultRetryConfig } from '../config.js';
 import type { Log } from '../log.js';
+import { ResultPostError } from '../errors/index.js';
 
 /**
  * Creates the platform client: `Authorization: <key>` (raw, no `Bearer`, spec §3.1), the User-Agent,
@@ -32,18 +33,6 @@ export function createPlatformClient(apiKey: string | undefined, ua: string): Ax
     // request body for replays (20 MB results twice in memory). The platform does not redirect these calls.
     maxRedirects: 0,
   });
-}
-
-/** An HTTP answer that counts as a failed result post. */
-export class ResultPostError extends Error {
-  override name = 'ResultPostError';
-  constructor(
-    message: string,
-    /** HTTP status, or null for a transport error. */
-    readonly status: number | null,
-  ) {
-    super(message);
-  }
 }
 
 /** True for failures worth retrying: transport errors (no response), HTTP 429 and 5xx. */

@@ -18,10 +18,11 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, envBool, type Env } from '../env-vars.js';
+import { envBool, type Env } from '../env-vars.js';
+import { ConfigError } from '../errors/index.js';
 import type { Log } from '../log.js';
 import { diskInfo, findOnPath, GIB, listGpus, memoryInfo } from './fitness.js';
-import { StartupCheckError } from './unhealthy.js';
+import { StartupCheckError } from '../errors/index.js';
 
 /** Settings of the start-up checks (env vars named as runpod-python names them where it has a name). */
 export interface StartupCheckConfig {

@@ -4,13 +4,15 @@
  */
 import type { Config } from '../config.js';
 import type { Log } from '../log.js';
-import { A1111ExitedError, type A1111Client } from '../a1111/client.js';
+import { type A1111Client } from '../a1111/client.js';
+import { A1111ExitedError } from '../errors/index.js';
 import type { A1111Pool } from '../a1111/pool.js';
 import { createPlatformClient } from './http.js';
 import { Heartbeat } from './heartbeat.js';
 import type { Handler } from './types.js';
 import { resolveUrls } from './urls.js';
-import { classifyFatal, reportUnhealthy, WarmupError, type UnhealthyTarget } from './unhealthy.js';
+import { classifyFatal, reportUnhealthy, type UnhealthyTarget } from './unhealthy.js';
+import { WarmupError } from '../errors/index.js';
 import { RUNPOD_VERSION, userAgent } from './version.js';
 import { WorkerRuntime } from './worker.js';
 

@@ -3,7 +3,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import { A1111Client, A1111Error, formatA1111Error } from '../../handler/a1111/client.js';
+import { A1111Client, formatA1111Error } from '../../handler/a1111/client.js';
+import { A1111Error } from '../../handler/errors/index.js';
 import { silentLog } from '../../handler/log.js';
 import { startSimulator, type Simulator } from '../../sim/server.js';
 import { a1111Config, closedPort } from '../helpers/fixtures.js';

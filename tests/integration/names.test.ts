@@ -4,9 +4,10 @@
  * styles and LoRA tags as warnings unless strict, refresh on a miss (and only once), caching.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { A1111Client, A1111Error } from '../../handler/a1111/client.js';
+import { A1111Client } from '../../handler/a1111/client.js';
+import { A1111Error } from '../../handler/errors/index.js';
 import { A1111Lists, type A1111ListsOptions } from '../../handler/a1111/lists.js';
-import { JobInputError } from '../../handler/jobs/errors.js';
+import { JobInputError } from '../../handler/errors/index.js';
 import { checkNames, type NameCheckResult } from '../../handler/jobs/input/names.js';
 import { resolveRoute, type RouteSpec } from '../../handler/jobs/input/routes.js';
 import { silentLog } from '../../handler/log.js';

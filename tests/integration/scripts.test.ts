@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { A1111Client, type A1111Caller, type A1111Response } from '../../handler/a1111/client.js';
 import { A1111Lists } from '../../handler/a1111/lists.js';
-import { JobInputError } from '../../handler/jobs/errors.js';
+import { JobInputError } from '../../handler/errors/index.js';
 import { checkNames } from '../../handler/jobs/input/names.js';
 import { resolveRoute, type RouteSpec } from '../../handler/jobs/input/routes.js';
 import { silentLog } from '../../handler/log.js';

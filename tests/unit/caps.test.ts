@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type LimitsConfig } from '../../handler/config.js';
-import { JobInputError } from '../../handler/jobs/errors.js';
+import { JobInputError } from '../../handler/errors/index.js';
 import { resolveRoute, type RouteSpec } from '../../handler/jobs/input/routes.js';
 import { validatePayload } from '../../handler/jobs/input/validate.js';
 

@@ -7,11 +7,12 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { A1111Error, A1111ExitedError } from '../../handler/a1111/client.js';
+import { A1111Error, A1111ExitedError } from '../../handler/errors/index.js';
 import type { Log } from '../../handler/log.js';
 import { GIB, memoryInfo } from '../../handler/runpod/fitness.js';
 import { checkDisk, checkGpu, checkMemory, loadStartupCheckConfig, runStartupChecks, type StartupCheckConfig } from '../../handler/runpod/startup-checks.js';
-import { classifyFatal, StartupCheckError, WarmupError } from '../../handler/runpod/unhealthy.js';
+import { classifyFatal } from '../../handler/runpod/unhealthy.js';
+import { StartupCheckError, WarmupError } from '../../handler/errors/index.js';
 import { resolvePingUrl, unhealthyUrl } from '../../handler/runpod/urls.js';
 import { RUNPOD_VERSION, userAgent, WORKER_NAME, WORKER_VERSION } from '../../handler/runpod/version.js';
 import { ROOT } from '../helpers/root.js';

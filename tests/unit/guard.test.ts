@@ -3,7 +3,7 @@
  * prototype-pollution keys, measured without recursion.
  */
 import { describe, expect, it } from 'vitest';
-import { JobInputError } from '../../handler/jobs/errors.js';
+import { JobInputError } from '../../handler/errors/index.js';
 import { FORBIDDEN_KEYS, MAX_INPUT_DEPTH, checkInputShape, jsonStringBytes, measureJson } from '../../handler/jobs/input/guard.js';
 import { thrownMessage } from '../helpers/one-line-error.js';
 

@@ -5,7 +5,7 @@
  */
 import { PNG } from 'pngjs';
 import { expect } from 'vitest';
-import { JobInputError } from '../../handler/jobs/errors.js';
+import { JobInputError } from '../../handler/errors/index.js';
 import { ImageRefusal, type HostLookup } from '../../handler/jobs/images/images.js';
 import { thrownMessage } from '../helpers/one-line-error.js';
 

@@ -9,7 +9,7 @@ import { A1111Client } from '../../handler/a1111/client.js';
 import { A1111Lists } from '../../handler/a1111/lists.js';
 import { loadConfig, type LimitsConfig } from '../../handler/config.js';
 import type { DialectContext, Translation } from '../../handler/jobs/dialects/dialects.js';
-import { JobInputError } from '../../handler/jobs/errors.js';
+import { JobInputError } from '../../handler/errors/index.js';
 import { DIALECTS } from '../../handler/jobs/handler.js';
 import {
   EDITS_ENDPOINT,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bundledModel, OpenApiError, parseOpenApi } from '../../handler/a1111/openapi.js';
+import { bundledModel, parseOpenApi } from '../../handler/a1111/openapi.js';
+import { OpenApiError } from '../../handler/errors/index.js';
 import { servesPath } from '../../handler/a1111/server-model.js';
 import { commonModel } from '../../handler/a1111/server-models.js';
 import { A1111_OPENAPI, FORGE_OPENAPI } from './openapi-fixtures.js';

@@ -3,7 +3,7 @@
  * covered by tests/integration/s3-output.test.ts against s3rver.
  */
 import { describe, expect, it } from 'vitest';
-import { JobInputError } from '../../handler/jobs/errors.js';
+import { JobInputError } from '../../handler/errors/index.js';
 import { parseEnvelope } from '../../handler/jobs/handler.js';
 import {
   dropInputEchoes,

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { WorkerSightings, WORKER_SEEN_WINDOW_MS } from '../../handler/endpoint/workers.js';
 import { parseEnvelope } from '../../handler/jobs/input/envelope.js';
-import { JobInputError } from '../../handler/jobs/errors.js';
+import { JobInputError } from '../../handler/errors/index.js';
 import { parseObjectPath, resultLimitFor } from '../../handler/jobs/output/output.js';
 import { objectKey } from '../../handler/jobs/output/s3.js';
 import { platformResultLimit, refusedResultBody } from '../../handler/runpod/result.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JobInputError } from '../../handler/jobs/errors.js';
+import { JobInputError } from '../../handler/errors/index.js';
 import type { ServerModel } from '../../handler/a1111/server-model.js';
 import { ALLOWED_ROUTES_TEXT, MAX_ENDPOINT_LENGTH, ROUTES, checkRouteServed, resolveRoute } from '../../handler/jobs/input/routes.js';
 

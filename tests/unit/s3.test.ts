@@ -4,19 +4,9 @@
  */
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { JobInputError } from '../../handler/jobs/errors.js';
-import {
-  BucketConfigError,
-  DEFAULT_REGION,
-  jobKeyPrefix,
-  objectKey,
-  parseJobS3Config,
-  regionFromHost,
-  resolveBucket,
-  sniffImage,
-  splitVirtualHost,
-  type BucketSettings,
-} from '../../handler/jobs/output/s3.js';
+import { JobInputError } from '../../handler/errors/index.js';
+import { DEFAULT_REGION, jobKeyPrefix, objectKey, parseJobS3Config, regionFromHost, resolveBucket, sniffImage, splitVirtualHost, type BucketSettings } from '../../handler/jobs/output/s3.js';
+import { BucketConfigError } from '../../handler/errors/index.js';
 import { jpegBytes, pngBytes, webpLossyBytes } from './image-fixtures.js';
 
 const KEYS = { accessKeyId: 'AKIAUNITTEST0KEYID', secretAccessKey: 'unit-secret-0123456789abcdef' };

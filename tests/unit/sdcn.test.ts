@@ -10,7 +10,7 @@ import { A1111Client } from '../../handler/a1111/client.js';
 import { A1111Lists } from '../../handler/a1111/lists.js';
 import { loadConfig } from '../../handler/config.js';
 import type { DialectContext } from '../../handler/jobs/dialects/dialects.js';
-import { JobInputError } from '../../handler/jobs/errors.js';
+import { JobInputError } from '../../handler/errors/index.js';
 import { DIALECTS, parseEnvelope } from '../../handler/jobs/handler.js';
 import { appendLoras, loraTag, sdcnDialect, sdcnToA1111, translateSdcn, type SdcnGenerationPayload } from '../../handler/jobs/dialects/sdcn.js';
 import { compileDialectSchema } from '../../handler/jobs/input/validate.js';

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { A1111Client } from '../../handler/a1111/client.js';
 import { A1111Lists } from '../../handler/a1111/lists.js';
-import { JobInputError } from '../../handler/jobs/errors.js';
+import { JobInputError } from '../../handler/errors/index.js';
 import { resolveRoute, type RouteSpec } from '../../handler/jobs/input/routes.js';
 import {
   DENIED_OPTIONS,

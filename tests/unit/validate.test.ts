@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type LimitsConfig } from '../../handler/config.js';
-import { JobInputError } from '../../handler/jobs/errors.js';
+import { JobInputError } from '../../handler/errors/index.js';
 import { resolveRoute, type RouteSpec } from '../../handler/jobs/input/routes.js';
 import { suggestField, validatePayload, type ValidateOptions } from '../../handler/jobs/input/validate.js';
 import { parseOpenApi } from '../../handler/a1111/openapi.js';

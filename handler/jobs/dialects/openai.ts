@@ -36,7 +36,7 @@
  */
 import type { SchemaObject } from 'ajv';
 import type { Dialect, DialectContext, ReshapeInfo, Translation } from './dialects.js';
-import { JobInputError } from '../errors.js';
+import { JobInputError } from '../../errors/index.js';
 import { showValue } from '../format.js';
 import { checkBase64Image, ImageRefusal, isHttpUrl } from '../images/images.js';
 import { checkNamedValues } from '../input/names.js';

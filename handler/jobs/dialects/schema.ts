@@ -5,7 +5,7 @@
  */
 import { Ajv, type ErrorObject, type SchemaObject } from 'ajv';
 import formatsModule from 'ajv-formats';
-import { JobInputError } from '../errors.js';
+import { JobInputError } from '../../errors/index.js';
 import { appendKey, plural } from '../format.js';
 import { describe, isObject, IssueList } from '../input/issues.js';
 import { suggestField } from '../input/model-check.js';

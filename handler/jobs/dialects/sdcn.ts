@@ -31,7 +31,7 @@
  */
 import type { SchemaObject } from 'ajv';
 import type { Dialect, DialectContext, Translation } from './dialects.js';
-import { JobInputError } from '../errors.js';
+import { JobInputError } from '../../errors/index.js';
 import { appendIndex, showValue } from '../format.js';
 import { checkNamedValues, type NamedValue } from '../input/names.js';
 import { resolveRoute, type RouteSpec } from '../input/routes.js';

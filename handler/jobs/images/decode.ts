@@ -26,11 +26,7 @@ import { imageSize } from 'image-size';
 import { typeHandlers, types as imageTypes } from 'image-size/types/index';
 import type { LimitsConfig } from '../../config.js';
 import { oneLineJson, showValue } from '../format.js';
-
-/** Why one image (or URL) was refused; the caller adds the field path. */
-export class ImageRefusal extends Error {
-  override name = 'ImageRefusal';
-}
+import { ImageRefusal } from '../../errors/index.js';
 
 /**
  * An image format as shown in messages: `PNG`, `JPEG`, `WebP`, `GIF`, `BMP`, `TIFF`, `BigTIFF`, `ICO`, `CUR`,

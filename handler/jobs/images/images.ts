@@ -16,25 +16,15 @@
  * unit's `ipadapter_input` is refused always: sd-webui-controlnet unpickles it.
  */
 import type { LimitsConfig } from '../../config.js';
-import { JobInputError } from '../errors.js';
+import { JobInputError } from '../../errors/index.js';
 import { appendIndex, appendKey } from '../format.js';
-import { checkBase64Image, ImageRefusal, isHttpUrl } from './decode.js';
+import { checkBase64Image, isHttpUrl } from './decode.js';
+import { ImageRefusal } from '../../errors/index.js';
 import { checkImageUrl, type ImageCheckOptions } from './urls.js';
 import type { RouteSpec } from '../input/routes.js';
 
-export {
-  base64Bytes,
-  bufferBytes,
-  checkBase64Image,
-  IMAGE_FORMATS_READ,
-  ImageRefusal,
-  isHttpUrl,
-  parseImageHeader,
-  type Base64ImageInfo,
-  type ImageBytes,
-  type ImageFormat,
-  type ImageHeader,
-} from './decode.js';
+export { base64Bytes, bufferBytes, checkBase64Image, IMAGE_FORMATS_READ, isHttpUrl, parseImageHeader, type Base64ImageInfo, type ImageBytes, type ImageFormat, type ImageHeader } from './decode.js';
+export { ImageRefusal } from '../../errors/index.js';
 export {
   checkImageUrl,
   DNS_TIMEOUT_MS,

@@ -11,7 +11,8 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import { showValue, oneLineJson } from '../format.js';
-import { ImageRefusal, isHttpUrl } from './decode.js';
+import { isHttpUrl } from './decode.js';
+import { ImageRefusal } from '../../errors/index.js';
 
 /** Resolves a host name to all its addresses (as `dns.promises.lookup(host, {all: true})`). */
 export type HostLookup = (hostname: string) => Promise<ReadonlyArray<{ address: string; family: number }>>;

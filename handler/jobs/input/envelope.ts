@@ -3,7 +3,7 @@
  * payload, the official worker's shape), the worker's own per-job options beside it, and which route or request
  * dialect it names.
  */
-import { JobInputError } from '../errors.js';
+import { JobInputError } from '../../errors/index.js';
 import { appendKey, showValue } from '../format.js';
 import type { Dialect } from '../dialects/dialects.js';
 import { openaiDialect } from '../dialects/openai.js';

@@ -8,7 +8,7 @@
  * and every later step (ajv, the A1111 call) would recurse.
  */
 import type { LimitsConfig } from '../../config.js';
-import { JobInputError } from '../errors.js';
+import { JobInputError } from '../../errors/index.js';
 import { appendIndex, appendKey } from '../format.js';
 
 /**

@@ -27,7 +27,7 @@
  * `sampler_index` only when `sampler_name` is empty, `<lora:…>` tags not with `disable_extra_networks: true`.
  */
 import type { A1111Lists } from '../../a1111/lists.js';
-import { JobInputError } from '../errors.js';
+import { JobInputError } from '../../errors/index.js';
 import { appendIndex, appendKey, showValue } from '../format.js';
 import {
   NO_REFINER,

@@ -18,7 +18,7 @@
  */
 import type { ServerModel } from '../../a1111/server-model.js';
 import { servesPath } from '../../a1111/server-model.js';
-import { JobInputError } from '../errors.js';
+import { JobInputError } from '../../errors/index.js';
 import { oneLineJson } from '../format.js';
 import type { SchemaName } from './validate.js';
 

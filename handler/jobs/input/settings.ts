@@ -29,7 +29,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { A1111Lists } from '../../a1111/lists.js';
-import { JobInputError } from '../errors.js';
+import { JobInputError } from '../../errors/index.js';
 import { appendKey, showValue } from '../format.js';
 import { closestName } from './name-suggest.js';
 import type { RouteSpec } from './routes.js';

@@ -23,10 +23,11 @@
  */
 import type { OutputConfig } from '../../config.js';
 import type { Log } from '../../log.js';
-import { JobInputError } from '../errors.js';
+import { JobInputError } from '../../errors/index.js';
 import { appendIndex, appendKey, plural } from '../format.js';
 import type { RouteSpec } from '../input/routes.js';
-import { BucketConfigError, parseJobS3Config, resolveBucket, S3UploadError, type BucketTarget, type S3Uploader } from './s3.js';
+import { parseJobS3Config, resolveBucket, type BucketTarget, type S3Uploader } from './s3.js';
+import { BucketConfigError, S3UploadError } from '../../errors/index.js';
 
 /** Where a job asks its images to go (`"output"` in the job input). */
 export type OutputMode = 'base64' | 's3';

@@ -27,8 +27,9 @@ import pRetry, { AbortError } from 'p-retry';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { OutputConfig } from '../../config.js';
 import type { Log } from '../../log.js';
-import { JobInputError } from '../errors.js';
+import { JobInputError } from '../../errors/index.js';
 import { plural } from '../format.js';
+import { BucketConfigError, S3UploadError } from '../../errors/index.js';
 
 /** Settings of one bucket, as `config.ts` reads them from `BUCKET_*` (the shape of `OutputConfig.bucket`). */
 export type BucketSettings = NonNullable<OutputConfig['bucket']>;
@@ -41,16 +42,6 @@ export const DEFAULT_REGION = 'us-east-1';
 
 /** Default number of uploads of one job running at the same time. */
 export const DEFAULT_UPLOAD_CONCURRENCY = 4;
-
-/** A bucket's settings are unusable (no bucket name, a bad URL…). The message names the variable or field. */
-export class BucketConfigError extends Error {
-  override name = 'BucketConfigError';
-}
-
-/** An upload failed for good. `message`: `S3 upload of image <i> to <bucket>/<key> failed: <reason>`; no credentials. */
-export class S3UploadError extends Error {
-  override name = 'S3UploadError';
-}
 
 const FIELD_NAMES: Record<BucketSource, { endpoint: string; bucket: string }> = {
   env: { endpoint: 'BUCKET_ENDPOINT_URL', bucket: 'BUCKET_NAME' },
