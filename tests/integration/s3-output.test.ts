@@ -11,7 +11,9 @@ import { A1111Client } from '../../handler/a1111/client.js';
 import { A1111Lists } from '../../handler/a1111/lists.js';
 import { loadConfig, type OutputConfig } from '../../handler/config.js';
 import { createA1111Handler, type JobContext } from '../../handler/jobs/handler.js';
-import type { S3UploaderOptions } from '../../handler/jobs/output/s3.js';
+import { resolveRoute } from '../../handler/jobs/input/routes.js';
+import { OutputStage } from '../../handler/jobs/output/output.js';
+import type { S3UploaderOptions } from '../../handler/jobs/output/uploader.js';
 import { silentLog, type Log } from '../../handler/log.js';
 import { RawJson } from '../../handler/runpod/result.js';
 import { startSimulator, type Simulator } from '../../sim/server.js';
@@ -142,6 +144,24 @@ function noisyPng(width: number, height: number, seed: number): Buffer {
   return PNG.sync.write(png, { colorType: 2 });
 }
 
+/**
+ * An HTTP proxy in front of s3rver (which does not check SigV4 signatures, so the changed Host is accepted). Every
+ * PUT goes to `onPut`, which answers it itself or calls `pass` (at once or later) to forward it.
+ */
+async function s3Proxy(onPut: (req: http.IncomingMessage, res: http.ServerResponse, pass: () => void) => void): Promise<{ url: string; port: number; close(): Promise<void> }> {
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const up = http.request({ host: '127.0.0.1', port: s3.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    req.pipe(up);
+  };
+  const proxy = http.createServer((req, res) => (req.method === 'PUT' ? onPut(req, res, () => forward(req, res)) : forward(req, res)));
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const port = (proxy.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${port}`, port, close: () => new Promise<void>((resolve) => proxy.close(() => resolve())) };
+}
+
 describe('outputs to S3', () => {
   it('env bucket: images uploaded under <job id>/<i>.png, presigned URLs (7 days) in place of base64; info and parameters kept', async () => {
     const base = await run(txt2img(SMALL, { output: 'base64' }), { output: { bucket: envBucket() } });
@@ -268,36 +288,47 @@ describe('upload failures fail the job with the reason, never a silent loss, nev
   });
 
   it('transient 5xx answers are retried and the upload succeeds', async () => {
-    // A proxy in front of s3rver answering 503 to the first 4 PUTs (s3rver does not check SigV4 signatures,
-    // so the changed Host is accepted).
+    // The proxy answers 503 to the first 4 PUTs.
     let failPuts = 4;
     let puts = 0;
-    const proxy = http.createServer((req, res) => {
-      if (req.method === 'PUT') {
-        puts++;
-        if (failPuts-- > 0) {
-          req.resume();
-          res.writeHead(503, { 'content-type': 'application/xml' }).end('<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
-          return;
-        }
-      }
-      const up = http.request({ host: '127.0.0.1', port: s3.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
-      req.pipe(up);
+    const proxy = await s3Proxy((req, res, pass) => {
+      puts++;
+      if (failPuts-- <= 0) return pass();
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/xml' }).end('<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
     });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const port = (proxy.address() as AddressInfo).port;
     try {
       const base = await run(txt2img({ ...SMALL, batch_size: 1 }, { output: 'base64' }));
-      const r = await run(txt2img({ ...SMALL, batch_size: 1 }), { s3Config: jobS3Config({ endpointUrl: `http://127.0.0.1:${port}` }) });
+      const r = await run(txt2img({ ...SMALL, batch_size: 1 }), { s3Config: jobS3Config({ endpointUrl: proxy.url }) });
       expect(r.out.error).toBeUndefined();
       expect(puts).toBe(5); // 3 SDK attempts, then p-retry: 2 more
-      const urls = (r.out.images as string[]).map((u) => u.replace(`127.0.0.1:${port}`, `127.0.0.1:${s3.port}`));
+      const urls = (r.out.images as string[]).map((u) => u.replace(`127.0.0.1:${proxy.port}`, `127.0.0.1:${s3.port}`));
       await expectUploaded(urls, base.out.images, 'job-bucket', r.id);
     } finally {
-      await new Promise((resolve) => proxy.close(resolve));
+      await proxy.close();
+    }
+  });
+
+  it('a job\'s uploads run in parallel, at most `concurrency` at a time', async () => {
+    // PUTs are held until two are under way, then let through together: the job only finishes if the uploader
+    // runs two at once, and the most seen in flight shows it never runs more.
+    let inFlight = 0;
+    let most = 0;
+    const held: Array<() => void> = [];
+    const proxy = await s3Proxy((_req, res, pass) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      res.on('close', () => inFlight--);
+      held.push(pass);
+      if (held.length === 2) for (const go of held.splice(0)) go();
+    });
+    try {
+      const r = await run(txt2img({ ...SMALL, batch_size: 6 }), { s3Config: jobS3Config({ endpointUrl: proxy.url }), s3: { concurrency: 2 } });
+      expect(r.out.error).toBeUndefined();
+      expect(r.out.images).toHaveLength(6);
+      expect(most).toBe(2);
+    } finally {
+      await proxy.close();
     }
   });
 });
@@ -384,5 +415,35 @@ describe('output size guard (MAX_RESULT_MB)', () => {
     // Still too big without the echoes: FAILED, saying what was tried.
     const failed = await run(input, { output: { maxResultBytes: 8 * 1024 } });
     expect(String(failed.out.error)).toMatch(/^result too large to return: .* as JSON, without the input images echoed in parameters \(2 fields\), is over the limit of 8192 bytes; .*BUCKET_ENDPOINT_URL/);
+  });
+});
+
+describe('OutputStage on its own (the entry point the handler calls once A1111 answered)', () => {
+  const answerOf = (value: unknown) => ({ status: 200, body: Buffer.from(JSON.stringify(value)) });
+  const images = [noisyPng(16, 16, 1), noisyPng(16, 16, 2)].map((b) => b.toString('base64'));
+
+  it('uploads the answer\'s images to the job\'s bucket and gives a dialect\'s reshape the URLs', async () => {
+    const log = recordingLog();
+    const stage = new OutputStage({ output: { maxResultBytes: 19 * MiB, urlExpiresS: 3600 }, log, s3: FAST_RETRY });
+    const route = resolveRoute('POST', '/sdapi/v1/txt2img');
+    const plan = stage.plan(route, undefined, jobS3Config());
+    const job = { id: `stage-${++jobNo}`, route, plan, signal: new AbortController().signal, rawJson: (b: Buffer) => new RawJson(b) };
+    const out = (await stage.shape(answerOf({ images, parameters: {}, info: '{}' }), job)) as RawJson;
+    const shaped = JSON.parse(out.bytes.toString('utf8')) as Record<string, unknown>;
+    expect(shaped.info).toBe('{}');
+    await expectUploaded(shaped.images, images, 'job-bucket', job.id, 3600);
+
+    let uploaded: boolean | undefined;
+    const reshape = (answer: Record<string, unknown>, up: boolean) => {
+      uploaded = up;
+      return { data: (answer.images as string[]).map((url) => ({ url })) };
+    };
+    const dialect = (await stage.shape(answerOf({ images, info: '{}' }), { ...job, id: `stage-${++jobNo}`, reshape })) as RawJson;
+    const data = (JSON.parse(dialect.bytes.toString('utf8')) as { data: Array<{ url: string }> }).data;
+    expect(uploaded).toBe(true);
+    expect(data).toHaveLength(2);
+    expect(data[0]!.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/job-bucket\/stage-\d+\/0\.png\?/);
+    for (const line of log.lines) expectNoSecret(line);
+    await stage.close();
   });
 });

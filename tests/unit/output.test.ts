@@ -1,6 +1,6 @@
 /**
- * Output planning, the size guard and echo dropping (handler/jobs/output/output.ts) without any server: uploads are
- * covered by tests/integration/s3-output.test.ts against s3rver.
+ * Output planning, the size guard, echo dropping and the output stage's answer checks (handler/jobs/output/) without
+ * any server: uploads are covered by tests/integration/s3-output.test.ts against s3rver.
  */
 import { describe, expect, it } from 'vitest';
 import { JobInputError } from '../../handler/errors/index.js';
@@ -8,17 +8,19 @@ import { parseEnvelope } from '../../handler/jobs/handler.js';
 import {
   dropInputEchoes,
   imageOutputKey,
+  OutputStage,
   planOutput,
   RESULT_ENVELOPE_BYTES,
   resolveEnvBucket,
   resultTooLargeMessage,
   shapeOutput,
   type EnvBucket,
+  type OutputJob,
   type ShapeContext,
 } from '../../handler/jobs/output/output.js';
 import { resolveRoute } from '../../handler/jobs/input/routes.js';
-import { S3Uploader } from '../../handler/jobs/output/s3.js';
-import { silentLog } from '../../handler/log.js';
+import { S3Uploader } from '../../handler/jobs/output/uploader.js';
+import { silentLog, type Log } from '../../handler/log.js';
 import { RawJson } from '../../handler/runpod/result.js';
 
 const TXT2IMG = resolveRoute('POST', '/sdapi/v1/txt2img');
@@ -194,5 +196,74 @@ describe('shapeOutput fast path', () => {
     const body = Buffer.from(JSON.stringify({ images: [PNG_B64], parameters: {}, info: '{}' }));
     const out = await shapeOutput(body, { bucketAvailable: false, imageKey: 'images' }, ctx(body.length + RESULT_ENVELOPE_BYTES - 1, []));
     expect(out).toEqual({ error: expect.stringMatching(/^result too large to return: /) });
+  });
+});
+
+describe('OutputStage: the one entry point (plan before A1111, shape after)', () => {
+  const BUCKET = { endpointUrl: 'http://127.0.0.1:9000/env-bucket', accessKeyId: 'AKIAENV', secretAccessKey: 'env-secret' };
+  const OUTPUT = { maxResultBytes: 3000, maxResultBytesRun: 1000, maxResultBytesSync: 2000, urlExpiresS: 600 };
+  const lines: string[] = [];
+  const log: Log = { ...silentLog, info: (m) => lines.push(`INFO ${m}`), error: (m) => lines.push(`ERROR ${m}`) };
+  const stage = new OutputStage({ output: OUTPUT, log: silentLog });
+  const job = (over: Partial<OutputJob> = {}): OutputJob => ({
+    id: 'job-1',
+    route: TXT2IMG,
+    plan: stage.plan(over.route ?? TXT2IMG, undefined, undefined),
+    signal: new AbortController().signal,
+    rawJson: (b) => new RawJson(b),
+    ...over,
+  });
+  const answer = (value: unknown, status = 200) => ({ status, body: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)) });
+
+  it('resolves BUCKET_* once and says where outputs go, or why they cannot', () => {
+    lines.length = 0;
+    const withBucket = new OutputStage({ output: { ...OUTPUT, bucket: BUCKET }, log });
+    expect(withBucket.plan(TXT2IMG, undefined, undefined).upload?.bucket).toBe('env-bucket');
+    expect(withBucket.plan(TXT2IMG, 'base64', undefined).upload).toBeUndefined();
+    const unusable = new OutputStage({ output: { ...OUTPUT, bucket: { ...BUCKET, endpointUrl: 'http://127.0.0.1:9000' } }, log });
+    expect(unusable.envBucket.error).toMatch(/^no bucket name: set BUCKET_NAME/);
+    expect(lines).toEqual([`INFO Outputs go to S3: bucket "env-bucket" at http://127.0.0.1:9000 (path-style, us-east-1)`, `ERROR Bucket settings unusable, image jobs will fail until fixed: ${unusable.envBucket.error}`]);
+    expect(refused(() => unusable.plan(TXT2IMG, undefined, undefined))).toMatch(/^the endpoint's bucket settings are unusable: /);
+  });
+
+  it('passes A1111\'s bytes through untouched within the job\'s limit', async () => {
+    const a = answer({ images: [PNG_B64], parameters: {}, info: '{}' });
+    const out = await stage.shape(a, job({ id: 'sync-1' }));
+    expect(out).toBeInstanceOf(RawJson);
+    expect((out as RawJson).bytes).toBe(a.body);
+  });
+
+  it('applies the /run or /runsync limit by the job id', async () => {
+    const a = answer({ images: [PNG_B64], parameters: {}, info: 'x'.repeat(700) });
+    expect(a.body.length).toBeGreaterThan(1000);
+    expect(a.body.length).toBeLessThan(2000);
+    expect(await stage.shape(a, job({ id: 'sync-2' }))).toBeInstanceOf(RawJson);
+    expect(await stage.shape(a, job({ id: 'run-2' }))).toEqual({ error: expect.stringMatching(/^result too large to return: .* is over the limit of 1000 bytes; RunPod refuses results over 10 MB for a \/run job\./) });
+  });
+
+  it('refuses answers that are not JSON, or a generation without an images list', async () => {
+    expect(await stage.shape(answer('<html>oops'), job())).toEqual({ error: 'A1111 200 on POST /sdapi/v1/txt2img: answer is not JSON: "<html>oops"' });
+    expect(await stage.shape(answer({ images: [1] }), job())).toEqual({ error: 'A1111 200 on POST /sdapi/v1/txt2img: answer has no "images" list of base64 strings' });
+    expect(await stage.shape(answer({ info: '{}' }), job())).toEqual({ error: 'A1111 200 on POST /sdapi/v1/txt2img: answer has no "images" list of base64 strings' });
+  });
+
+  it('answers RunPod\'s result rules read (error / refresh_worker keys, {}, non-objects) are returned as the exact value', async () => {
+    expect(await stage.shape(answer({ error: 'x', detail: 'y' }), job({ route: MODELS }))).toEqual({ error: 'x', detail: 'y' });
+    expect(await stage.shape(answer({}), job({ route: MODELS }))).toEqual({});
+    expect(await stage.shape(answer([1, 2]), job({ route: MODELS }))).toEqual([1, 2]);
+    const big = await stage.shape(answer({ refresh_worker: 'z'.repeat(1000) }), job({ route: MODELS }));
+    expect(big).toEqual({ error: expect.stringMatching(/^result too large to return: .*This route's answer cannot be uploaded/) });
+  });
+
+  it('a dialect\'s reshape runs once on the parsed answer (uploaded false without a bucket); a non-object answer is refused', async () => {
+    const calls: Array<[unknown, boolean]> = [];
+    const reshape = (a: Record<string, unknown>, uploaded: boolean) => {
+      calls.push([a, uploaded]);
+      return { data: [{ b64_json: (a.images as string[])[0] }] };
+    };
+    const out = await stage.shape(answer({ images: [PNG_B64], info: '{}' }), job({ id: 'sync-3', reshape }));
+    expect(JSON.parse((out as RawJson).bytes.toString('utf8'))).toEqual({ data: [{ b64_json: PNG_B64 }] });
+    expect(calls).toEqual([[{ images: [PNG_B64], info: '{}' }, false]]);
+    expect(await stage.shape(answer([1]), job({ route: MODELS, reshape }))).toEqual({ error: 'A1111 200 on GET /sdapi/v1/sd-models: answer is not a JSON object' });
   });
 });

@@ -1,13 +1,14 @@
 /**
- * Bucket resolution (virtual-hosted / path-style endpoints, regions, addressing), the job's `s3Config`,
- * image sniffing and object keys (handler/jobs/output/s3.ts).
+ * Bucket resolution (virtual-hosted / path-style endpoints, regions, addressing), the job's `s3Config`
+ * (handler/jobs/output/bucket.ts), image sniffing and object keys (handler/jobs/output/object-keys.ts).
  */
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { JobInputError } from '../../handler/errors/index.js';
-import { DEFAULT_REGION, jobKeyPrefix, objectKey, parseJobS3Config, regionFromHost, resolveBucket, sniffImage, splitVirtualHost, type BucketSettings } from '../../handler/jobs/output/s3.js';
 import { BucketConfigError } from '../../handler/errors/index.js';
-import { jpegBytes, pngBytes, webpLossyBytes } from './image-fixtures.js';
+import { DEFAULT_REGION, parseJobS3Config, regionFromHost, resolveBucket, splitVirtualHost, type BucketSettings } from '../../handler/jobs/output/bucket.js';
+import { jobKeyPrefix, objectKey, sniffImage } from '../../handler/jobs/output/object-keys.js';
+import { gifBytes, jpegBytes, pngBytes, webpExtendedBytes, webpLosslessBytes, webpLossyBytes } from './image-fixtures.js';
 
 const KEYS = { accessKeyId: 'AKIAUNITTEST0KEYID', secretAccessKey: 'unit-secret-0123456789abcdef' };
 const env = (endpointUrl: string, over: Partial<BucketSettings> = {}): BucketSettings => ({ endpointUrl, ...KEYS, ...over });
@@ -106,7 +107,7 @@ describe('splitVirtualHost / regionFromHost', () => {
     expect(splitVirtualHost('a.s3.local')).toBeUndefined(); // s3.local: not enough labels for a service host
   });
 
-  it('parses regions as RunPod\'s rp_upload does (spec §16)', () => {
+  it('parses regions as runpod-python\'s rp_upload.py does', () => {
     const table: Array<[string, string | undefined]> = [
       ['s3.us-east-2.amazonaws.com', 'us-east-2'],
       ['s3-eu-west-1.amazonaws.com', 'eu-west-1'],
@@ -125,7 +126,7 @@ describe('splitVirtualHost / regionFromHost', () => {
   });
 });
 
-describe('parseJobS3Config (RunPod s3Config, protocol spec §4.4)', () => {
+describe('parseJobS3Config (RunPod s3Config, docs/runpod-protocol.md "Job JSON shape (job-take response / handler argument)")', () => {
   it('reads the four keys; bucketName optional; other keys ignored; null = none', () => {
     expect(parseJobS3Config({ accessId: 'id1', accessSecret: 's1', bucketName: 'b', endpointUrl: 'https://x', objectPath: 'p' })).toEqual({
       accessKeyId: 'id1',
@@ -159,12 +160,30 @@ describe('parseJobS3Config (RunPod s3Config, protocol spec §4.4)', () => {
 });
 
 describe('sniffImage and object keys', () => {
-  it('PNG / JPEG / WebP by magic bytes; anything else is octet-stream', () => {
+  it('PNG / JPEG / WebP by their signature (image-size\'s checks); anything else is octet-stream', () => {
     expect(sniffImage(pngBytes(4, 4))).toEqual({ ext: 'png', contentType: 'image/png' });
     expect(sniffImage(jpegBytes(4, 4))).toEqual({ ext: 'jpg', contentType: 'image/jpeg' });
     expect(sniffImage(webpLossyBytes(4, 4))).toEqual({ ext: 'webp', contentType: 'image/webp' });
     expect(sniffImage(Buffer.from('<html>'))).toEqual({ ext: 'bin', contentType: 'application/octet-stream' });
     expect(sniffImage(Buffer.alloc(0))).toEqual({ ext: 'bin', contentType: 'application/octet-stream' });
+  });
+
+  it('lossless and extended WebP too; other image formats and broken heads are octet-stream', () => {
+    expect(sniffImage(webpLosslessBytes(4, 4)).ext).toBe('webp');
+    expect(sniffImage(webpExtendedBytes(4, 4)).ext).toBe('webp');
+    expect(sniffImage(gifBytes(4, 4))).toEqual({ ext: 'bin', contentType: 'application/octet-stream' });
+    // A PNG signature without its IHDR chunk, and the signature alone.
+    expect(sniffImage(Buffer.concat([pngBytes(4, 4).subarray(0, 12), Buffer.from('XXXX')])).ext).toBe('bin');
+    expect(sniffImage(pngBytes(4, 4).subarray(0, 8)).ext).toBe('bin');
+  });
+
+  it('reads only the bytes given, wherever they sit in their memory (small Buffers share a pool)', () => {
+    // A PNG right after a JPEG in one allocation: the view of the second image must not be read as the first.
+    const both = Buffer.concat([jpegBytes(4, 4), pngBytes(4, 4)]);
+    const png = both.subarray(both.length - pngBytes(4, 4).length);
+    expect(png.byteOffset).toBeGreaterThan(0);
+    expect(sniffImage(png).ext).toBe('png');
+    expect(sniffImage(Buffer.from(pngBytes(4, 4).toString('base64'), 'base64')).ext).toBe('png');
   });
 
   it('keys are <job id>/<index>.<ext>; odd job ids cannot make path tricks', () => {
