@@ -4,9 +4,15 @@
  * connection **before** the posted result is recorded. So every injected fault is unambiguous — a faulted take
  * hands out nothing, a faulted job-done records nothing — and the worker must simply try again.
  *
- * Draws come from a small seeded generator, one independent stream per route, so the n-th job-take gets the same
- * answer in every run with the same seed whatever the job-done traffic was.
+ * Draws come from pure-rand's xoroshiro128+, one independent stream per route (the job-done stream is the job-take
+ * stream jumped 2^64 draws ahead), so the n-th job-take gets the same answer in every run with the same seed
+ * whatever the job-done traffic was.
+ *
+ * Besides the seeded faults, {@link FaultInjector.inject} scripts the answers of the next requests of a route
+ * (tests): a status with a raw body, or a reset connection.
  */
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 
 /** Fault kinds of job-take: HTTP 500, HTTP 429, a 200 `application/json` body that is not JSON, a reset connection. */
 export type TakeFaultKind = 'status500' | 'status429' | 'garbage' | 'reset';
@@ -20,7 +26,7 @@ export const DONE_FAULT_KINDS: readonly DoneFaultKind[] = ['status500', 'reset']
 
 /**
  * Default relative weights of the job-take kinds. 429 is rarer than the rest because the worker pauses 5 s after
- * one (protocol spec §4.2), which would dominate a soak's run time.
+ * one (docs/runpod-protocol.md, "Response handling"), which would dominate a soak's run time.
  */
 export const DEFAULT_TAKE_FAULT_WEIGHTS: Readonly<Record<TakeFaultKind, number>> = { status500: 3, status429: 1, garbage: 3, reset: 3 };
 /** Default relative weights of the job-done kinds. */
@@ -45,6 +51,26 @@ export interface EndpointFaultOptions {
   doneRefusals?: readonly number[];
 }
 
+/** The worker-API routes, as request records and scripted faults name them (`take` covers job-take-batch too). */
+export type WorkerRoute = 'take' | 'done' | 'stream' | 'stop' | 'ping';
+
+/** The answer of a scripted fault: `'reset'` destroys the connection without an answer; else this HTTP answer. */
+export type ScriptedAnswer = 'reset' | { status: number; body?: string; contentType?: string };
+
+/**
+ * A scripted fault (`LocalEndpoint.injectFault`): the next `count` requests of `route` get `answer` before anything
+ * else happens (no job is assigned, no result recorded). A 200 with a raw body is a hand-made job-take answer: its
+ * jobs are unknown to the emulator, so their job-done posts are answered 404. Scripted faults come before the
+ * seeded ones and, on job-take and job-done, count in {@link EndpointStats.takes} / {@link EndpointStats.dones}.
+ */
+export interface ScriptedFault {
+  route: WorkerRoute;
+  /** How many requests in a row, a positive integer; default 1. */
+  count?: number;
+  /** A body without `contentType` is sent as `text/plain`. */
+  answer: ScriptedAnswer;
+}
+
 /** Counters of the worker API, read with `LocalEndpoint.stats()`. */
 export interface EndpointStats {
   /** Job-take requests received (single and batch), faulted ones included. */
@@ -67,24 +93,6 @@ export interface EndpointStats {
   streamFinalJobIds: string[];
   /** Ids of the jobs whose recorded final body carried `"stopPod": true`. */
   stopPodJobIds: string[];
-}
-
-/**
- * A seeded generator of floats in [0, 1) (same seed, same sequence). Not for cryptography. The simulator has its
- * own with another seed scramble, so one seed given to both does not fault the same call numbers on both links.
- */
-export function seededRandom(seed: number): () => number {
-  // A Weyl sequence (state += golden-ratio step) through murmur3's 32-bit finaliser: cheap, and unlike a bare
-  // xorshift it has no runs of small outputs after a small state.
-  let state = Math.imul(Math.trunc(seed) ^ 0x6a09e667, 0x9e3779b1) >>> 0;
-  return () => {
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    z = (z ^ (z >>> 16)) >>> 0;
-    return z / 0x1_0000_0000;
-  };
 }
 
 function checkRate(name: string, v: number | undefined): number {
@@ -118,6 +126,7 @@ function weightsOf<K extends string>(name: string, kinds: readonly K[], defaults
 /** Decides, per worker-API request, whether to inject a fault, and counts requests and faults. */
 export class FaultInjector {
   private readonly refusals: number[];
+  private readonly scripted: Array<{ route: WorkerRoute; left: number; answer: ScriptedAnswer }> = [];
   private readonly takeRate: number;
   private readonly doneRate: number;
   private readonly takeRand: () => number;
@@ -146,9 +155,36 @@ export class FaultInjector {
     this.doneWeights = weightsOf('doneKinds', DONE_FAULT_KINDS, DEFAULT_DONE_FAULT_WEIGHTS, opts?.doneKinds);
     if (this.takeRate > 0 && this.takeWeights.total === 0) throw new RangeError('faults.takeKinds: every weight is 0 but takeRate > 0');
     if (this.doneRate > 0 && this.doneWeights.total === 0) throw new RangeError('faults.doneKinds: every weight is 0 but doneRate > 0');
-    // One stream per route (seed, seed + 1 scrambled apart), so their sequences do not depend on each other.
-    this.takeRand = seededRandom(seed);
-    this.doneRand = seededRandom(seed + 0x3c6ef372);
+    // One stream per route, so their sequences do not depend on each other.
+    const takeRng = xoroshiro128plus(Math.trunc(seed));
+    const doneRng = takeRng.clone();
+    doneRng.jump();
+    this.takeRand = () => uniformFloat64(takeRng);
+    this.doneRand = () => uniformFloat64(doneRng);
+  }
+
+  /**
+   * Queues a scripted fault after those already queued.
+   * @throws RangeError for a count that is not a positive integer or a status outside 100–599
+   */
+  inject(f: ScriptedFault): void {
+    const count = f.count ?? 1;
+    if (!Number.isInteger(count) || count < 1) throw new RangeError(`fault count must be a positive integer, got ${String(count)}`);
+    if (f.answer !== 'reset' && !(Number.isInteger(f.answer.status) && f.answer.status >= 100 && f.answer.status <= 599)) {
+      throw new RangeError(`fault status must be an HTTP status (100-599), got ${String(f.answer.status)}`);
+    }
+    this.scripted.push({ route: f.route, left: count, answer: f.answer });
+  }
+
+  /** Consumes the next scripted fault of `route`, if any, and returns its answer (counting a job-take / job-done). */
+  nextScripted(route: WorkerRoute): ScriptedAnswer | null {
+    const i = this.scripted.findIndex((f) => f.route === route);
+    if (i < 0) return null;
+    const f = this.scripted[i]!;
+    if (--f.left === 0) this.scripted.splice(i, 1);
+    if (route === 'take') this.counts.takes++;
+    if (route === 'done') this.counts.dones++;
+    return f.answer;
   }
 
   /** Counts one job-take request; returns the fault to answer it with, or null to serve it. */

@@ -4,7 +4,7 @@
  * always gets the answer), query helpers, and the "client went away" checks used by long-polls.
  */
 import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, onRequestHookHandler, preHandlerAsyncHookHandler } from 'fastify';
 import { describeLimit, HttpError, MB } from './request.js';
 
 /** Route prefixes: the platform's `/v2/{endpointId}` (any id is accepted) and none. */
@@ -24,6 +24,8 @@ export interface AddRouteOptions {
   label: string;
   /** Runs before the body is read (e.g. the API-key check). */
   onRequest?: onRequestHookHandler;
+  /** Runs after the body is read, before the handler (e.g. the worker API's records and scripted faults). */
+  preHandler?: preHandlerAsyncHookHandler;
 }
 
 /** The handler of one route (fastify's, with the reply returned or a value to send). */
@@ -39,6 +41,7 @@ export function addRoute(app: FastifyInstance, methods: HTTPMethods[], path: str
       bodyLimit: opts.bodyLimit,
       config,
       ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
+      ...(opts.preHandler ? { preHandler: opts.preHandler } : {}),
       handler,
     });
   }
@@ -119,6 +122,13 @@ export function rawBody(req: FastifyRequest): Buffer | undefined {
 /** True when the client can no longer receive this reply (socket closed, or the reply already ended). */
 export function clientGone(req: FastifyRequest, reply: FastifyReply): boolean {
   return reply.raw.destroyed || reply.raw.writableEnded || req.raw.socket?.destroyed === true;
+}
+
+/** Answers nothing: destroys the request's connection (an injected fault). */
+export function resetConnection(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  reply.hijack();
+  req.raw.socket.destroy();
+  return reply;
 }
 
 /** An AbortSignal that aborts when the client goes away (or the reply is done). */

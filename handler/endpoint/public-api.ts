@@ -84,7 +84,7 @@ export function registerPublicApi(app: FastifyInstance, o: PublicApiOptions): vo
   // POST /run: queue a job (spec §17). 10 MB body limit.
   addRoute(app, ['POST'], '/run', opts('/run', RUN_BODY_LIMIT_BYTES), async (req) => {
     const request = parseRunRequest(parseJsonBody(rawBody(req), '/run body'), o.executionTimeoutDefaultMs);
-    const job = store.submit(request, false);
+    const job = store.submit([request], false)[0]!;
     // Always IN_QUEUE, as on the platform, even when a held job-take already got the job.
     return { id: job.id, status: 'IN_QUEUE' };
   });
@@ -93,7 +93,7 @@ export function registerPublicApi(app: FastifyInstance, o: PublicApiOptions): vo
   addRoute(app, ['POST'], '/runsync', opts('/runsync', RUNSYNC_BODY_LIMIT_BYTES), async (req, reply) => {
     const waitMs = parseWait(queryParam(req, 'wait'));
     const request = parseRunRequest(parseJsonBody(rawBody(req), '/runsync body'), o.executionTimeoutDefaultMs);
-    const job = store.submit(request, true);
+    const job = store.submit([request], true)[0]!;
     await waitForFinal(store, job, waitMs, replyClosedSignal(reply));
     if (job.deleted) throw new HttpError(404, `job ${job.id} expired: its ttl of ${request.policy.ttlMs} ms ran out before it finished`);
     return isFinal(job.status) ? store.statusBody(job) : { id: job.id, status: job.status };

@@ -1,16 +1,18 @@
 /**
- * The local RunPod endpoint emulator (protocol spec §14.5): one HTTP server speaking the platform's public queue
- * API (§17) to clients such as `runpod-sdk` or curl, and the worker protocol (§4–§9) to a worker started with
+ * The local RunPod endpoint emulator: one HTTP server speaking the platform's public queue API
+ * (docs/runpod-protocol.md, "Platform (public queue API) facts") to clients such as `runpod-sdk` or curl, and the
+ * worker protocol (job-take, job-done, job-stream, job-stop, ping) to a worker started with
  * {@link LocalEndpoint.workerEnv}. Jobs live in memory; nothing is persisted.
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { silentLog, type Log } from '../log.js';
 import { registerAdminApi, type BackendRegistry } from './admin.js';
-import { FaultInjector, type EndpointFaultOptions, type EndpointStats } from './faults.js';
+import { FaultInjector, type EndpointFaultOptions, type EndpointStats, type ScriptedFault } from './faults.js';
 import { readRawBody } from './http.js';
 import { JobStore } from './jobs.js';
 import { registerPublicApi } from './public-api.js';
-import { HttpError } from './request.js';
+import type { WorkerApiRecord } from './recorder.js';
+import { HttpError, parseRunRequest } from './request.js';
 import { WebhookSender } from './webhook.js';
 import { registerWorkerApi, type WorkerApiCounters } from './worker-api.js';
 
@@ -22,16 +24,17 @@ export interface EndpointOptions {
   port?: number;
   /**
    * `RUNPOD_API_KEY`: when set (non-empty), every public route requires `Authorization: Bearer <key>` or the raw
-   * key (spec §17), else 401 `{"error": ...}`. The worker API is never checked.
+   * key (RunPod docs serverless/endpoints/send-requests.mdx), else 401 `{"error": ...}`. The worker API is never
+   * checked.
    */
   apiKey?: string;
   /** Endpoint id used in {@link LocalEndpoint.workerEnv} and logs; default `local`. Any id is served. */
   endpointId?: string;
-  /** How long a `/run` job's final result is kept, ms; then `/status` answers 404. Default 30 min (spec §17). */
+  /** How long a `/run` job's final result is kept, ms; then `/status` answers 404. Default 30 min (RunPod's). */
   retentionRunMs?: number;
-  /** The same for `/runsync` jobs, ms. Default 60 s (spec §17). */
+  /** The same for `/runsync` jobs, ms. Default 60 s (RunPod's). */
   retentionSyncMs?: number;
-  /** Delay between webhook attempts, ms (3 attempts in all). Default 10 000 (spec §17). */
+  /** Delay between webhook attempts, ms (3 attempts in all). Default 10 000 (RunPod's). */
   webhookRetryDelayMs?: number;
   /** Bound of one webhook attempt, ms. Default 10 000. */
   webhookTimeoutMs?: number;
@@ -39,7 +42,7 @@ export interface EndpointOptions {
   takeHoldMs?: number;
   /** How long `/stream` holds when there is no new chunk and the job is not final, ms. Default 1000. */
   streamHoldMs?: number;
-  /** `policy.executionTimeout` of jobs that give none, ms. Default 600 000 (spec §17). Not bounded by the 5 s minimum. */
+  /** `policy.executionTimeout` of jobs that give none, ms. Default 600 000 (RunPod's). Not bounded by the 5 s minimum. */
   executionTimeoutDefaultMs?: number;
   /** Largest final job-done body of a `/run` job, bytes; default 10 MB (RunPod's `/run` payload limit). */
   resultLimitRunBytes?: number;
@@ -55,6 +58,18 @@ export interface EndpointOptions {
    */
   faults?: EndpointFaultOptions;
   /**
+   * Record every worker-API request (kind, worker and job ids, URL, query, headers, size, times, answer), read with
+   * {@link LocalEndpoint.requests}. For tests and the bench; default false (the list grows without bound).
+   */
+  recordRequests?: boolean;
+  /** Keep each recorded request's body as text too (implies `recordRequests`); default false. */
+  recordBodies?: boolean;
+  /**
+   * Platform round-trip delay: every worker-API request is handled this many ms after it arrived (with its body),
+   * as if the platform were that far away. Default 0.
+   */
+  latencyMs?: number;
+  /**
    * The worker's A1111 backends: when given, sd-proxy-server's admin API is served for development
    * (`POST /admin/register/image`, `POST /admin/unregister/image`, `POST /admin/servers`; see `admin.ts`), behind
    * `apiKey` like the public API. Default: no admin routes.
@@ -69,13 +84,33 @@ export interface LocalEndpoint {
   /** The port listened on (useful with `port: 0`). */
   port: number;
   /**
-   * The `RUNPOD_WEBHOOK_*` templates a worker needs, exactly as the platform injects them (spec §2):
+   * The `RUNPOD_WEBHOOK_*` templates a worker needs, exactly as the platform injects them (docs/runpod-protocol.md,
+   * "Process entry and mode selection"):
    * GET_JOB `${url}/v2/${endpointId}/job-take/$ID?gpu=local`, POST_OUTPUT `…/job-done/$RUNPOD_POD_ID/$ID?gpu=local`,
    * POST_STREAM `…/job-stream/$RUNPOD_POD_ID/$ID?gpu=local`, PING `…/ping/$RUNPOD_POD_ID?gpu=local`.
    */
   workerEnv(): { RUNPOD_WEBHOOK_GET_JOB: string; RUNPOD_WEBHOOK_POST_OUTPUT: string; RUNPOD_WEBHOOK_POST_STREAM: string; RUNPOD_WEBHOOK_PING: string };
   /** Worker-API counters: requests, injected faults by kind, results recorded, duplicate and late final posts. */
   stats(): EndpointStats;
+  /**
+   * Queues jobs as `/run` (or `/runsync` with `sync`) would, all in one step, so that one held job-take-batch can
+   * get several of them. Each body is `{input, webhook?, policy?, s3Config?}` as for `/run`.
+   * @returns the job ids, in order
+   * @throws HttpError 400 for an invalid body (then nothing is queued)
+   */
+  submit(bodies: readonly unknown[], opts?: { sync?: boolean }): string[];
+  /**
+   * Tells the worker running job `id` to stop it (its next job-stop poll gets the id) without changing the job's
+   * state. Prefer `/cancel`, which does this too. Returns false when the job is not IN_PROGRESS.
+   */
+  stopJob(id: string): boolean;
+  /** Queues a scripted fault for the next requests of a worker-API route (see {@link ScriptedFault}). */
+  injectFault(fault: ScriptedFault): void;
+  /**
+   * The worker-API requests received so far, in arrival order; the same objects on every call (their answer is
+   * filled in when sent). Empty unless `recordRequests` or `recordBodies` is set.
+   */
+  requests(): readonly WorkerApiRecord[];
   /** Stops the timers, answers held long-polls (204 / current status), abandons webhook retries, closes the server. */
   close(): Promise<void>;
 }
@@ -144,12 +179,17 @@ export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEn
   installErrorHandling(app, log);
   registerPublicApi(app, { store, log, apiKey: opts.apiKey, streamHoldMs: o.streamHoldMs, executionTimeoutDefaultMs: o.executionTimeoutDefaultMs });
   const counters: WorkerApiCounters = { refusedResults: 0, streamFinalJobIds: [], stopPodJobIds: [] };
+  const records: WorkerApiRecord[] = [];
+  const recordBodies = opts.recordBodies === true;
   registerWorkerApi(app, {
     store,
     log,
     takeHoldMs: o.takeHoldMs,
     faults,
     counters,
+    ...(opts.recordRequests === true || recordBodies ? { records } : {}),
+    recordBodies,
+    latencyMs: Math.max(0, opts.latencyMs ?? 0),
     ...(opts.resultLimitRunBytes !== undefined ? { resultLimitRunBytes: opts.resultLimitRunBytes } : {}),
     ...(opts.resultLimitSyncBytes !== undefined ? { resultLimitSyncBytes: opts.resultLimitSyncBytes } : {}),
     ...(opts.resultTooLargeStatus !== undefined ? { resultTooLargeStatus: opts.resultTooLargeStatus } : {}),
@@ -193,6 +233,13 @@ export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEn
         stopPodJobIds: [...counters.stopPodJobIds],
       };
     },
+    submit(bodies, submitOpts = {}) {
+      const requests = bodies.map((b) => parseRunRequest(b, o.executionTimeoutDefaultMs));
+      return store.submit(requests, submitOpts.sync === true).map((job) => job.id);
+    },
+    stopJob: (id) => store.requestStop(id),
+    injectFault: (fault) => faults.inject(fault),
+    requests: () => records,
     close() {
       closing ??= (async () => {
         store.close();

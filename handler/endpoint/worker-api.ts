@@ -1,13 +1,16 @@
 /**
- * The worker side of the platform as the emulator serves it (protocol spec §4–§9): job-take (long-poll, single
- * and batch), job-done (results and progress), job-stream, job-stop (long-poll) and ping. These routes are what
- * the `RUNPOD_WEBHOOK_*` templates of `LocalEndpoint.workerEnv()` point at; they are never API-key checked.
+ * The worker side of the platform as the emulator serves it (docs/runpod-protocol.md, "Job acquisition
+ * (job-take)" to "Heartbeat / ping"): job-take (long-poll, single and batch), job-done (results and progress),
+ * job-stream, job-stop (long-poll) and ping. These routes are what the `RUNPOD_WEBHOOK_*` templates of
+ * `LocalEndpoint.workerEnv()` point at; they are never API-key checked. Every route first runs the hook of
+ * `recorder.ts` (request records, round-trip delay, scripted faults).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Log } from '../log.js';
-import { addRoute, clientGone, queryParam, rawBody } from './http.js';
-import type { FaultInjector, TakeFaultKind } from './faults.js';
+import { addRoute, clientGone, queryParam, rawBody, resetConnection } from './http.js';
+import type { FaultInjector, TakeFaultKind, WorkerRoute } from './faults.js';
 import type { Assignment, Job, JobStore, WorkerPostOutcome } from './jobs.js';
+import { recordOf, workerApiHook, type WorkerApiRecord } from './recorder.js';
 import { describeLimit, HttpError, isObject, OTHER_BODY_LIMIT_BYTES, parseWorkerJson, RUN_BODY_LIMIT_BYTES, RUNSYNC_BODY_LIMIT_BYTES, WORKER_BODY_LIMIT_BYTES } from './request.js';
 
 /** What the worker routes need. */
@@ -16,8 +19,14 @@ export interface WorkerApiOptions {
   log: Log;
   /** How long an empty job-take / job-stop is held before 204, ms. */
   takeHoldMs: number;
-  /** Counts job-take / job-done requests and injects the seeded faults, if any. */
+  /** Counts job-take / job-done requests and injects the scripted and seeded faults, if any. */
   faults: FaultInjector;
+  /** Where every worker-API request is recorded; none when undefined. */
+  records?: WorkerApiRecord[];
+  /** Keep request bodies in {@link records}. */
+  recordBodies: boolean;
+  /** Delay before each worker-API request is handled, ms. */
+  latencyMs: number;
   /** Largest final job-done body of a `/run` job, bytes; default {@link RUN_BODY_LIMIT_BYTES} (RunPod's 10 MB). */
   resultLimitRunBytes?: number;
   /** The same for a `/runsync` job (id `sync-…`); default {@link RUNSYNC_BODY_LIMIT_BYTES} (20 MB). */
@@ -34,7 +43,7 @@ export interface WorkerApiCounters {
   refusedResults: number;
   /** Ids of the jobs whose recorded final job-done carried `isStream=true` (after job-stream posts). */
   streamFinalJobIds: string[];
-  /** Ids of the jobs whose recorded final body had `"stopPod": true` (RunPod's refresh_worker; spec §11). */
+  /** Ids of the jobs whose recorded final body had `"stopPod": true` (runpod-python's `refresh_worker`). */
   stopPodJobIds: string[];
 }
 
@@ -58,18 +67,15 @@ export const GARBAGE_TAKE_BODY = '{"id": "injected-fault", "input": {"prompt": <
  * 200 `application/json` body that is not JSON, `reset` by destroying the connection without an answer.
  */
 function sendFault(req: FastifyRequest, reply: FastifyReply, kind: TakeFaultKind, what: string): FastifyReply {
-  if (kind === 'reset') {
-    reply.hijack();
-    req.raw.socket.destroy();
-    return reply;
-  }
+  if (kind === 'reset') return resetConnection(req, reply);
   if (kind === 'garbage') return reply.code(200).type('application/json').send(GARBAGE_TAKE_BODY);
   const status = kind === 'status429' ? 429 : 500;
   return reply.code(status).send({ error: `injected fault: ${what} answered ${status}` });
 }
 
 /**
- * The job a job-take hands out (spec §4.4): `{id, input}` plus the request's `webhook` and `s3Config` when it
+ * The job a job-take hands out (docs/runpod-protocol.md, "Job JSON shape (job-take response / handler
+ * argument)"): `{id, input}` plus the request's `webhook` and `s3Config` when it
  * had them.
  */
 export function takeBody(job: Job): Record<string, unknown> {
@@ -80,7 +86,7 @@ export function takeBody(job: Job): Record<string, unknown> {
 }
 
 /**
- * Parses `batch_size` of job-take-batch (spec §4.1): a positive integer; default 1.
+ * Parses `batch_size` of job-take-batch (runpod-python `rp_job.py` `_job_get_url`): a positive integer; default 1.
  * @throws HttpError 400 for anything else
  */
 export function parseBatchSize(raw: string | undefined): number {
@@ -98,8 +104,9 @@ interface WorkerParams {
 /** Registers the worker routes on `app`. */
 export function registerWorkerApi(app: FastifyInstance, o: WorkerApiOptions): void {
   const { store, log } = o;
+  const route = (kind: WorkerRoute, label: string, bodyLimit: number) => ({ label, bodyLimit, preHandler: workerApiHook(kind, o) });
 
-  /** Job-take (spec §4): the next job(s) or, after holding up to `takeHoldMs`, 204. */
+  /** Job-take: the next job(s) or, after holding up to `takeHoldMs`, 204. */
   const take = (batch: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
     const { workerId } = req.params as WorkerParams;
     const max = batch ? parseBatchSize(queryParam(req, 'batch_size')) : 1;
@@ -124,13 +131,14 @@ export function registerWorkerApi(app: FastifyInstance, o: WorkerApiOptions): vo
       if (!reply.raw.writableFinished) store.giveBack(assigned);
     });
     const jobs = assigned.map((a) => takeBody(a.job));
+    recordOf(req)?.jobIds?.push(...assigned.map((a) => a.job.id));
     return reply
       .code(200)
       .type('application/json')
       .send(JSON.stringify(batch ? jobs : jobs[0]));
   };
-  addRoute(app, ['GET'], '/job-take/:workerId', { label: 'job-take', bodyLimit: OTHER_BODY_LIMIT_BYTES }, take(false));
-  addRoute(app, ['GET'], '/job-take-batch/:workerId', { label: 'job-take-batch', bodyLimit: OTHER_BODY_LIMIT_BYTES }, take(true));
+  addRoute(app, ['GET'], '/job-take/:workerId', route('take', 'job-take', OTHER_BODY_LIMIT_BYTES), take(false));
+  addRoute(app, ['GET'], '/job-take-batch/:workerId', route('take', 'job-take-batch', OTHER_BODY_LIMIT_BYTES), take(true));
 
   /** Answers a job-done / job-stream outcome: 404 unknown job, else 200 (`{"ignored": why}` when ignored). */
   const answer = (reply: FastifyReply, jobId: string, what: string, outcome: WorkerPostOutcome): FastifyReply => {
@@ -142,15 +150,18 @@ export function registerWorkerApi(app: FastifyInstance, o: WorkerApiOptions): vo
     return reply.code(200).send({});
   };
 
-  /** The body of a job-done / job-stream post: JSON whatever the Content-Type says (spec §3.3), an object. */
+  /**
+   * The body of a job-done / job-stream post: JSON whatever the Content-Type says (docs/runpod-protocol.md, "Body
+   * serialisation of results (byte level)"), an object.
+   */
   const workerBody = (req: FastifyRequest, what: string): Record<string, unknown> => {
     const body = parseWorkerJson(rawBody(req), `${what} body`);
     if (!isObject(body)) throw new HttpError(400, `${what} body must be a JSON object such as {"output": ...}, got ${JSON.stringify(body).slice(0, 80)}`);
     return body;
   };
 
-  // POST job-done/{workerId}/{jobId}?isStream=… (spec §5, §7).
-  addRoute(app, ['POST'], '/job-done/:workerId/:jobId', { label: 'job-done', bodyLimit: WORKER_BODY_LIMIT_BYTES }, async (req, reply) => {
+  // POST job-done/{workerId}/{jobId}?isStream=…: a final result or a progress update.
+  addRoute(app, ['POST'], '/job-done/:workerId/:jobId', route('done', 'job-done', WORKER_BODY_LIMIT_BYTES), async (req, reply) => {
     const { workerId, jobId } = req.params as WorkerParams;
     // An injected fault answers before the body is looked at: nothing is recorded.
     const fault = o.faults.onDone();
@@ -181,15 +192,15 @@ export function registerWorkerApi(app: FastifyInstance, o: WorkerApiOptions): vo
     return answer(reply, jobId, 'job-done', outcome);
   });
 
-  // POST job-stream/{workerId}/{jobId} (spec §6): body {"output": chunk}.
-  addRoute(app, ['POST'], '/job-stream/:workerId/:jobId', { label: 'job-stream', bodyLimit: WORKER_BODY_LIMIT_BYTES }, async (req, reply) => {
+  // POST job-stream/{workerId}/{jobId}: body {"output": chunk}.
+  addRoute(app, ['POST'], '/job-stream/:workerId/:jobId', route('stream', 'job-stream', WORKER_BODY_LIMIT_BYTES), async (req, reply) => {
     const { workerId, jobId } = req.params as WorkerParams;
     const body = workerBody(req, 'job-stream');
     return answer(reply, jobId, 'job-stream', store.workerStream(jobId, workerId, 'output' in body ? body.output : null));
   });
 
-  // GET job-stop/{workerId} (spec §8): {"jobsToStop": [ids]} or, after holding, 204.
-  addRoute(app, ['GET'], '/job-stop/:workerId', { label: 'job-stop', bodyLimit: OTHER_BODY_LIMIT_BYTES }, async (req, reply) => {
+  // GET job-stop/{workerId}: {"jobsToStop": [ids]} or, after holding, 204.
+  addRoute(app, ['GET'], '/job-stop/:workerId', route('stop', 'job-stop', OTHER_BODY_LIMIT_BYTES), async (req, reply) => {
     const { workerId } = req.params as WorkerParams;
     const ids = await new Promise<string[]>((resolve) => {
       const end = store.takeStops({ workerId, alive: () => !clientGone(req, reply), deliver: resolve }, o.takeHoldMs);
@@ -207,8 +218,8 @@ export function registerWorkerApi(app: FastifyInstance, o: WorkerApiOptions): vo
     return reply.code(200).type('application/json').send(JSON.stringify({ jobsToStop: ids }));
   });
 
-  // GET ping/{workerId}[?status=unhealthy] (spec §9, §9.3): records the worker as seen, healthy or not.
-  addRoute(app, ['GET'], '/ping/:workerId', { label: 'ping', bodyLimit: OTHER_BODY_LIMIT_BYTES }, async (req, reply) => {
+  // GET ping/{workerId}[?status=unhealthy] (runpod-python `rp_ping.py`, `rp_fitness.py`): records the worker as seen.
+  addRoute(app, ['GET'], '/ping/:workerId', route('ping', 'ping', OTHER_BODY_LIMIT_BYTES), async (req, reply) => {
     store.seen((req.params as WorkerParams).workerId, 'ping', queryParam(req, 'status') === 'unhealthy');
     return reply.code(200).send();
   });
