@@ -1,5 +1,6 @@
 /**
- * sd-proxy-server's admin API on the local endpoint, for development (seed 002; spec conventions §3(b)): register
+ * sd-proxy-server's admin API on the local endpoint, for development (LlamaEdge/sd-proxy-server; docs/runpod-conventions.md,
+ * "The four systems in the seed documents"): register
  * and unregister A1111 backends of the running worker at run time, and list them. Mounted by `startEndpoint` only
  * when it is given a {@link BackendRegistry} (`--rp_serve_api` passes the worker's A1111 pool).
  *

@@ -1,6 +1,6 @@
 /**
  * The bodies the local endpoint emulator answers about one job: `/status` (and `/runsync`, `/status-sync`) and
- * the webhook (protocol spec §17). Moved out of `jobs.ts`, which keeps the state machine.
+ * the webhook. Apart from `jobs.ts`, which keeps the state machine.
  *
  * Public sources: RunPod docs serverless/endpoints/operation-reference.mdx ("/status" response:
  * `{delayTime, executionTime, id, output, status}`) and send-requests.mdx ("Webhook notifications": "the same
@@ -9,7 +9,7 @@
  */
 import type { Job, JobStatus } from './jobs.js';
 
-/** Body of `/status` (spec §17), keys in the platform's (alphabetical) order. */
+/** Body of `/status`, keys in the platform's (alphabetical) order. */
 export interface StatusBody {
   delayTime?: number;
   error?: unknown;
@@ -20,7 +20,7 @@ export interface StatusBody {
   workerId?: string;
 }
 
-/** Python truthiness of a JSON value: a result is FAILED when its `error` is truthy (spec §5.3). */
+/** Python truthiness of a JSON value: a result is FAILED when its `error` is truthy (runpod-python `rp_job.py`). */
 export function isTruthy(v: unknown): boolean {
   if (v === null || v === undefined || v === false || v === 0 || v === '') return false;
   if (Array.isArray(v)) return v.length > 0;

@@ -1,5 +1,6 @@
 /**
- * The platform's public queue API as the emulator serves it (protocol spec §17, §14.5): `/run`, `/runsync`,
+ * The platform's public queue API as the emulator serves it (docs/runpod-protocol.md, "Platform (public queue API)
+ * facts"): `/run`, `/runsync`,
  * `/status`, `/status-sync`, `/stream`, `/cancel`, `/retry`, `/purge-queue`, `/health`, each under
  * `/v2/{endpointId}/…` and `/…`. Answers are JSON with HTTP 200 (FAILED jobs included); mistakes are
  * `{"error": "..."}` with 400, 401, 404 or 413. `runpod-sdk` works against it unchanged.
@@ -36,7 +37,8 @@ export interface PublicApiOptions {
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /**
- * The API-key check (spec §17 "Auth header: `authorization: <key>` or `Authorization: Bearer <key>`").
+ * The API-key check: `authorization: <key>` or `Authorization: Bearer <key>` (RunPod docs
+ * serverless/endpoints/send-requests.mdx).
  * Answers 401 `{"error": ...}` when the header is missing or holds another key.
  */
 export function apiKeyHook(apiKey: string): onRequestHookHandler {
@@ -81,7 +83,7 @@ export function registerPublicApi(app: FastifyInstance, o: PublicApiOptions): vo
   const onRequest = o.apiKey !== undefined && o.apiKey !== '' ? apiKeyHook(o.apiKey) : undefined;
   const opts = (label: string, bodyLimit = OTHER_BODY_LIMIT_BYTES) => ({ label, bodyLimit, ...(onRequest ? { onRequest } : {}) });
 
-  // POST /run: queue a job (spec §17). 10 MB body limit.
+  // POST /run: queue a job. 10 MB body limit.
   addRoute(app, ['POST'], '/run', opts('/run', RUN_BODY_LIMIT_BYTES), async (req) => {
     const request = parseRunRequest(parseJsonBody(rawBody(req), '/run body'), o.executionTimeoutDefaultMs);
     const job = store.submit([request], false)[0]!;
@@ -89,7 +91,7 @@ export function registerPublicApi(app: FastifyInstance, o: PublicApiOptions): vo
     return { id: job.id, status: 'IN_QUEUE' };
   });
 
-  // POST /runsync?wait=ms: queue a job and wait for it (spec §17). 20 MB body limit.
+  // POST /runsync?wait=ms: queue a job and wait for it. 20 MB body limit.
   addRoute(app, ['POST'], '/runsync', opts('/runsync', RUNSYNC_BODY_LIMIT_BYTES), async (req, reply) => {
     const waitMs = parseWait(queryParam(req, 'wait'));
     const request = parseRunRequest(parseJsonBody(rawBody(req), '/runsync body'), o.executionTimeoutDefaultMs);
@@ -99,7 +101,7 @@ export function registerPublicApi(app: FastifyInstance, o: PublicApiOptions): vo
     return isFinal(job.status) ? store.statusBody(job) : { id: job.id, status: job.status };
   });
 
-  // GET|POST /status/{id}?ttl=ms (spec §17).
+  // GET|POST /status/{id}?ttl=ms.
   addRoute(app, ['GET', 'POST'], '/status/:id', opts('/status'), async (req) => {
     const id = jobIdParam(req);
     const ttl = parseTtlQuery(queryParam(req, 'ttl'));
@@ -109,7 +111,7 @@ export function registerPublicApi(app: FastifyInstance, o: PublicApiOptions): vo
     return store.statusBody(job);
   });
 
-  // GET|POST /status-sync/{id}?wait=ms: /status that waits for a final state (spec §17).
+  // GET|POST /status-sync/{id}?wait=ms: /status that waits for a final state.
   addRoute(app, ['GET', 'POST'], '/status-sync/:id', opts('/status-sync'), async (req, reply) => {
     const id = jobIdParam(req);
     const waitMs = parseWait(queryParam(req, 'wait'));
@@ -120,7 +122,7 @@ export function registerPublicApi(app: FastifyInstance, o: PublicApiOptions): vo
     return store.statusBody(job);
   });
 
-  // GET|POST /stream/{id}: chunks since the previous call (spec §6, §17); holds while there is nothing new.
+  // GET|POST /stream/{id}: chunks since the previous call; holds while there is nothing new.
   addRoute(app, ['GET', 'POST'], '/stream/:id', opts('/stream'), async (req, reply) => {
     const id = jobIdParam(req);
     const job = store.get(id);
@@ -138,7 +140,7 @@ export function registerPublicApi(app: FastifyInstance, o: PublicApiOptions): vo
     return body;
   });
 
-  // POST /cancel/{id} (spec §17).
+  // POST /cancel/{id}.
   addRoute(app, ['POST'], '/cancel/:id', opts('/cancel'), async (req) => {
     const id = jobIdParam(req);
     const job = store.cancel(id);
@@ -146,17 +148,17 @@ export function registerPublicApi(app: FastifyInstance, o: PublicApiOptions): vo
     return { id: job.id, status: job.status };
   });
 
-  // POST /retry/{id} (spec §17): FAILED or TIMED_OUT only.
+  // POST /retry/{id}: FAILED or TIMED_OUT only.
   addRoute(app, ['POST'], '/retry/:id', opts('/retry'), async (req) => {
     const job = store.retry(jobIdParam(req));
     // Like /run: the answer is IN_QUEUE even when a waiting job-take has already picked the job up.
     return { id: job.id, status: 'IN_QUEUE' };
   });
 
-  // POST /purge-queue (spec §17).
+  // POST /purge-queue.
   addRoute(app, ['POST'], '/purge-queue', opts('/purge-queue'), async () => ({ removed: store.purgeQueue(), status: 'completed' }));
 
-  // GET /health (spec §17).
+  // GET /health.
   addRoute(app, ['GET'], '/health', opts('/health'), async () => store.health());
 }
 

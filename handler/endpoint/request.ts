@@ -1,7 +1,8 @@
 /**
  * Request parsing for the local endpoint emulator: HTTP errors with RunPod-style `{"error": "..."}` bodies,
  * body-size limits, and validation of the public `/run` / `/runsync` body and of the `wait` / `ttl` query
- * parameters (protocol spec §17). Pure functions: nothing here touches the network.
+ * parameters (docs/runpod-protocol.md, "Platform (public queue API) facts"). Pure functions: nothing here touches
+ * the network.
  */
 
 /** An error answered as `{"error": message}` with HTTP `statusCode` (4xx for client mistakes). */
@@ -16,11 +17,11 @@ export class HttpError extends Error {
   }
 }
 
-/** One mebibyte in bytes; RunPod's "10 MB" limits are 10 × this (spec §17). */
+/** One mebibyte in bytes; RunPod's "10 MB" limits are 10 × this. */
 export const MB = 1024 * 1024;
-/** Largest `/run` request body in bytes (spec §17: "Max payload 10 MB"). */
+/** Largest `/run` request body in bytes (RunPod docs operation-reference.mdx: "Max payload 10 MB"). */
 export const RUN_BODY_LIMIT_BYTES = 10 * MB;
-/** Largest `/runsync` request body in bytes (spec §17: "Max payload 20 MB"). */
+/** Largest `/runsync` request body in bytes (RunPod docs operation-reference.mdx: "Max payload 20 MB"). */
 export const RUNSYNC_BODY_LIMIT_BYTES = 20 * MB;
 /**
  * Largest job-done / job-stream body in bytes. The platform's own limit is not documented; results carrying
@@ -30,20 +31,20 @@ export const WORKER_BODY_LIMIT_BYTES = 256 * MB;
 /** Largest body of any other route (status, cancel, …), which ignore their bodies. */
 export const OTHER_BODY_LIMIT_BYTES = 1 * MB;
 
-/** Default, minimum and maximum of `?wait=` on `/runsync` and `/status-sync`, ms (spec §17). */
+/** Default, minimum and maximum of `?wait=` on `/runsync` and `/status-sync`, ms (RunPod's). */
 export const WAIT_DEFAULT_MS = 90_000;
 export const WAIT_MIN_MS = 1_000;
 export const WAIT_MAX_MS = 300_000;
 
-/** Bounds of `policy.executionTimeout`, ms (spec §17: minimum 5 s, maximum 7 days). */
+/** Bounds of `policy.executionTimeout`, ms (RunPod docs send-requests.mdx: minimum 5 s, maximum 7 days). */
 export const EXECUTION_TIMEOUT_MIN_MS = 5_000;
-/** Upper bound of both policy durations: 7 days in ms (spec §17). */
+/** Upper bound of both policy durations: 7 days in ms. */
 export const POLICY_MAX_MS = 7 * 24 * 60 * 60 * 1000;
-/** Default and minimum of `policy.ttl`, ms (spec §17: default 24 h, minimum 10 s). */
+/** Default and minimum of `policy.ttl`, ms (RunPod docs send-requests.mdx: default 24 h, minimum 10 s). */
 export const TTL_DEFAULT_MS = 24 * 60 * 60 * 1000;
 export const TTL_MIN_MS = 10_000;
 
-/** The execution policy of one job, with defaults applied (spec §17). */
+/** The execution policy of one job, with defaults applied. */
 export interface JobPolicy {
   /** Longest time a job may run once a worker took it, ms. */
   executionTimeoutMs: number;
@@ -61,7 +62,7 @@ export interface RunRequest {
   webhook?: string;
   /** The same for `webhookV2` (a request field of runpod/js-sdk's `EndpointInputPayload`); both may be given. */
   webhookV2?: string;
-  /** Passed through to the worker untouched (spec §4.4). */
+  /** Passed through to the worker untouched, in the job-take answer. */
   s3Config?: Record<string, unknown>;
   policy: JobPolicy;
 }
@@ -73,7 +74,8 @@ export function describeLimit(bytes: number): string {
 }
 
 /**
- * Parses a request body as JSON, whatever its Content-Type (the worker labels JSON as form-urlencoded, spec §3.3).
+ * Parses a request body as JSON, whatever its Content-Type (runpod-python labels JSON as form-urlencoded:
+ * docs/runpod-protocol.md, "Body serialisation of results (byte level)").
  * @param raw the body bytes (undefined or empty when the request had none)
  * @param what names the body in error messages, e.g. `"/run body"`
  * @param example what a valid body looks like, quoted when the body is empty
@@ -92,7 +94,7 @@ export function parseJsonBody(raw: Buffer | undefined, what: string, example = '
 
 /**
  * Replaces the bare tokens `NaN`, `Infinity` and `-Infinity` outside strings with `null`. Python's `json.dumps`
- * writes them for float results (spec §3.3), so a Python worker's result would otherwise not parse.
+ * writes them for float results, so a Python worker's result would otherwise not parse.
  */
 export function nullifyNonFiniteTokens(text: string): string {
   const parts: string[] = [];
@@ -121,7 +123,7 @@ export function nullifyNonFiniteTokens(text: string): string {
 }
 
 /**
- * Parses a job-done / job-stream body (spec §3.3): JSON whatever the Content-Type says; Python's non-standard
+ * Parses a job-done / job-stream body: JSON whatever the Content-Type says; Python's non-standard
  * `NaN` / `Infinity` / `-Infinity` tokens are read as `null` (as JavaScript would have written them).
  * @throws HttpError 400 when the body is empty or not JSON even then
  */
@@ -175,7 +177,7 @@ function webhookUrl(body: Record<string, unknown>, field: 'webhook' | 'webhookV2
 }
 
 /**
- * Validates a `/run` or `/runsync` body (spec §17): `{input, webhook?, webhookV2?, policy?: {executionTimeout?, ttl?,
+ * Validates a `/run` or `/runsync` body: `{input, webhook?, webhookV2?, policy?: {executionTimeout?, ttl?,
  * lowPriority?}, s3Config?}`. Other top-level keys are ignored. `null` for an optional key means "absent".
  * @param body the parsed JSON body
  * @param executionTimeoutDefaultMs `policy.executionTimeout` when the request gives none
@@ -227,7 +229,7 @@ function queryMs(raw: string | undefined, name: string, range: string): number |
 }
 
 /**
- * Parses `?wait=` of `/runsync` and `/status-sync` (spec §17): default 90000 ms, clamped to 1000–300000 ms.
+ * Parses `?wait=` of `/runsync` and `/status-sync`: default 90000 ms, clamped to 1000–300000 ms.
  * @throws HttpError 400 when the value is not a non-negative number
  */
 export function parseWait(raw: string | undefined): number {
@@ -237,7 +239,8 @@ export function parseWait(raw: string | undefined): number {
 }
 
 /**
- * Parses `?ttl=` of `/status` (spec §17: "`?ttl=6000` sets the TTL to 6 seconds"): ms from now; undefined when absent.
+ * Parses `?ttl=` of `/status` (RunPod docs: "`?ttl=6000` sets the TTL to 6 seconds"): ms from now; undefined when
+ * absent.
  * @throws HttpError 400 when the value is not a non-negative number
  */
 export function parseTtlQuery(raw: string | undefined): number | undefined {

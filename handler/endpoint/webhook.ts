@@ -1,18 +1,18 @@
 /**
- * Webhook delivery of the local endpoint emulator (protocol spec §17 "Webhooks"): when a job reaches a final
- * state its cloud-shaped status is POSTed as JSON to the request's `webhook`; only HTTP 200 counts as delivered;
- * a failed attempt is retried 2 more times, a fixed delay apart. Deliveries run in the background and never
- * block the queue or an HTTP answer.
+ * Webhook delivery of the local endpoint emulator (RunPod docs serverless/endpoints/send-requests.mdx, "Webhook
+ * notifications"): when a job reaches a final state its cloud-shaped status is POSTed as JSON to the request's
+ * `webhook`; only HTTP 200 counts as delivered; a failed attempt is retried 2 more times, a fixed delay apart
+ * (p-retry). Deliveries run in the background and never block the queue or an HTTP answer.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import pRetry, { AbortError } from 'p-retry';
 import type { Log } from '../log.js';
 
-/** Attempts per webhook: the first plus "up to 2 more" (spec §17). */
+/** Attempts per webhook: the first plus "up to 2 more" (RunPod docs, "Webhook notifications"). */
 export const WEBHOOK_ATTEMPTS = 3;
 
 /** Options of {@link WebhookSender}. */
 export interface WebhookOptions {
-  /** Delay between attempts, ms (spec §17: 10 s). */
+  /** Delay between attempts, ms (RunPod's: 10 s). */
   retryDelayMs: number;
   /** Bound of one attempt (connect + answer), ms. */
   timeoutMs: number;
@@ -48,33 +48,43 @@ export class WebhookSender {
 
   private async deliver(url: string, text: string, jobId: string): Promise<void> {
     const { log, retryDelayMs, timeoutMs } = this.o;
-    for (let attempt = 1; attempt <= WEBHOOK_ATTEMPTS; attempt++) {
-      if (this.abort.signal.aborted) return;
-      let problem: string;
+    const signal = this.abort.signal;
+    /** One attempt: resolves on HTTP 200, else throws an Error whose message names the problem. */
+    const attempt = async (n: number): Promise<void> => {
+      let res: Response;
       try {
-        const res = await fetch(url, {
+        res = await fetch(url, {
           method: 'POST',
           headers: { 'Content-Type': 'application/json', 'User-Agent': 'RunPod-Local-Endpoint' },
           body: text,
           redirect: 'manual',
-          signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeoutMs)]),
+          signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
         });
-        await res.arrayBuffer().catch(() => undefined);
-        if (res.status === 200) {
-          log.debug(`Webhook delivered to ${url} (attempt ${attempt}).`, jobId);
-          return;
-        }
-        problem = `HTTP ${res.status}`;
       } catch (e) {
-        if (this.abort.signal.aborted) return;
-        problem = (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : String((e as Error).cause ?? (e as Error).message);
+        if (signal.aborted) throw new AbortError('closed');
+        // A plain Error, so that p-retry retries it (it gives up at once on most TypeErrors).
+        throw new Error((e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : String((e as Error).cause ?? (e as Error).message));
       }
-      if (attempt === WEBHOOK_ATTEMPTS) {
-        log.error(`Webhook to ${url} failed after ${attempt} attempts (last: ${problem}); giving up.`, jobId);
-        return;
-      }
-      log.warn(`Webhook to ${url} failed (attempt ${attempt} of ${WEBHOOK_ATTEMPTS}: ${problem}); retrying in ${retryDelayMs} ms.`, jobId);
-      await sleep(retryDelayMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+      log.debug(`Webhook delivered to ${url} (attempt ${n}).`, jobId);
+    };
+    try {
+      await pRetry(attempt, {
+        retries: WEBHOOK_ATTEMPTS - 1,
+        factor: 1,
+        minTimeout: retryDelayMs,
+        maxTimeout: retryDelayMs,
+        signal,
+        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+          if (retriesLeft > 0) {
+            log.warn(`Webhook to ${url} failed (attempt ${attemptNumber} of ${WEBHOOK_ATTEMPTS}: ${error.message}); retrying in ${retryDelayMs} ms.`, jobId);
+          }
+        },
+      });
+    } catch (e) {
+      if (signal.aborted) return;
+      log.error(`Webhook to ${url} failed after ${WEBHOOK_ATTEMPTS} attempts (last: ${(e as Error).message}); giving up.`, jobId);
     }
   }
 }

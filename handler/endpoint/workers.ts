@@ -1,15 +1,15 @@
 /**
- * The workers the local endpoint emulator has seen, for `/health` (protocol spec §17).
+ * The workers the local endpoint emulator has seen, for `/health`.
  *
  * RunPod's docs show `workers: {idle, running}` (serverless/endpoints/operation-reference.mdx, "/health"); the
  * js-sdk's `HealthCheck` type adds `initializing`, `ready` and `throttled` (runpod/js-sdk `src/index.ts`), and the
- * console lists an Unhealthy state (spec §17 "Worker states"). How the emulator counts them (its own rules; RunPod
- * does not document them):
+ * console lists an Unhealthy state (docs/runpod-protocol.md, "Platform (public queue API) facts"). How the
+ * emulator counts them (its own rules; RunPod does not document them):
  * - `running`: holds a job;
  * - `idle`: made a worker-API request other than a ping (job-take, job-stop, job-done…) and holds no job;
  * - `initializing`: seen only through pings so far (the heartbeat starts before A1111 is ready and the first take);
- * - `unhealthy`: its last ping carried `status=unhealthy` (runpod-python's fitness report, spec §9.3); it counts in
- *   no other state until it pings healthy or is gone;
+ * - `unhealthy`: its last ping carried `status=unhealthy` (runpod-python's fitness report, `rp_fitness.py`); it
+ *   counts in no other state until it pings healthy or is gone;
  * - `ready`: idle + running (initialized and healthy);
  * - `throttled`: always 0 (the emulator never throttles a worker).
  * A worker counts while its last request is at most {@link WORKER_SEEN_WINDOW_MS} old.
