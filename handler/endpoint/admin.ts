@@ -1,8 +1,8 @@
 /**
- * sd-proxy-server's admin API on the local endpoint, for development (LlamaEdge/sd-proxy-server; docs/runpod-conventions.md,
- * "The four systems in the seed documents"): register
- * and unregister A1111 backends of the running worker at run time, and list them. Mounted by `startEndpoint` only
- * when it is given a {@link BackendRegistry} (`--rp_serve_api` passes the worker's A1111 pool).
+ * sd-proxy-server's admin API on the local endpoint, for development (LlamaEdge/sd-proxy-server;
+ * docs/runpod-conventions.md, "The four systems in the seed documents"): register and unregister A1111 backends
+ * of the running worker at run time, and list them. Mounted by `startEndpoint` only when it is given a
+ * {@link BackendRegistry} (`--rp_serve_api` passes the worker's A1111 pool).
  *
  * | route | body | success (200, `application/json`) |
  * |---|---|---|
