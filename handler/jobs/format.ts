@@ -4,7 +4,6 @@
  * Every message must stay on one line whatever the caller sent: values are shown as JSON (which escapes
  * control characters), plus U+2028/U+2029, which JSON leaves raw but which many viewers break lines at.
  */
-import levenshtein from 'damerau-levenshtein';
 
 /** Strings longer than this are shortened in messages. */
 export const MAX_SHOWN_CHARS = 40;
@@ -74,12 +73,4 @@ export function appendKey(path: string, key: string): string {
 /** Appends one array index to a field path: `a[3]`. */
 export function appendIndex(path: string, index: number): string {
   return `${path}[${index}]`;
-}
-
-/**
- * Edit distance of two strings (UTF-16 units) where an insertion, a deletion, a substitution or a swap of two
- * neighbouring characters counts as one edit (`stpes` → `steps`: 1); used for "did you mean" suggestions.
- */
-export function editDistance(a: string, b: string): number {
-  return a === b ? 0 : levenshtein(a, b).steps;
 }

@@ -8,7 +8,7 @@ import { A1111Client } from '../../handler/a1111/client.js';
 import { A1111Error } from '../../handler/errors/index.js';
 import { A1111Lists, type A1111ListsOptions } from '../../handler/a1111/lists.js';
 import { JobInputError } from '../../handler/errors/index.js';
-import { checkNames, type NameCheckResult } from '../../handler/jobs/input/names.js';
+import { checkNames } from '../../handler/jobs/input/names.js';
 import { resolveRoute, type RouteSpec } from '../../handler/jobs/input/routes.js';
 import { silentLog } from '../../handler/log.js';
 import { startSimulator, type SimOptions, type Simulator } from '../../sim/server.js';
@@ -41,10 +41,11 @@ function refusal(route: RouteSpec, payload: unknown, l: A1111Lists): Promise<str
   return rejectionMessage(checkNames(route, payload, l, { strict: true }), JobInputError, JSON.stringify(payload));
 }
 
-async function accepted(route: RouteSpec, payload: unknown, l: A1111Lists): Promise<NameCheckResult> {
-  const r = await checkNames(route, payload, l, { strict: true });
-  expect(r.warnings).toEqual([]);
-  return r;
+/** Checks that the names pass without a warning and that the payload is left as it was. */
+async function accepted(route: RouteSpec, payload: unknown, l: A1111Lists): Promise<void> {
+  const before = JSON.stringify(payload);
+  expect(await checkNames(route, payload, l, { strict: true })).toEqual([]);
+  expect(JSON.stringify(payload)).toBe(before);
 }
 
 describe('checkNames against the simulator', () => {
@@ -59,12 +60,8 @@ describe('checkNames against the simulator', () => {
     await sim.close();
   });
 
-  it("passes seed 004's payload unchanged (the same object, nothing rewritten)", async () => {
-    const payload = structuredClone(SEED_004.input.payload);
-    const before = JSON.stringify(payload);
-    const r = await accepted(TXT2IMG, payload, shared);
-    expect(r.payload).toBe(payload);
-    expect(JSON.stringify(payload)).toBe(before);
+  it("passes seed 004's payload unchanged (nothing rewritten)", async () => {
+    await accepted(TXT2IMG, structuredClone(SEED_004.input.payload), shared);
   });
 
   it('refuses an unknown sampler with the valid names and a sampler + scheduler suggestion', async () => {
@@ -147,8 +144,7 @@ describe('checkNames against the simulator', () => {
       { script_name: 'X/Y/Z Plot' },
       { sampler_name: 'Euler', sampler_index: 'not used when sampler_name is set' },
     ]) {
-      const r = await accepted(TXT2IMG, payload, shared);
-      expect(r.payload).toBe(payload);
+      await accepted(TXT2IMG, payload, shared);
     }
     await accepted(IMG2IMG, { init_images: [], script_name: 'loopback' }, shared);
     await accepted(OPTIONS, { sd_model_checkpoint: 'sd_xl_refiner_1.0', sd_vae: 'sdxl_vae.safetensors' }, shared);
@@ -157,7 +153,7 @@ describe('checkNames against the simulator', () => {
 
   it('does not check fields A1111 ignores: hr_* without enable_hr, LoRA tags with disable_extra_networks', async () => {
     const payload = { enable_hr: false, hr_sampler_name: 'nope', hr_scheduler: 'nope', hr_checkpoint_name: 'nope', hr_upscaler: 'nope', hr_prompt: '<lora:nope:1>' };
-    expect((await accepted(TXT2IMG, payload, shared)).payload).toBe(payload);
+    await accepted(TXT2IMG, payload, shared);
     await accepted(TXT2IMG, { prompt: '<lora:nope:1>', disable_extra_networks: true }, shared);
     await accepted(resolveRoute('POST', '/sdapi/v1/png-info'), { image: 'x' }, shared);
     await accepted(resolveRoute('GET', '/sdapi/v1/samplers'), undefined, shared);
@@ -165,13 +161,10 @@ describe('checkNames against the simulator', () => {
 
   it('forwards A1111 1.9+ combined sampler names unchanged when both parts are known', async () => {
     const input = { prompt: 'p', sampler_name: 'Euler Karras', steps: 2, width: 64, height: 64, send_images: false };
-    const before = structuredClone(input);
-    const r = await accepted(TXT2IMG, input, shared);
-    expect(r.payload).toBe(input);
-    expect(input).toEqual(before);
+    await accepted(TXT2IMG, input, shared);
 
     // A1111 splits it itself and generates with what was meant (Euler has no default scheduler of its own).
-    const res = await fetch(`${sim.url}/sdapi/v1/txt2img`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(r.payload) });
+    const res = await fetch(`${sim.url}/sdapi/v1/txt2img`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(input) });
     const info = JSON.parse(((await res.json()) as { info: string }).info) as { sampler_name: string; infotexts: string[] };
     expect(info.sampler_name).toBe('Euler');
     expect(info.infotexts[0]).toContain('Sampler: Euler, Schedule type: Karras');
@@ -182,7 +175,7 @@ describe('checkNames against the simulator', () => {
       { init_images: [], sampler_name: 'DPM++ SDE karras' },
       { init_images: [], sampler_name: 'DPM++ SDE Karras', scheduler: 'karras' },
     ]) {
-      expect((await accepted(IMG2IMG, payload, shared)).payload).toBe(payload);
+      await accepted(IMG2IMG, payload, shared);
     }
     // A known scheduler suffix on an unknown sampler is still refused.
     expect(await refusal(TXT2IMG, { sampler_name: 'DPM++ 9M Karras' }, shared)).toMatch(/^sampler_name: "DPM\+\+ 9M Karras" is not an A1111 sampler/);
@@ -198,12 +191,13 @@ describe('checkNames against the simulator', () => {
 
   it('with strict false lets unknown styles and LoRA tags through as warnings, the payload unchanged', async () => {
     const payload = { prompt: 'a <lora:nope:1> <LORA:add_detail:1>', styles: ['Cinematic', 'Noir'] };
-    const r = await checkNames(TXT2IMG, payload, shared, { strict: false });
-    expect(r.payload).toBe(payload);
-    expect(r.warnings).toHaveLength(3);
-    expect(r.warnings[0]).toMatch(/^prompt: "<LORA:add_detail:1>" is not an A1111 extra network \(types are case-sensitive/);
-    expect(r.warnings[1]).toMatch(/^prompt: LoRA "nope" \("<lora:nope:1>"\) is not known to A1111; valid: add_detail, lcm-lora-sdxl$/);
-    expect(r.warnings[2]).toMatch(/^styles\[1\]: "Noir" is not an A1111 prompt style; valid: Cinematic, Watercolor$/);
+    const before = JSON.stringify(payload);
+    const warnings = await checkNames(TXT2IMG, payload, shared, { strict: false });
+    expect(JSON.stringify(payload)).toBe(before);
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toMatch(/^prompt: "<LORA:add_detail:1>" is not an A1111 extra network \(types are case-sensitive/);
+    expect(warnings[1]).toMatch(/^prompt: LoRA "nope" \("<lora:nope:1>"\) is not known to A1111; valid: add_detail, lcm-lora-sdxl$/);
+    expect(warnings[2]).toMatch(/^styles\[1\]: "Noir" is not an A1111 prompt style; valid: Cinematic, Watercolor$/);
     // strict: refused.
     expect(await refusal(TXT2IMG, payload, shared)).toMatch(/^prompt: "<LORA:add_detail:1>" .*; prompt: LoRA "nope" .*; styles\[1\]: "Noir" /);
   });
@@ -315,8 +309,7 @@ describe('A1111Lists: cache and refresh', () => {
     // A1111 before 1.9 has no /schedulers (404): no scheduler check and no split; samplers still checked.
     s.injectFault({ kind: 'status', status: 404, count: 1, route: 'schedulers', body: { detail: 'Not Found' } });
     const payload = { sampler_name: 'DPM++ 2M Karras', scheduler: 'whatever' };
-    const r = await accepted(TXT2IMG, { ...payload, sampler_name: 'Euler' }, l);
-    expect(r.payload).toEqual({ ...payload, sampler_name: 'Euler' });
+    await accepted(TXT2IMG, { ...payload, sampler_name: 'Euler' }, l);
     expect((await l.get('schedulers')).available).toBe(false);
     expect(await refusal(TXT2IMG, payload, l)).toMatch(/^sampler_name: "DPM\+\+ 2M Karras" is not an A1111 sampler \(did you mean "DPM\+\+ 2M"\?\)/);
     expect(count(s, 'GET', 'schedulers')).toBe(1);

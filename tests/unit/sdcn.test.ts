@@ -13,7 +13,7 @@ import type { DialectContext } from '../../handler/jobs/dialects/dialects.js';
 import { JobInputError } from '../../handler/errors/index.js';
 import { DIALECTS, parseEnvelope } from '../../handler/jobs/handler.js';
 import { appendLoras, loraTag, sdcnDialect, sdcnToA1111, translateSdcn, type SdcnGenerationPayload } from '../../handler/jobs/dialects/sdcn.js';
-import { compileDialectSchema } from '../../handler/jobs/input/validate.js';
+import { compileDialectSchema } from '../../handler/jobs/dialects/schema.js';
 import { silentLog } from '../../handler/log.js';
 import txt2imgSchema from '../../schemas/sdcn-txt2img.json' with { type: 'json' };
 import img2imgSchema from '../../schemas/sdcn-img2img.json' with { type: 'json' };

@@ -9,14 +9,17 @@
  *
  * A dialect validates the payload against its own schema (`schemas/<dialect>-*.json`, messages naming its own
  * fields), checks the names it owns (checkpoints, LoRAs) under its own field names, and returns the A1111 route
- * and payload. The handler then runs the A1111 checks (schema, caps, images, names) on the translated payload as
- * for a native job — nothing reaches A1111 unvalidated — calls A1111 and hands the answer back to the dialect to
- * build the output in the dialect's shape.
+ * and payload with what it has checked. The handler then runs the A1111 checks (request model, caps, settings,
+ * images, names) on the translated payload as for a native job — nothing reaches A1111 unvalidated, and nothing
+ * the dialect checked is checked twice — calls A1111 and hands the answer back to the dialect once, to build the
+ * output in the dialect's shape.
  */
 import type { LimitsConfig } from '../../config.js';
 import type { A1111Lists } from '../../a1111/lists.js';
+import { JobInputError } from '../../errors/index.js';
 import type { Log } from '../../log.js';
 import type { OutputMode } from '../output/output.js';
+import { checkNamedValues, type NamedValue } from '../input/names.js';
 import type { RouteSpec } from '../input/routes.js';
 
 /** What a dialect's translation may use. */
@@ -58,6 +61,12 @@ export interface Translation {
   /** The request field that decided {@link output}, for messages, e.g. `response_format "url"`. */
   outputField?: string;
   /**
+   * What the dialect has already checked under its own field names, which the A1111 checks of the translated
+   * payload then skip: names (by kind and value; names.ts `checkNames`) and image fields whose base64 it checked
+   * (A1111 paths such as `init_images[0]`; images.ts `checkImages`).
+   */
+  checked?: { names?: readonly NamedValue[]; images?: readonly string[] };
+  /**
    * Builds the dialect's output from A1111's parsed answer (`{images, parameters, info}` for txt2img/img2img,
    * `{caption}` for interrogate). Must not throw for a well-formed A1111 answer.
    */
@@ -76,4 +85,20 @@ export interface Dialect {
    * @throws A1111Error when A1111 cannot be reached for a name list
    */
   translate(endpoint: string, payload: unknown, ctx: DialectContext): Promise<Translation>;
+}
+
+/**
+ * Checks names a dialect owns against A1111's live lists (names.ts `checkNamedValues`), every message prefixed with
+ * how the dialect names the request (`SDCN POST /txt2img: `); unknown soft names are logged as warnings.
+ * @throws JobInputError `<where>: <field>: "x" is not …` (the issues of `checkNamedValues`)
+ * @throws A1111Error when A1111 cannot be reached for a list
+ */
+export async function checkDialectNames(values: readonly NamedValue[], where: string, ctx: DialectContext): Promise<void> {
+  try {
+    const warnings = await checkNamedValues(values, ctx.lists, { strict: ctx.strictNames, signal: ctx.signal });
+    for (const w of warnings) ctx.log.warn(`${where}: ${w}`, ctx.jobId);
+  } catch (e) {
+    if (e instanceof JobInputError) throw new JobInputError(`${where}: ${e.message}`);
+    throw e;
+  }
 }

@@ -35,14 +35,14 @@
  * applied, for instance).
  */
 import type { SchemaObject } from 'ajv';
-import type { Dialect, DialectContext, ReshapeInfo, Translation } from './dialects.js';
+import { checkDialectNames, type Dialect, type DialectContext, type ReshapeInfo, type Translation } from './dialects.js';
 import { JobInputError } from '../../errors/index.js';
 import { showValue } from '../format.js';
 import { checkBase64Image, ImageRefusal, isHttpUrl } from '../images/images.js';
-import { checkNamedValues } from '../input/names.js';
+import type { NamedValue } from '../input/names.js';
 import type { OutputMode } from '../output/output.js';
 import { resolveRoute, type RouteSpec } from '../input/routes.js';
-import { compileDialectSchema, type DialectValidator } from '../input/validate.js';
+import { compileDialectSchema, type DialectValidator } from './schema.js';
 import common from '../../../schemas/common.json' with { type: 'json' };
 import txt2imgSchema from '../../../schemas/txt2img.json' with { type: 'json' };
 import img2imgSchema from '../../../schemas/img2img.json' with { type: 'json' };
@@ -360,15 +360,8 @@ async function translateOpenAI(endpoint: string, payload: unknown, ctx: DialectC
   const issues = collectIssues(spec, p, ctx);
   if (issues.length) throw new JobInputError(`invalid payload for ${spec.where}: ${issues.join('; ')}`);
   const { payload: a1111, a1111Field, ignored } = buildPayload(spec, p);
-  if (given(p, 'model')) {
-    try {
-      const warnings = await checkNamedValues([{ kind: 'checkpoint', path: 'model', value: String(p.model) }], ctx.lists, { strict: ctx.strictNames, signal: ctx.signal });
-      for (const w of warnings) ctx.log.warn(`${spec.where}: ${w}`, ctx.jobId);
-    } catch (e) {
-      if (e instanceof JobInputError) throw new JobInputError(`${spec.where}: ${e.message}`);
-      throw e;
-    }
-  }
+  const names: NamedValue[] = given(p, 'model') ? [{ kind: 'checkpoint', path: 'model', value: String(p.model) }] : [];
+  if (names.length) await checkDialectNames(names, spec.where, ctx);
   ctx.log.debug(
     a1111Field === undefined
       ? `${spec.where}: sd-api-server request (no A1111-only field): its defaults written where absent`
@@ -383,6 +376,8 @@ async function translateOpenAI(endpoint: string, payload: unknown, ctx: DialectC
     payload: a1111,
     output,
     outputField: p.response_format === undefined ? 'response_format (default "b64_json")' : `response_format ${JSON.stringify(p.response_format)}`,
+    // `image` became init_images[0]; its base64 was checked under its own name (an allowed URL's host was not).
+    checked: { names, images: spec.edits && typeof p.image === 'string' && !isHttpUrl(p.image) ? ['init_images[0]'] : [] },
     reshape: (answer, info) => openaiImagesResponse(answer, prompt, info),
   };
 }

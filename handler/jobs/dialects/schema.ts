@@ -8,7 +8,7 @@ import formatsModule from 'ajv-formats';
 import { JobInputError } from '../../errors/index.js';
 import { appendKey, plural } from '../format.js';
 import { describe, isObject, IssueList } from '../input/issues.js';
-import { suggestField } from '../input/model-check.js';
+import { suggestField } from '../input/name-suggest.js';
 import common from '../../../schemas/common.json' with { type: 'json' };
 
 const ajv = new Ajv({

@@ -30,12 +30,12 @@
  * job whose error is the one-line message (SDCN's `msg`).
  */
 import type { SchemaObject } from 'ajv';
-import type { Dialect, DialectContext, Translation } from './dialects.js';
+import { checkDialectNames, type Dialect, type DialectContext, type Translation } from './dialects.js';
 import { JobInputError } from '../../errors/index.js';
 import { appendIndex, showValue } from '../format.js';
-import { checkNamedValues, type NamedValue } from '../input/names.js';
+import type { NamedValue } from '../input/names.js';
 import { resolveRoute, type RouteSpec } from '../input/routes.js';
-import { compileDialectSchema, type DialectValidator } from '../input/validate.js';
+import { compileDialectSchema, type DialectValidator } from './schema.js';
 import txt2imgSchema from '../../../schemas/sdcn-txt2img.json' with { type: 'json' };
 import img2imgSchema from '../../../schemas/sdcn-img2img.json' with { type: 'json' };
 import interrogateSchema from '../../../schemas/sdcn-interrogate.json' with { type: 'json' };
@@ -191,15 +191,9 @@ export async function translateSdcn(endpoint: string, payload: unknown, ctx: Dia
   const p = payload as SdcnGenerationPayload;
   const nameIssues = loraNameIssues(p.loras ?? []);
   if (nameIssues.length) throw new JobInputError(`invalid payload for ${spec.where}: ${nameIssues.join('; ')}`);
-  const prefix = `${spec.where}: `;
-  try {
-    const warnings = await checkNamedValues(namedValues(p), ctx.lists, { strict: ctx.strictNames, signal: ctx.signal });
-    for (const w of warnings) ctx.log.warn(prefix + w, ctx.jobId);
-  } catch (e) {
-    if (e instanceof JobInputError) throw new JobInputError(prefix + e.message);
-    throw e;
-  }
-  return { route: spec.route, payload: sdcnToA1111(endpoint, p), reshape: reshapeImages };
+  const names = namedValues(p);
+  await checkDialectNames(names, spec.where, ctx);
+  return { route: spec.route, payload: sdcnToA1111(endpoint, p), reshape: reshapeImages, checked: { names } };
 }
 
 /** SDCN's `/txt2img`, `/img2img`, `/interrogate` (see the module comment). */

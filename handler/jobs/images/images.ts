@@ -21,7 +21,6 @@ import { appendIndex, appendKey } from '../format.js';
 import { checkBase64Image, isHttpUrl } from './decode.js';
 import { ImageRefusal } from '../../errors/index.js';
 import { checkImageUrl, type ImageCheckOptions } from './urls.js';
-import type { RouteSpec } from '../input/routes.js';
 
 export { base64Bytes, bufferBytes, checkBase64Image, IMAGE_FORMATS_READ, isHttpUrl, parseImageHeader, type Base64ImageInfo, type ImageBytes, type ImageFormat, type ImageHeader } from './decode.js';
 export { ImageRefusal } from '../../errors/index.js';
@@ -34,6 +33,19 @@ export {
   type HostLookup,
   type ImageCheckOptions,
 } from './urls.js';
+
+/**
+ * What the image checks read of a route (input/routes.ts `RouteSpec` has it): images/ knows no route table, so that
+ * the input stage may use it (caps.ts counts images) without an import going back.
+ */
+export interface ImageRoute {
+  readonly method: string;
+  readonly path: string;
+  /** The route's payload model (`txt2img`, `img2img`, …), or null. */
+  readonly schema: string | null;
+  /** `none` for routes that take no payload. */
+  readonly body: string;
+}
 
 /** One image-carrying value of a payload. */
 export interface ImageField {
@@ -118,7 +130,7 @@ function controlNetUnits(payload: Readonly<Record<string, unknown>>): Array<{ un
  * `mask` (A1111's `if mask:` skips it) are left out. txt2img `firstpass_image` and img2img `latent_mask` are not
  * listed: A1111's API never decodes them (see {@link undecodedImageIssues}).
  */
-export function imageFields(route: RouteSpec, payload: Readonly<Record<string, unknown>>): ImageField[] {
+export function imageFields(route: ImageRoute, payload: Readonly<Record<string, unknown>>): ImageField[] {
   const out: ImageField[] = [];
   switch (route.schema) {
     case 'img2img': {
@@ -175,7 +187,7 @@ export function imageFields(route: RouteSpec, payload: Readonly<Record<string, u
  * - `ipadapter_input` (any non-null value) in a ControlNet unit of txt2img/img2img: dangerous, always refused.
  * @returns `[field, reason]` pairs, in this order.
  */
-export function undecodedImageIssues(route: RouteSpec, payload: Readonly<Record<string, unknown>>): Array<[string, string]> {
+export function undecodedImageIssues(route: ImageRoute, payload: Readonly<Record<string, unknown>>): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   const sent = (key: string): boolean => own(payload, key) !== undefined && own(payload, key) !== null;
   const tail = 'A1111 only uses this field from its web UI: drop it';
@@ -245,11 +257,12 @@ export function scriptUrlFields(payload: Readonly<Record<string, unknown>>): Ima
  * @param payload the payload that passed `validatePayload`.
  * @param limits `allowImageUrls` (`ALLOW_IMAGE_URLS`), `maxInputImageBytes` (`MAX_INPUT_IMAGE_BYTES`, bytes),
  *   `maxImageSide` (`MAX_IMAGE_SIDE`, px).
- * @param opts DNS resolution (tests inject `lookup`), abort signal, DNS deadline.
+ * @param opts DNS resolution (tests inject `lookup`), abort signal, DNS deadline; `checked`: image fields whose base64
+ *   a request dialect has already checked under its own name (their URL policy still applies).
  * @throws JobInputError with one line naming every refused field, e.g. `invalid payload for POST
  *   /sdapi/v1/img2img: init_images[1]: not an image A1111 could open (starts with 3c68746d): formats read are PNG, …`.
  */
-export async function checkImages(route: RouteSpec, payload: unknown, limits: LimitsConfig, opts: ImageCheckOptions = {}): Promise<void> {
+export async function checkImages(route: ImageRoute, payload: unknown, limits: LimitsConfig, opts: ImageCheckOptions & { checked?: readonly string[] } = {}): Promise<void> {
   if (route.body === 'none' || !isObject(payload)) return;
   const reasons: Array<string | undefined> = undecodedImageIssues(route, payload).map(([path, why]) => `${path}: ${why}`);
   const pending: Array<Promise<void>> = [];
@@ -274,6 +287,7 @@ export async function checkImages(route: RouteSpec, payload: unknown, limits: Li
       urlPolicy(field, here, 'image URLs');
       continue;
     }
+    if (opts.checked?.includes(field.path)) continue;
     try {
       checkBase64Image(field.value, limits);
     } catch (e) {

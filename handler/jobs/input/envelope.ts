@@ -1,15 +1,13 @@
 /**
  * A job's input as the A1111 handler reads it: the `{api: {method, endpoint}, payload}` envelope (or a bare txt2img
  * payload, the official worker's shape), the worker's own per-job options beside it, and which route or request
- * dialect it names.
+ * dialect it names. The dialects are passed in (dialects/index.ts `DIALECTS`): they build on the input stage, not
+ * the other way round.
  */
 import { JobInputError } from '../../errors/index.js';
 import { appendKey, showValue } from '../format.js';
-import type { Dialect } from '../dialects/dialects.js';
-import { openaiDialect } from '../dialects/openai.js';
 import { OUTPUT_MODES, type OutputMode } from '../output/output.js';
 import { resolveRoute, ROUTE_PREFIX, type RouteSpec } from './routes.js';
-import { sdcnDialect } from '../dialects/sdcn.js';
 
 /** The worker's own per-job options, read from the input next to `api`/`payload` (or next to a bare txt2img payload). */
 export interface JobOptions {
@@ -50,31 +48,35 @@ function readJobOptions(obj: Record<string, unknown>): JobOptions {
   return { preview, timeoutS: t, output: output as OutputMode | undefined, refreshWorker: refresh };
 }
 
-/** The request dialects (dialects.ts), matched by their exact `input.api.endpoint`. */
-export const DIALECTS: readonly Dialect[] = Object.freeze([sdcnDialect, openaiDialect]);
-
-/** The dialect owning an endpoint, if any. */
-function dialectOf(endpoint: unknown): Dialect | undefined {
-  return typeof endpoint === 'string' ? DIALECTS.find((d) => d.endpoints.includes(endpoint)) : undefined;
+/** What the envelope needs to know of a request dialect (dialects/dialects.ts `Dialect`). */
+export interface DialectEndpoints {
+  /** Its name in messages, e.g. `SDCN`. */
+  readonly name: string;
+  /** The `input.api.endpoint` values it owns, exactly as sent; all take POST. */
+  readonly endpoints: readonly string[];
 }
 
 /** `SDCN POST /txt2img, /img2img, /interrogate; …` for refusals. */
-function dialectEndpointsText(): string {
-  return DIALECTS.map((d) => `${d.name} POST ${d.endpoints.join(', ')}`).join('; ');
+function dialectEndpointsText(dialects: readonly DialectEndpoints[]): string {
+  return dialects.map((d) => `${d.name} POST ${d.endpoints.join(', ')}`).join('; ');
 }
 
 /** A job's input as read by {@link parseEnvelope}. */
-export interface Envelope {
+export interface Envelope<D extends DialectEndpoints = DialectEndpoints> {
   /** The A1111 route (native input); for a dialect, the route is known only after translation. */
   route?: RouteSpec;
   /** The request dialect and its endpoint, when `input.api.endpoint` is one a dialect owns. */
-  dialect?: { dialect: Dialect; endpoint: string };
+  dialect?: { dialect: D; endpoint: string };
   payload: unknown;
   options: JobOptions;
 }
 
-/** Reads the envelope; throws JobInputError naming the offending field. */
-export function parseEnvelope(input: unknown): Envelope {
+/**
+ * Reads the envelope.
+ * @param dialects the request dialects, matched by their exact `input.api.endpoint`; none by default
+ * @throws JobInputError naming the offending field
+ */
+export function parseEnvelope<D extends DialectEndpoints>(input: unknown, dialects: readonly D[] = []): Envelope<D> {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new JobInputError(
       `input must be a JSON object ({"api": {"method", "endpoint"}, "payload": {...}} or a txt2img payload), got ${input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input}`,
@@ -104,7 +106,7 @@ export function parseEnvelope(input: unknown): Envelope {
   const method = Object.hasOwn(apiObj, 'method') ? apiObj.method : undefined;
   const endpoint = Object.hasOwn(apiObj, 'endpoint') ? apiObj.endpoint : undefined;
   const payload = Object.hasOwn(obj, 'payload') ? obj.payload : undefined;
-  const dialect = dialectOf(endpoint);
+  const dialect = typeof endpoint === 'string' ? dialects.find((d) => d.endpoints.includes(endpoint)) : undefined;
   if (dialect) {
     if (typeof method !== 'string' || method.toUpperCase() !== 'POST') {
       throw new JobInputError(`api.method ${showValue(method)} is not allowed for ${dialect.name} ${String(endpoint)}: it takes "POST"`);
@@ -115,8 +117,8 @@ export function parseEnvelope(input: unknown): Envelope {
     return { route: resolveRoute(method, endpoint), payload, options };
   } catch (e) {
     // An endpoint outside /sdapi/v1/: say which request dialects exist too.
-    if (e instanceof JobInputError && DIALECTS.length > 0 && typeof endpoint === 'string' && !endpoint.startsWith(ROUTE_PREFIX) && !endpoint.startsWith(ROUTE_PREFIX.slice(1))) {
-      throw new JobInputError(`${e.message}; or a request dialect: ${dialectEndpointsText()}`);
+    if (e instanceof JobInputError && dialects.length > 0 && typeof endpoint === 'string' && !endpoint.startsWith(ROUTE_PREFIX) && !endpoint.startsWith(ROUTE_PREFIX.slice(1))) {
+      throw new JobInputError(`${e.message}; or a request dialect: ${dialectEndpointsText(dialects)}`);
     }
     throw e;
   }

@@ -8,8 +8,9 @@
  * Nothing is changed: the result is a coerced *view* of the payload for the worker's own computations (the caps).
  */
 import type { ModelField, RequestModel } from '../../a1111/server-model.js';
-import { appendIndex, appendKey, editDistance, showValue } from '../format.js';
+import { appendIndex, appendKey, showValue } from '../format.js';
 import { isObject, type IssueList } from './issues.js';
+import { suggestField } from './name-suggest.js';
 import { coerce } from './pydantic.js';
 
 /** What to do with fields the server's model does not have (`UNKNOWN_FIELDS`). */
@@ -42,33 +43,6 @@ const GENERATION_HINTS: Readonly<Record<string, string>> = {
 
 /** Request fields only Forge's models have (its `modules/processing.py`, Flux). */
 const FORGE_ONLY: ReadonlySet<string> = new Set(['distilled_cfg_scale', 'hr_cfg', 'hr_distilled_cfg', 'hr_additional_modules']);
-
-/**
- * The known name closest to an unknown one: same name in another case or without `_`/`-` (`Prompt`, `cfgScale`),
- * else within 2 edits (1 for names of up to 4 characters), a transposition counting as one (`stpes` → `steps`).
- */
-export function suggestField(unknown: string, known: Iterable<string>): string | undefined {
-  if (unknown.length > 60) return undefined;
-  const lower = unknown.toLowerCase();
-  const loose = lower.replace(/[-_\s]/g, '');
-  const list = [...known];
-  const byCase = list.find((k) => k.toLowerCase() === lower);
-  if (byCase) return byCase;
-  const bySeparators = list.find((k) => k.toLowerCase().replace(/[-_\s]/g, '') === loose);
-  if (bySeparators) return bySeparators;
-  const limit = unknown.length <= 4 ? 1 : 2;
-  let best: string | undefined;
-  let bestDistance = limit + 1;
-  for (const k of list) {
-    if (Math.abs(k.length - unknown.length) > limit) continue;
-    const d = editDistance(lower, k.toLowerCase());
-    if (d < bestDistance) {
-      best = k;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
 
 function unknownReason(key: string, model: RequestModel, opts: ModelCheckOptions, atTop: boolean): string {
   if (atTop && opts.sibling?.model.fields.has(key)) return `unknown field (only ${opts.sibling.route} takes it)`;

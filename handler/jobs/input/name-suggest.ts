@@ -17,6 +17,33 @@ export function nameDistance(a: string, b: string): number {
   return a === b ? 0 : levenshtein(a, b).steps;
 }
 
+/**
+ * The known name closest to an unknown one: same name in another case or without `_`/`-` (`Prompt`, `cfgScale`),
+ * else within 2 edits (1 for names of up to 4 characters), a transposition counting as one (`stpes` → `steps`).
+ */
+export function suggestField(unknown: string, known: Iterable<string>): string | undefined {
+  if (unknown.length > 60) return undefined;
+  const lower = unknown.toLowerCase();
+  const loose = lower.replace(/[-_\s]/g, '');
+  const list = [...known];
+  const byCase = list.find((k) => k.toLowerCase() === lower);
+  if (byCase) return byCase;
+  const bySeparators = list.find((k) => k.toLowerCase().replace(/[-_\s]/g, '') === loose);
+  if (bySeparators) return bySeparators;
+  const limit = unknown.length <= 4 ? 1 : 2;
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const k of list) {
+    if (Math.abs(k.length - unknown.length) > limit) continue;
+    const d = nameDistance(lower, k.toLowerCase());
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
 /** Model file extensions ignored when names are compared for suggestions. */
 const MODEL_EXTENSION = /\.(safetensors|ckpt|pt|pth|bin|gguf)$/i;
 

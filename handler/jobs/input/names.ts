@@ -68,14 +68,6 @@ export {
 } from './name-suggest.js';
 export { checkpointSubstringMatches, promptNetworkTags, type PromptNetworkTag } from './name-checks.js';
 
-/** What {@link checkNames} returns. */
-export interface NameCheckResult {
-  /** The payload to send: always the input itself (the worker never rewrites it). */
-  payload: unknown;
-  /** Soft issues with `strict: false`: one line per unknown style or LoRA tag (what strict mode would fail with). */
-  warnings: string[];
-}
-
 /** Options of {@link checkNames}. */
 export interface NameCheckOptions {
   /**
@@ -85,6 +77,11 @@ export interface NameCheckOptions {
   strict: boolean;
   /** The job's stop signal: aborts waiting for a list. */
   signal?: AbortSignal;
+  /**
+   * Names already checked (a request dialect's, under its own field names): {@link checkNames} skips a name of the
+   * same kind and value.
+   */
+  checked?: readonly NamedValue[];
 }
 
 /** Throws the hard issues (and the soft ones when strict); returns the soft ones as warnings otherwise. */
@@ -123,35 +120,37 @@ function promptFields(route: RouteSpec, p: Record<string, unknown>): string[] {
   return fields;
 }
 
-/** The checks of one payload (and issues that need no list). */
-function collectChecks(route: RouteSpec, p: Record<string, unknown>): { checks: Check[]; issues: NameIssue[] } {
+/** The checks of one payload (and issues that need no list), less the names in `checked`. */
+function collectChecks(route: RouteSpec, p: Record<string, unknown>, checked: readonly NamedValue[]): { checks: Check[]; issues: NameIssue[] } {
   const checks: Check[] = [];
   const issues: NameIssue[] = [];
-  const add = (key: string, make: (path: string, value: string) => Check) => {
+  const done = new Set(checked.map((v) => `${v.kind}:${v.value}`));
+  const wanted = (kind: NameKind, value: string | undefined): value is string => value !== undefined && !done.has(`${kind}:${value}`);
+  const add = (key: string, kind: NameKind | undefined, make: (path: string, value: string) => Check) => {
     const v = stringField(p, key);
-    if (v !== undefined) checks.push(make(key, v));
+    if (v !== undefined && (kind === undefined || wanted(kind, v))) checks.push(make(key, v));
   };
   if (route.name === 'txt2img' || route.name === 'img2img') {
     const tab = route.name;
     // A1111 uses `sampler_name or sampler_index` (§2.11); the other one is ignored.
     const samplerKey = stringField(p, 'sampler_name') !== undefined ? 'sampler_name' : 'sampler_index';
-    add(samplerKey, (path, v) => samplerCheck(path, v, 'scheduler'));
-    add('scheduler', schedulerCheck);
+    add(samplerKey, 'sampler', (path, v) => samplerCheck(path, v, 'scheduler'));
+    add('scheduler', 'scheduler', schedulerCheck);
     const ov = Object.hasOwn(p, 'override_settings') ? p.override_settings : undefined;
     if (isObject(ov)) {
       const ck = stringField(ov, 'sd_model_checkpoint');
-      if (ck !== undefined) checks.push(checkpointCheck(appendKey('override_settings', 'sd_model_checkpoint'), ck));
+      if (wanted('checkpoint', ck)) checks.push(checkpointCheck(appendKey('override_settings', 'sd_model_checkpoint'), ck));
       const vae = stringField(ov, 'sd_vae');
       if (vae !== undefined) checks.push(vaeCheck(appendKey('override_settings', 'sd_vae'), vae));
     }
     const refiner = stringField(p, 'refiner_checkpoint');
     if (refiner !== undefined && !NO_REFINER.has(refiner)) checks.push(closestCheckpointCheck('refiner_checkpoint', refiner));
     if (tab === 'txt2img' && p.enable_hr === true) {
-      add('hr_sampler_name', (path, v) => samplerCheck(path, v, 'hr_scheduler'));
-      add('hr_scheduler', schedulerCheck);
+      add('hr_sampler_name', undefined, (path, v) => samplerCheck(path, v, 'hr_scheduler'));
+      add('hr_scheduler', undefined, schedulerCheck);
       const hrCk = stringField(p, 'hr_checkpoint_name');
       if (hrCk !== undefined && hrCk !== 'Use same checkpoint') checks.push(closestCheckpointCheck('hr_checkpoint_name', hrCk));
-      add('hr_upscaler', hrUpscalerCheck);
+      add('hr_upscaler', 'hr-upscaler', hrUpscalerCheck);
     }
     if (p.disable_extra_networks !== true) {
       for (const field of promptFields(route, p)) {
@@ -161,7 +160,7 @@ function collectChecks(route: RouteSpec, p: Record<string, unknown>): { checks: 
         for (const tag of promptNetworkTags(text)) {
           const typeIssue = tagTypeIssue(field, tag);
           if (typeIssue) issues.push({ message: typeIssue, soft: true });
-          if ((tag.type === 'lora' || tag.type === 'lyco') && !seen.has(tag.name)) {
+          if ((tag.type === 'lora' || tag.type === 'lyco') && !seen.has(tag.name) && wanted('lora', tag.name)) {
             seen.add(tag.name);
             checks.push(loraCheck(field, tag));
           }
@@ -176,11 +175,11 @@ function collectChecks(route: RouteSpec, p: Record<string, unknown>): { checks: 
     }
     checks.push(...scriptChecks(p, tab));
   } else if (route.name === 'options') {
-    add('sd_model_checkpoint', checkpointCheck);
-    add('sd_vae', vaeCheck);
+    add('sd_model_checkpoint', 'checkpoint', checkpointCheck);
+    add('sd_vae', undefined, vaeCheck);
   } else if (route.name === 'extra-single-image' || route.name === 'extra-batch-images') {
-    add('upscaler_1', upscalerCheck);
-    add('upscaler_2', upscalerCheck);
+    add('upscaler_1', 'upscaler', upscalerCheck);
+    add('upscaler_2', 'upscaler', upscalerCheck);
   }
   return { checks, issues };
 }
@@ -256,23 +255,21 @@ export async function checkNamedValues(values: readonly NamedValue[], lists: A11
  * at most once per 30 s per list) and the name checked again. Lists the server does not serve (e.g. `/schedulers`
  * before 1.9, `/controlnet/model_list` without ControlNet) are skipped.
  *
- * @param route the resolved route; payloads of other routes are returned as they are
- * @param payload the payload (never mutated)
- * @returns `{payload}` = the input object itself, and the warnings (soft issues when not strict)
+ * @param route the resolved route; payloads of other routes are not looked at
+ * @param payload the payload (never mutated: A1111 receives exactly what the caller sent)
+ * @returns the warnings (soft issues when not strict)
  * @throws JobInputError with one line naming each refused field, the value, a "did you mean" and the valid names,
  *   e.g. `sampler_name: "DPM++ 2M Karas" is not an A1111 sampler (did you mean "DPM++ 2M" with scheduler
  *   "karras"?); valid: DPM++ 2M, DPM++ SDE, …`; several issues are joined with `; `
  * @throws A1111Error `unreachable` when A1111 cannot be reached for a list, `aborted` when `signal` aborts
  */
-export async function checkNames(route: RouteSpec, payload: unknown, lists: A1111Lists, opts: NameCheckOptions): Promise<NameCheckResult> {
-  const result: NameCheckResult = { payload, warnings: [] };
-  if (!isObject(payload)) return result;
-  const { checks, issues } = collectChecks(route, payload);
-  if (checks.length === 0 && issues.length === 0) return result;
+export async function checkNames(route: RouteSpec, payload: unknown, lists: A1111Lists, opts: NameCheckOptions): Promise<string[]> {
+  if (!isObject(payload)) return [];
+  const { checks, issues } = collectChecks(route, payload, opts.checked ?? []);
+  if (checks.length === 0 && issues.length === 0) return [];
   const { snaps, issues: found } = await runChecks(checks, lists, opts.signal);
   const all = [...issues, ...found];
   const contra = contradiction(route, payload, snaps);
   if (contra) all.push(contra);
-  result.warnings = settle(all, opts.strict);
-  return result;
+  return settle(all, opts.strict);
 }

@@ -20,7 +20,20 @@ import type { ServerModel } from '../../a1111/server-model.js';
 import { servesPath } from '../../a1111/server-model.js';
 import { JobInputError } from '../../errors/index.js';
 import { oneLineJson } from '../format.js';
-import type { SchemaName } from './validate.js';
+
+/**
+ * Names of the bundled payload models (`schemas/<name>.json`, the A1111 v1.10.1 model), which say that a route takes
+ * a JSON object payload; `controlnet-detect` has no bundled model (its fields come from the server's OpenAPI only).
+ */
+export type SchemaName =
+  | 'txt2img'
+  | 'img2img'
+  | 'interrogate'
+  | 'extra-single-image'
+  | 'extra-batch-images'
+  | 'png-info'
+  | 'options'
+  | 'controlnet-detect';
 
 /** HTTP methods a job may use (`api.method`). */
 export type HttpMethod = 'GET' | 'POST';

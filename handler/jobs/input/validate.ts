@@ -19,22 +19,6 @@ import { checkAgainstModel, type UnknownFieldsPolicy } from './model-check.js';
 import type { RouteSpec } from './routes.js';
 
 export { MAX_LISTED_ISSUES } from './issues.js';
-export { suggestField } from './model-check.js';
-export { compileDialectSchema, type DialectValidator } from '../dialects/schema.js';
-
-/**
- * Names of the bundled payload models (`schemas/<name>.json`, the A1111 v1.10.1 model), which say that a route takes
- * a JSON object payload; `controlnet-detect` has no bundled model (its fields come from the server's OpenAPI only).
- */
-export type SchemaName =
-  | 'txt2img'
-  | 'img2img'
-  | 'interrogate'
-  | 'extra-single-image'
-  | 'extra-batch-images'
-  | 'png-info'
-  | 'options'
-  | 'controlnet-detect';
 
 /** Options of {@link validatePayload}. */
 export interface ValidateOptions {

@@ -1,0 +1,26 @@
+/**
+ * A job as the A1111 handler receives it, and the part of the runtime's per-job context it uses (structurally
+ * the runtime's `HandlerContext`, so that jobs/ imports nothing of runpod/).
+ */
+
+/** A job as this handler reads it (docs/runpod-protocol.md, "Job JSON shape (job-take response / handler argument)"). */
+export interface JobLike {
+  id: string;
+  input: unknown;
+  /** RunPod's per-request bucket `{accessId, accessSecret, bucketName, endpointUrl}`, checked by the handler. */
+  s3Config?: unknown;
+}
+
+/** The part of the runtime's per-job context this handler uses. */
+export interface JobContext {
+  /** Aborted when the job is stopped (job-stop, drain deadline). */
+  signal: AbortSignal;
+  /** Wraps serialised JSON so that the runtime posts the bytes as they are. */
+  rawJson(bytes: Buffer): unknown;
+  /** Sends a progress update (RunPod `IN_PROGRESS` output); fire-and-forget. */
+  progress(output: unknown): void;
+  /** Posts one stream chunk (RunPod job-stream). */
+  stream(output: unknown): Promise<void>;
+  /** Marks the job's result with `"stopPod": true` (RunPod's `refresh_worker`); optional in test contexts. */
+  refreshWorker?(): void;
+}
