@@ -443,7 +443,7 @@ describe('docker/start.sh (static)', () => {
     expect(startSh).toMatch(/^set -euo pipefail$/m);
     expect(statSync(path.join(ROOT, 'docker/start.sh')).mode & 0o111).not.toBe(0);
   });
-  it('passes the headless flags of spec a1111 §2.1, and never --listen', () => {
+  it('passes the headless flags of A1111 `modules/cmd_args.py` (docs/a1111-api.md, "Launch flags relevant to a headless API server"), and never --listen', () => {
     const block = /^headless=\(([^)]*)\)/m.exec(startSh);
     expect(block).not.toBeNull();
     const flags = block![1]!.split(/\s+/).filter(Boolean);

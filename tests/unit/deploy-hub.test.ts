@@ -1,8 +1,10 @@
 /**
- * `.runpod/hub.json` and `.runpod/tests.json` against the fields documented for the RunPod Hub (spec
- * runpod-conventions-and-peers.md §1.3–§1.5; the checks are written from that text, not from a downloaded schema),
- * and kept in sync with the worker: every env var of the README tables is an input with the README's default,
- * every input is a variable the worker or start.sh reads, and the Hub test is a job this worker accepts.
+ * `.runpod/hub.json` and `.runpod/tests.json` against the fields documented for the RunPod Hub
+ * (https://docs.runpod.io/hub/publishing-guide; docs/runpod-conventions.md, "Hub file layout and rules
+ * (`runpod/docs:hub/publishing-guide.mdx`)" and the two sections after it; the checks are written from that text,
+ * not from a downloaded schema), and kept in sync with the worker: every env var of the README tables is an input
+ * with the README's default, every input is a variable the worker or start.sh reads, and the Hub test is a job this
+ * worker accepts.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -79,7 +81,7 @@ function readmeDefault(cell: string, variables: ReadonlySet<string>): string | n
 /** Env var names the worker reads (config.ts, the start-up checks' settings) or start.sh reads. */
 function knownVars(): Set<string> {
   const names = new Set<string>();
-  for (const m of (read('handler/config.ts') + read('handler/env-vars.ts') + read('handler/runpod/startup-checks.ts')).matchAll(/\benv\.([A-Z][A-Z0-9_]+)|\benv(?:Int|Bool|Url|Choice)\(env, '([A-Z][A-Z0-9_]+)'/g)) names.add((m[1] ?? m[2])!);
+  for (const m of (read('handler/config.ts') + read('handler/env-vars.ts') + read('handler/runpod/checks/startup-checks.ts')).matchAll(/\benv\.([A-Z][A-Z0-9_]+)|\benv(?:Int|Bool|Url|Choice)\(env, '([A-Z][A-Z0-9_]+)'/g)) names.add((m[1] ?? m[2])!);
   for (const m of read('docker/start.sh').matchAll(/\$\{([A-Z][A-Z0-9_]+)(?::-|\})/g)) names.add(m[1]!);
   return names;
 }
@@ -123,7 +125,7 @@ const atLeastImageCuda = (v: string): boolean => {
   return a > imageCuda[0]! || (a === imageCuda[0] && b >= imageCuda[1]!);
 };
 
-describe('.runpod/hub.json (spec §1.4)', () => {
+describe('.runpod/hub.json (docs/runpod-conventions.md, "`hub.json` schema (docs) and real files")', () => {
   it('has the documented top-level fields: title, description, type serverless, category image, config', () => {
     onlyKeys(hub, ['title', 'description', 'type', 'category', 'iconUrl', 'config'], 'hub.json');
     expect(typeof hub.title === 'string' && hub.title.length > 0).toBe(true);
@@ -247,7 +249,7 @@ describe('.runpod/hub.json (spec §1.4)', () => {
   });
 });
 
-describe('.runpod/tests.json (spec §1.5)', () => {
+describe('.runpod/tests.json (docs/runpod-conventions.md, "`tests.json` schema, and how the Hub uses it")', () => {
   it('has the documented fields: tests [{name, input, timeout ms}] and config {gpuTypeId, gpuCount, env, allowedCudaVersions}', () => {
     onlyKeys(tests, ['tests', 'config'], 'tests.json');
     expect(Array.isArray(tests.tests)).toBe(true);

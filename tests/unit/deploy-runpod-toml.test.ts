@@ -1,5 +1,6 @@
 /**
- * runpod.toml against the key table of `runpodctl project` (spec runpod-conventions-and-peers.md §1.1): every key
+ * runpod.toml against the key table of `runpodctl project` (runpod/runpodctl `cmd/project/tomlBuilder.go`;
+ * docs/runpod-conventions.md, "Format written by `runpodctl project create` (Go CLI)"): every key
  * known and of its type, the required ones present, values that make sense for this worker, and env vars equal to
  * the defaults of `.runpod/hub.json`.
  *
@@ -116,11 +117,11 @@ function parseValue(s: string, fail: (why: string) => never): { value: TomlValue
   return fail('unsupported value (floats, dates, inline tables and multi-line strings are not read)');
 }
 
-// --- the §1.1 table ---------------------------------------------------------------------------------------------
+// --- the runpodctl key table -----------------------------------------------------------------------------------------
 
 type KeyType = 'string' | 'string[]' | 'int' | 'bool' | 'table of strings';
 
-/** Every key of spec §1.1 (Go CLI format), with its type. */
+/** Every key `runpodctl project` reads (Go CLI format), with its type. */
 const KEYS: Readonly<Record<string, KeyType>> = {
   name: 'string',
   'project.uuid': 'string',
@@ -215,8 +216,8 @@ describe('the TOML reader', () => {
   });
 });
 
-describe('runpod.toml (spec §1.1)', () => {
-  it('uses only keys of the §1.1 table, each with its type', () => {
+describe('runpod.toml (runpodctl project format)', () => {
+  it('uses only keys of the runpodctl table, each with its type', () => {
     for (const [key, value] of flat) {
       expect(Object.keys(KEYS), `unknown key ${key}`).toContain(key);
       expect(typeOf(value), key).toBe(KEYS[key]);
