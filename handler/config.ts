@@ -5,9 +5,10 @@
  * RunPod's names are kept where RunPod has one (protocol spec §2, §13.1).
  */
 import { parseArgs, type CliArgs } from './cli-args.js';
-import { a1111Urls, envBool, envChoice, envInt, type Env } from './env-vars.js';
+import { a1111Urls, envBool, envChoice, envInt, envNumber, parseApiAuth, parseBucket, parseWarmup, type Env } from './env-vars.js';
 import { ConfigError } from './errors/index.js';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { resolveLogLevel, type RunpodLogLevel } from './log.js';
 
 /** Which way the process runs (protocol spec §1 step 5; first match wins). */
@@ -41,6 +42,12 @@ export interface RunpodConfig {
   realtimeConcurrency: number;
   /** `RUNPOD_UA_INTEGRATION`: appended to the User-Agent as ` Integration/<v>`. */
   uaIntegration: string | undefined;
+  /**
+   * `RUNPOD_INIT_TIMEOUT`: RunPod's start-up limit, seconds ("If cold start exceeds 7 minutes, the worker is marked
+   * unhealthy. Extend with RUNPOD_INIT_TIMEOUT", docs.runpod.io/serverless/development/optimization); 420 when unset
+   * or not a whole number. `fromEnv`: the variable is set (not blank).
+   */
+  initTimeout: { seconds: number; fromEnv: boolean };
 }
 
 /** How result posts (job-done) are retried (network errors, 5xx, 429). */
@@ -93,6 +100,8 @@ export interface A1111Config {
   strictNames: boolean;
   /** `A1111_PID`: the A1111 process (set by `start.sh`); when it exits the worker fails fast instead of waiting out deadlines. */
   pid?: number;
+  /** true when `A1111_URLS` and `A1111_URL` are both set (`A1111_URL` is then ignored; main.ts says so). */
+  urlIgnored?: boolean;
 }
 
 /** Limits on job inputs: size and cost caps and the image/URL policy (README "What the worker refuses, and why"). */
@@ -159,6 +168,32 @@ export interface OutputConfig {
   keepOutputs?: boolean;
 }
 
+/** Settings of the start-up checks (env vars named as runpod-python names them where it has a name). */
+export interface StartupCheckConfig {
+  /** `RUNPOD_SKIP_GPU_CHECK` (runpod-python's name): skip the `gpu` check. Default false. */
+  skipGpu: boolean;
+  /** `RUNPOD_SKIP_AUTO_SYSTEM_CHECKS` (runpod-python's name): skip `memory` and `disk`. Default false. */
+  skipSystem: boolean;
+  /** `RUNPOD_MIN_MEMORY_GB` (runpod-python's name and default): minimum available memory, GiB. Default 4. */
+  minMemoryGb: number;
+  /** `RUNPOD_MIN_DISK_PERCENT` (runpod-python's name and default): minimum free share of a folder's filesystem, %. Default 10. */
+  minDiskPercent: number;
+  /** `MIN_FREE_DISK_GB`: minimum free space in each disk-check folder, GiB. Default 1. */
+  minFreeDiskGb: number;
+  /**
+   * `DISK_CHECK_PATHS` (comma-separated folders), or null for the defaults: A1111's folder (`A1111_DIR`, default
+   * `/stable-diffusion-webui`: its `models/`, `outputs/` and caches), the network volume (`A1111_VOLUME`, default
+   * `/runpod-volume`) and the temp folder (`os.tmpdir()`), those that exist.
+   */
+  diskPaths: string[] | null;
+  /** `A1111_VOLUME` (as start.sh): the network volume's mount path; its folders are exempt from the % rule. */
+  volumePath: string;
+  /** `A1111_DIR` (as start.sh): A1111's folder. */
+  a1111Dir: string;
+  /** GPUs needed: one per A1111 backend (`A1111_URLS`; start.sh runs the i-th A1111 on GPU i). */
+  gpusNeeded: number;
+}
+
 /** The whole configuration. */
 export interface Config {
   mode: Mode;
@@ -171,6 +206,8 @@ export interface Config {
   a1111: A1111Config;
   limits: LimitsConfig;
   output: OutputConfig;
+  /** The start-up checks of platform mode (runpod/checks/startup-checks.ts). */
+  startupChecks: StartupCheckConfig;
   /**
    * Local endpoint (`--rp_serve_api`): host and port (`--rp_api_host`, default 127.0.0.1; `--rp_api_port`,
    * default 8000), and `RUNPOD_API_KEY`, which, when set, every public request must carry as `Bearer`.
@@ -191,65 +228,7 @@ export interface Config {
 
 export { ConfigError } from './errors/index.js';
 export { parseArgs, type CliArgs } from './cli-args.js';
-
-
-/** The default warm-up: one step at 64×64, no images sent back (issue 5). */
-export const DEFAULT_WARMUP: Readonly<Record<string, unknown>> = Object.freeze({
-  prompt: 'warm-up',
-  steps: 1,
-  width: 64,
-  height: 64,
-  batch_size: 1,
-  n_iter: 1,
-  send_images: false,
-  save_images: false,
-});
-
-/** Parses `A1111_WARMUP`: true/false or a JSON object (the txt2img payload to run). */
-function parseWarmup(raw: string | undefined): Record<string, unknown> | null {
-  const v = (raw ?? '').trim();
-  if (v === '' || ['true', '1', 'yes'].includes(v.toLowerCase())) return { ...DEFAULT_WARMUP };
-  if (['false', '0', 'no'].includes(v.toLowerCase())) return null;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(v);
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ConfigError(`A1111_WARMUP=${JSON.stringify(v.slice(0, 80))} is invalid: allowed true, false or a JSON object (a txt2img payload)`);
-  }
-  return parsed as Record<string, unknown>;
-}
-
-/** Reads RunPod's `BUCKET_*` variables; all three of endpoint, key id and secret are needed, or none. */
-function parseBucket(env: Env): Pick<OutputConfig, 'bucket'> {
-  const endpointUrl = (env.BUCKET_ENDPOINT_URL ?? '').trim();
-  const accessKeyId = env.BUCKET_ACCESS_KEY_ID ?? '';
-  const secretAccessKey = env.BUCKET_SECRET_ACCESS_KEY ?? '';
-  const set = [endpointUrl, accessKeyId, secretAccessKey].filter((v) => v !== '').length;
-  if (set === 0) return {};
-  if (set < 3) {
-    throw new ConfigError('BUCKET_ENDPOINT_URL, BUCKET_ACCESS_KEY_ID and BUCKET_SECRET_ACCESS_KEY must be set together (some are missing; values not shown)');
-  }
-  try {
-    const u = new URL(endpointUrl);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
-  } catch {
-    throw new ConfigError(`BUCKET_ENDPOINT_URL=${JSON.stringify(endpointUrl)} is not an http(s) URL`);
-  }
-  const bucketName = (env.BUCKET_NAME ?? '').trim() || undefined;
-  const region = (env.BUCKET_REGION ?? '').trim() || undefined;
-  return { bucket: { endpointUrl, accessKeyId, secretAccessKey, ...(bucketName ? { bucketName } : {}), ...(region ? { region } : {}) } };
-}
-
-/** Parses `A1111_API_AUTH=user:password` (the password may contain `:`). The value is never echoed in errors. */
-function parseApiAuth(raw: string | undefined): { auth?: { username: string; password: string } } {
-  if (raw === undefined || raw === '') return {};
-  const i = raw.indexOf(':');
-  if (i <= 0) throw new ConfigError('A1111_API_AUTH is invalid: allowed user:password (the value is not shown)');
-  return { auth: { username: raw.slice(0, i), password: raw.slice(i + 1) } };
-}
+export { DEFAULT_WARMUP } from './env-vars.js';
 
 /** `MAX_RESULT_MB` (one limit for every job) or `MAX_RESULT_MB_RUN` / `MAX_RESULT_MB_SYNC`, in bytes (MiB × 1024²). */
 function resultLimits(env: Env): Pick<OutputConfig, 'maxResultBytes' | 'maxResultBytesRun' | 'maxResultBytesSync'> {
@@ -258,6 +237,36 @@ function resultLimits(env: Env): Pick<OutputConfig, 'maxResultBytes' | 'maxResul
   const run = envInt(env, 'MAX_RESULT_MB_RUN', 9, 1, 1000) * mib;
   const sync = envInt(env, 'MAX_RESULT_MB_SYNC', 19, 1, 1000) * mib;
   return { maxResultBytes: sync, maxResultBytesRun: run, maxResultBytesSync: sync };
+}
+
+/**
+ * Reads the start-up checks' settings.
+ * @param backends how many A1111 backends the worker has (`A1111_URLS`)
+ * @throws ConfigError naming the variable, its value and what is allowed (the worker exits 2)
+ */
+export function loadStartupCheckConfig(env: Env, backends: number): StartupCheckConfig {
+  const list = (env.DISK_CHECK_PATHS ?? '').trim();
+  const diskPaths = list === '' ? null : list.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  for (const p of diskPaths ?? []) {
+    if (!path.isAbsolute(p)) throw new ConfigError(`DISK_CHECK_PATHS has ${JSON.stringify(p)}: allowed absolute folder paths, comma-separated`);
+  }
+  return {
+    skipGpu: envBool(env, 'RUNPOD_SKIP_GPU_CHECK', false),
+    skipSystem: envBool(env, 'RUNPOD_SKIP_AUTO_SYSTEM_CHECKS', false),
+    minMemoryGb: envNumber('RUNPOD_MIN_MEMORY_GB', env.RUNPOD_MIN_MEMORY_GB, 4),
+    minDiskPercent: envNumber('RUNPOD_MIN_DISK_PERCENT', env.RUNPOD_MIN_DISK_PERCENT, 10, 100),
+    minFreeDiskGb: envNumber('MIN_FREE_DISK_GB', env.MIN_FREE_DISK_GB, 1),
+    diskPaths,
+    volumePath: (env.A1111_VOLUME ?? '').trim() || '/runpod-volume',
+    a1111Dir: (env.A1111_DIR ?? '').trim() || '/stable-diffusion-webui',
+    gpusNeeded: Math.max(1, backends),
+  };
+}
+
+/** `RUNPOD_INIT_TIMEOUT` (see {@link RunpodConfig.initTimeout}); RunPod's default is 7 minutes. */
+function initTimeout(env: Env): { seconds: number; fromEnv: boolean } {
+  const raw = (env.RUNPOD_INIT_TIMEOUT ?? '').trim();
+  return { seconds: /^\d+$/.test(raw) ? Number(raw) : 420, fromEnv: raw !== '' };
 }
 
 /**
@@ -314,6 +323,7 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
       realtimePort,
       realtimeConcurrency: envInt(env, 'RUNPOD_REALTIME_CONCURRENCY', 1, 1),
       uaIntegration: env.RUNPOD_UA_INTEGRATION || undefined,
+      initTimeout: initTimeout(env),
     },
     resultRetry: {
       retries: envInt(env, 'RESULT_POST_RETRIES', 6, 0, 100),
@@ -334,6 +344,7 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
       maxJobTimeoutMs: envInt(env, 'MAX_JOB_TIMEOUT_S', a1111RequestS, 1) * 1000,
       strictNames: envBool(env, 'STRICT_NAMES', false),
       ...(env.A1111_PID ? { pid: envInt(env, 'A1111_PID', 0, 1) } : {}),
+      ...((env.A1111_URLS ?? '').trim() !== '' && (env.A1111_URL ?? '').trim() !== '' ? { urlIgnored: true } : {}),
     },
     limits: {
       maxImagesPerJob: envInt(env, 'MAX_IMAGES_PER_JOB', 16, 1, 1000),
@@ -354,6 +365,7 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
       urlExpiresS: envInt(env, 'S3_URL_EXPIRES_S', 604_800, 1, 604_800),
       keepOutputs: envBool(env, 'KEEP_OUTPUTS', false),
     },
+    startupChecks: loadStartupCheckConfig(env, urls.length),
     api: {
       host: args.rp_api_host ?? '127.0.0.1',
       port: args.rp_api_port ?? 8000,

@@ -73,3 +73,70 @@ function checkUrl(name: string, raw: string): string {
   return raw.replace(/\/+$/, '');
 }
 
+/** A non-negative number variable; `def` when unset or blank. @throws ConfigError naming it, its value and the range */
+export function envNumber(name: string, raw: string | undefined, def: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (raw === undefined || raw.trim() === '') return def;
+  const n = Number(raw.trim());
+  if (!Number.isFinite(n) || n < 0 || n > max) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: allowed a number from 0 to ${max} (default ${def})`);
+  }
+  return n;
+}
+
+/** Reads RunPod's `BUCKET_*` variables; all three of endpoint, key id and secret are needed, or none. */
+export function parseBucket(env: Env): { bucket?: { endpointUrl: string; accessKeyId: string; secretAccessKey: string; bucketName?: string; region?: string } } {
+  const endpointUrl = (env.BUCKET_ENDPOINT_URL ?? '').trim();
+  const accessKeyId = env.BUCKET_ACCESS_KEY_ID ?? '';
+  const secretAccessKey = env.BUCKET_SECRET_ACCESS_KEY ?? '';
+  const set = [endpointUrl, accessKeyId, secretAccessKey].filter((v) => v !== '').length;
+  if (set === 0) return {};
+  if (set < 3) {
+    throw new ConfigError('BUCKET_ENDPOINT_URL, BUCKET_ACCESS_KEY_ID and BUCKET_SECRET_ACCESS_KEY must be set together (some are missing; values not shown)');
+  }
+  try {
+    const u = new URL(endpointUrl);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    throw new ConfigError(`BUCKET_ENDPOINT_URL=${JSON.stringify(endpointUrl)} is not an http(s) URL`);
+  }
+  const bucketName = (env.BUCKET_NAME ?? '').trim() || undefined;
+  const region = (env.BUCKET_REGION ?? '').trim() || undefined;
+  return { bucket: { endpointUrl, accessKeyId, secretAccessKey, ...(bucketName ? { bucketName } : {}), ...(region ? { region } : {}) } };
+}
+
+/** Parses `A1111_API_AUTH=user:password` (the password may contain `:`). The value is never echoed in errors. */
+export function parseApiAuth(raw: string | undefined): { auth?: { username: string; password: string } } {
+  if (raw === undefined || raw === '') return {};
+  const i = raw.indexOf(':');
+  if (i <= 0) throw new ConfigError('A1111_API_AUTH is invalid: allowed user:password (the value is not shown)');
+  return { auth: { username: raw.slice(0, i), password: raw.slice(i + 1) } };
+}
+
+/** The default warm-up: one step at 64×64, no images sent back (issue 5). */
+export const DEFAULT_WARMUP: Readonly<Record<string, unknown>> = Object.freeze({
+  prompt: 'warm-up',
+  steps: 1,
+  width: 64,
+  height: 64,
+  batch_size: 1,
+  n_iter: 1,
+  send_images: false,
+  save_images: false,
+});
+
+/** Parses `A1111_WARMUP`: true/false or a JSON object (the txt2img payload to run). */
+export function parseWarmup(raw: string | undefined): Record<string, unknown> | null {
+  const v = (raw ?? '').trim();
+  if (v === '' || ['true', '1', 'yes'].includes(v.toLowerCase())) return { ...DEFAULT_WARMUP };
+  if (['false', '0', 'no'].includes(v.toLowerCase())) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`A1111_WARMUP=${JSON.stringify(v.slice(0, 80))} is invalid: allowed true, false or a JSON object (a txt2img payload)`);
+  }
+  return parsed as Record<string, unknown>;
+}

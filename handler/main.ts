@@ -1,54 +1,45 @@
 /**
- * CLI entry of the worker: flags and env → {@link Config} → one of the modes (protocol spec §1 step 5):
- * `--rp_serve_api` (local endpoint), `RUNPOD_REALTIME_PORT` (realtime), local one-shot (`--test_input` or
- * `./test_input.json`, or no `RUNPOD_WEBHOOK_GET_JOB`), platform (start-up checks, then the job-take loop of
- * `runpod/worker-loop.ts`).
+ * CLI entry of the worker: flags and env → {@link Config} → one of the modes, first match wins (runpod-python
+ * `runpod/serverless/__init__.py` `start`; docs/runpod-protocol.md, "Process entry and mode selection"):
+ * `--rp_serve_api` (local endpoint), `RUNPOD_REALTIME_PORT` (realtime, refused), local one-shot (`--test_input` or
+ * `./test_input.json`, or no `RUNPOD_WEBHOOK_GET_JOB`), platform (the runtime of `runpod/`). Here the A1111 pool is
+ * wired into the runtime: its readiness, warm-up, capacity and failure become the runtime's callbacks.
  *
  * Exit codes: 0 done (or drained after SIGTERM/SIGINT); 1 job failed (local mode), a start-up check failed, A1111
  * never ready, A1111 exited, the warm-up failed, or a fatal error (in platform mode each of these is first reported
- * to RunPod as unhealthy, `runpod/unhealthy.ts`); 2 bad configuration.
+ * to RunPod as unhealthy); 2 bad configuration.
  */
-import { readFile } from 'node:fs/promises';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Log } from './log.js';
 import { A1111Pool } from './a1111/pool.js';
+import { warmUp } from './a1111/warmup.js';
 import { startEndpoint, type LocalEndpoint } from './endpoint/index.js';
 import { createA1111Handler } from './jobs/handler.js';
-import { runLocalJob } from './runpod/local.js';
-import { loadStartupCheckConfig, runStartupChecks, type StartupCheckConfig } from './runpod/startup-checks.js';
-import type { Handler } from './runpod/types.js';
-import { reportUnhealthy } from './runpod/unhealthy.js';
-import { resolvePingUrl } from './runpod/urls.js';
-import { RUNPOD_VERSION, WORKER_NAME, WORKER_VERSION } from './runpod/version.js';
-import { identity, runWorkerLoop, unhealthyTarget, warmUp } from './runpod/worker-loop.js';
+import {
+  createHttpPlatform,
+  readTestInput,
+  runLocalJob,
+  RUNPOD_VERSION,
+  startWorker,
+  userAgent,
+  WORKER_NAME,
+  WORKER_VERSION,
+  type Handler,
+  type Platform,
+  type StartWorkerOptions,
+  type UrlTemplates,
+  type WorkerIdentity,
+} from './runpod/index.js';
 
-/**
- * RunPod's documented start-up limit: "If cold start exceeds 7 minutes, the worker is marked unhealthy. Extend with
- * RUNPOD_INIT_TIMEOUT=800 (seconds)" (docs.runpod.io/serverless/development/optimization). Seconds.
- */
-const RUNPOD_DEFAULT_INIT_TIMEOUT_S = 420;
-
-/** Reads the local job: `--test_input` wins over `./test_input.json` (spec §13.2). Returns null when neither exists. */
-async function readTestInput(cfg: Config, log: Log): Promise<unknown> {
-  if (cfg.args.test_input !== undefined) return JSON.parse(cfg.args.test_input);
-  let text: string;
-  try {
-    text = await readFile('test_input.json', 'utf8');
-  } catch {
-    return null;
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    log.error(`test_input.json is not valid JSON: ${(e as Error).message}`);
-    throw e;
-  }
+/** `hostname`, `worker_id` and `runpod_version` of handler-error bodies (runpod-python `rp_job.py`). */
+function identity(cfg: Config): WorkerIdentity {
+  return { hostname: cfg.runpod.podHostname, workerId: cfg.runpod.podId || 'unknown', version: RUNPOD_VERSION };
 }
 
 async function runLocal(cfg: Config, log: Log, handler: Handler, pool: A1111Pool): Promise<number> {
   let raw: unknown;
   try {
-    raw = await readTestInput(cfg, log);
+    raw = await readTestInput(cfg.args.test_input, log);
   } catch {
     return 1;
   }
@@ -75,50 +66,79 @@ async function runLocal(cfg: Config, log: Log, handler: Handler, pool: A1111Pool
  * RunPod would then mark the worker unhealthy before the worker can report why.
  */
 function checkReadyDeadline(cfg: Config, log: Log): void {
-  const raw = (process.env.RUNPOD_INIT_TIMEOUT ?? '').trim();
-  const init = /^\d+$/.test(raw) ? Number(raw) : RUNPOD_DEFAULT_INIT_TIMEOUT_S;
+  const init = cfg.runpod.initTimeout;
   const ready = Math.round(cfg.a1111.readyTimeoutMs / 1000);
-  if (ready >= init) {
+  if (ready >= init.seconds) {
     log.warn(
-      `A1111_READY_TIMEOUT_S=${ready} does not fit in RunPod's start-up limit of ${init} s (${raw ? 'RUNPOD_INIT_TIMEOUT' : 'RunPod default, 7 min; RUNPOD_INIT_TIMEOUT raises it'}): ` +
+      `A1111_READY_TIMEOUT_S=${ready} does not fit in RunPod's start-up limit of ${init.seconds} s (${init.fromEnv ? 'RUNPOD_INIT_TIMEOUT' : 'RunPod default, 7 min; RUNPOD_INIT_TIMEOUT raises it'}): ` +
         'RunPod may mark this worker unhealthy before it reports why. Keep A1111_READY_TIMEOUT_S below it, with room for the warm-up.',
     );
   }
 }
 
-/**
- * Platform mode: the start-up checks (a failure is reported unhealthy and exits 1), then the worker loop, which
- * reports a fatal end (A1111 never ready, exited, warm-up failed) the same way.
- */
-async function runPlatform(cfg: Config, log: Log, handler: Handler, pool: A1111Pool, checks: StartupCheckConfig): Promise<number> {
-  const r = cfg.runpod;
-  checkReadyDeadline(cfg, log);
-  const failed = await runStartupChecks(checks, log);
-  if (failed) {
-    log.error('Worker is unhealthy, exiting.');
-    pool.close();
-    const ping = r.webhookPing === undefined ? null : resolvePingUrl(r.webhookPing, r.workerId);
-    await reportUnhealthy(unhealthyTarget(cfg, ping), failed.check, `${failed.name}: ${failed.message}`, log);
-    return 1;
+/** Before each job-take: wait until an A1111 backend is ready again (at once when one is). */
+async function waitForBackend(pool: A1111Pool, log: Log, signal: AbortSignal): Promise<void> {
+  if (pool.readyCount > 0 && !pool.failed) return;
+  if (!pool.failed) {
+    log.warn(
+      pool.backends.length > 1
+        ? 'No A1111 backend is ready (each was unreachable during a job); waiting for one before taking another job.'
+        : 'A1111 was unreachable during the last job; waiting for it before taking another job.',
+    );
   }
-  return runWorkerLoop(
-    cfg,
-    log,
-    handler,
-    pool,
-    {
-      RUNPOD_WEBHOOK_GET_JOB: r.webhookGetJob,
-      RUNPOD_WEBHOOK_POST_OUTPUT: r.webhookPostOutput,
-      RUNPOD_WEBHOOK_POST_STREAM: r.webhookPostStream,
-      RUNPOD_WEBHOOK_PING: r.webhookPing,
-    },
-    { workerId: r.workerId, apiKey: r.apiKey, podId: r.podId, reportUnhealthy: true },
-  );
+  await pool.waitAnyReady(signal);
 }
 
 /**
- * `--rp_serve_api`: the local RunPod endpoint (public API + worker API) and the real worker loop pointed at it
- * through the `RUNPOD_WEBHOOK_*` templates the platform would inject, so the local path is the production path.
+ * Runs the worker runtime on `platform` with the A1111 pool as its backend: one job per ready backend, readiness and
+ * warm-up before the first job-take, and the pool's failure (warm-up failed, A1111 exited) as a fatal end.
+ * @returns the exit code once the worker has stopped
+ */
+function runWorker(cfg: Config, log: Log, handler: Handler, pool: A1111Pool, platform: Platform, extra: Partial<StartWorkerOptions>): Promise<number> {
+  let unsubscribe = (): void => undefined;
+  const worker = startWorker({
+    platform,
+    handler,
+    log,
+    identity: identity(cfg),
+    concurrency: () => pool.readyCount,
+    beforeTake: (signal) => waitForBackend(pool, log, signal),
+    ready: async (signal) => void (await pool.start(signal)),
+    onDrained: () => {
+      unsubscribe();
+      pool.close();
+    },
+    ...extra,
+  });
+  unsubscribe = pool.onChange(() => worker.wake());
+  void pool.whenFailed().then((e) => worker.fail(e, `A1111 cannot be used: ${e.message}`));
+  return worker.done;
+}
+
+/** The HTTP platform for `templates`, as `workerId` with `apiKey` (heartbeat, unhealthy report). */
+function httpPlatform(cfg: Config, log: Log, templates: UrlTemplates, who: { workerId: string; apiKey: string | undefined; podId: string | undefined }): Platform {
+  return createHttpPlatform({
+    templates,
+    ...who,
+    userAgent: userAgent(cfg.runpod.uaIntegration),
+    retry: cfg.resultRetry,
+    pingIntervalMs: cfg.runpod.pingIntervalMs,
+    log,
+  });
+}
+
+/** Platform mode: the start-up checks, then the worker; a fatal end is reported to RunPod as unhealthy. */
+function runPlatform(cfg: Config, log: Log, handler: Handler, pool: A1111Pool): Promise<number> {
+  const r = cfg.runpod;
+  checkReadyDeadline(cfg, log);
+  const templates = { getJob: r.webhookGetJob, postOutput: r.webhookPostOutput, postStream: r.webhookPostStream, ping: r.webhookPing };
+  const platform = httpPlatform(cfg, log, templates, { workerId: r.workerId, apiKey: r.apiKey, podId: r.podId });
+  return runWorker(cfg, log, handler, pool, platform, { startupChecks: cfg.startupChecks, reportUnhealthy: true });
+}
+
+/**
+ * `--rp_serve_api`: the local RunPod endpoint (public API + worker API) and the real worker pointed at it through
+ * the `RUNPOD_WEBHOOK_*` templates the platform would inject, so the local path is the production path.
  */
 async function runServeApi(cfg: Config, log: Log, handler: Handler, pool: A1111Pool): Promise<number> {
   let endpoint: LocalEndpoint;
@@ -146,38 +166,28 @@ async function runServeApi(cfg: Config, log: Log, handler: Handler, pool: A1111P
     `Local RunPod endpoint at ${endpoint.url} (POST /run, POST /runsync, GET /status/{id}, also under /v2/{endpointId}/; admin: POST /admin/register/image, /admin/unregister/image, /admin/servers)${cfg.api.apiKey ? '; requests need Authorization: Bearer $RUNPOD_API_KEY' : ''}.`,
   );
   const workerId = cfg.runpod.podId || 'local-worker';
-  const code = await runWorkerLoop(
-    cfg,
-    log,
-    handler,
-    pool,
-    endpoint.workerEnv(),
-    // The worker API of the local endpoint needs no key; a placeholder lets the heartbeat run as on the platform.
-    { workerId, apiKey: cfg.runpod.apiKey || 'local', podId: workerId, reportUnhealthy: false },
-  );
+  const env = endpoint.workerEnv();
+  const templates = { getJob: env.RUNPOD_WEBHOOK_GET_JOB, postOutput: env.RUNPOD_WEBHOOK_POST_OUTPUT, postStream: env.RUNPOD_WEBHOOK_POST_STREAM, ping: env.RUNPOD_WEBHOOK_PING };
+  // The worker API of the local endpoint needs no key; a placeholder lets the heartbeat run as on the platform.
+  const platform = httpPlatform(cfg, log, templates, { workerId, apiKey: cfg.runpod.apiKey || 'local', podId: workerId });
+  const code = await runWorker(cfg, log, handler, pool, platform, {});
   await endpoint.close();
   return code;
 }
 
 /** Every secret the process knows, for log redaction: RunPod keys, bucket keys, A1111 basic-auth password. */
 function secretValues(cfg: Config): string[] {
-  const env = process.env;
-  return [
-    cfg.runpod.apiKey,
-    cfg.api.apiKey,
-    cfg.a1111.auth?.password,
-    env.BUCKET_ACCESS_KEY_ID,
-    env.BUCKET_SECRET_ACCESS_KEY,
-  ].filter((v): v is string => typeof v === 'string' && v !== '');
+  const bucket = cfg.output.bucket;
+  return [cfg.runpod.apiKey, cfg.api.apiKey, cfg.a1111.auth?.password, bucket?.accessKeyId, bucket?.secretAccessKey].filter(
+    (v): v is string => typeof v === 'string' && v !== '',
+  );
 }
 
 /** Runs the CLI; resolves to the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   let cfg: Config;
-  let checks: StartupCheckConfig;
   try {
     cfg = loadConfig(argv);
-    checks = loadStartupCheckConfig(process.env, cfg.a1111.urls?.length ?? 1);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`configuration error: ${e.message}\n`);
@@ -186,21 +196,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw e;
   }
   // In local mode stdout carries only the result JSON; logs go to stderr.
-  const log = createLogger({
-    level: cfg.logLevel,
-    json: cfg.logJson,
-    secrets: secretValues(cfg),
-    out: cfg.mode === 'local' ? process.stderr : process.stdout,
-  });
-  // RunPod's banner (spec §1) with the runpod_version this worker reports; then this package's own version.
-  (cfg.mode === 'local' ? process.stderr : process.stdout).write(`--- Starting Serverless Worker |  Version ${RUNPOD_VERSION} ---\n`);
+  const out = cfg.mode === 'local' ? process.stderr : process.stdout;
+  const log = createLogger({ level: cfg.logLevel, json: cfg.logJson, secrets: secretValues(cfg), out });
+  // RunPod's banner (runpod-python `serverless/__init__.py`) with the runpod_version this worker reports; then this package's own version.
+  out.write(`--- Starting Serverless Worker |  Version ${RUNPOD_VERSION} ---\n`);
   log.info(`${WORKER_NAME} ${WORKER_VERSION} (RunPod worker protocol of runpod-python ${RUNPOD_VERSION}).`);
 
   // One A1111 per GPU (A1111_URLS), each warmed up once when it first becomes ready (not in local one-shot mode).
-  const pool = new A1111Pool(cfg.a1111, log, cfg.mode === 'local' ? {} : { prepare: (client, signal) => warmUp(cfg, log, client, signal) });
+  const pool = new A1111Pool(cfg.a1111, log, cfg.mode === 'local' ? {} : { prepare: (client, signal) => warmUp(cfg.a1111, log, client, signal) });
   const urls = cfg.a1111.urls ?? [cfg.a1111.url];
   log.info(urls.length > 1 ? `A1111 backends: ${urls.join(', ')} (one job per ready backend).` : `A1111 at ${urls[0]}.`);
-  if ((process.env.A1111_URLS ?? '').trim() !== '' && (process.env.A1111_URL ?? '').trim() !== '') log.warn('A1111_URLS is set: A1111_URL is ignored.');
+  if (cfg.a1111.urlIgnored) log.warn('A1111_URLS is set: A1111_URL is ignored.');
   // start.sh exports A1111_PID: readiness waits then stop as soon as that process exits (fail fast).
   if (cfg.a1111.pid !== undefined && urls.length === 1) log.info(`Watching A1111 process ${cfg.a1111.pid} (A1111_PID).`);
   const handler: Handler = createA1111Handler({ client: pool, limits: cfg.limits, log, output: cfg.output });
@@ -209,7 +215,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'local':
       return runLocal(cfg, log, handler, pool);
     case 'platform':
-      return runPlatform(cfg, log, handler, pool, checks);
+      return runPlatform(cfg, log, handler, pool);
     case 'serve_api':
       return runServeApi(cfg, log, handler, pool);
     case 'realtime':

@@ -2,6 +2,7 @@
  * Local one-shot mode (protocol spec §13.2): run one job from `--test_input` or `./test_input.json`,
  * print the result body as one JSON line on stdout, exit 1 when it carries an error.
  */
+import { readFile } from 'node:fs/promises';
 import type { Log } from '../log.js';
 import { RawJson, resultFromError, resultFromOutput, serializeResult, type WorkerIdentity } from './result.js';
 import type { Handler, HandlerContext, Job, ResultBody } from './types.js';
@@ -60,4 +61,25 @@ export async function runLocalJob(raw: unknown, handler: Handler, log: Log, iden
   }
   log.info(`Job ${job.id} completed successfully.`, job.id);
   return { body, bytes, exitCode: 0 };
+}
+
+/**
+ * Reads the local job: the `--test_input` flag's JSON wins over `./test_input.json` (runpod-python `rp_local.py`).
+ * @returns the parsed job, or null when neither exists
+ * @throws SyntaxError when `./test_input.json` is not JSON (logged first)
+ */
+export async function readTestInput(flag: string | undefined, log: Log): Promise<unknown> {
+  if (flag !== undefined) return JSON.parse(flag);
+  let text: string;
+  try {
+    text = await readFile('test_input.json', 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    log.error(`test_input.json is not valid JSON: ${(e as Error).message}`);
+    throw e;
+  }
 }

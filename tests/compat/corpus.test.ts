@@ -19,7 +19,7 @@ import { A1111Lists } from '../../handler/a1111/lists.js';
 import { loadConfig, type LimitsConfig } from '../../handler/config.js';
 import { createA1111Handler, type JobContext } from '../../handler/jobs/handler.js';
 import { silentLog } from '../../handler/log.js';
-import { RawJson } from '../../handler/runpod/result.js';
+import { RawJson } from '../../handler/runpod/index.js';
 import { DEFAULT_MODELS, DEFAULT_UPSCALERS } from '../../sim/catalog.js';
 import { startSimulator, type SimOptions, type Simulator } from '../../sim/server.js';
 import { a1111Config } from '../helpers/fixtures.js';

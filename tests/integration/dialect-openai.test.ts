@@ -12,7 +12,7 @@ import { loadConfig, type LimitsConfig, type OutputConfig } from '../../handler/
 import { createA1111Handler, type JobContext } from '../../handler/jobs/handler.js';
 import { MAPPABLE_SAMPLE_METHODS, SAMPLE_METHODS } from '../../handler/jobs/dialects/openai.js';
 import { silentLog, type Log } from '../../handler/log.js';
-import { RawJson } from '../../handler/runpod/result.js';
+import { RawJson } from '../../handler/runpod/index.js';
 import { startSimulator, type SimRequestRecord, type Simulator } from '../../sim/server.js';
 import { a1111Config } from '../helpers/fixtures.js';
 import { startHandlerBackends, type HandlerBackends } from '../helpers/handler-backends.js';

@@ -1,5 +1,5 @@
 /**
- * The unhealthy report (`handler/runpod/unhealthy.ts`) against real loopback servers: what one report sends
+ * The unhealthy report (`handler/runpod/platform/unhealthy.ts`) against real loopback servers: what one report sends
  * (runpod-python `rp_fitness._report_unhealthy`: one GET, `status`, `check`, `reason[:256]`, `runpod_version`, raw
  * `Authorization`), that it is bounded by 2 s against a server that never answers, and that it never throws.
  */
@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Log } from '../../handler/log.js';
-import { reportUnhealthy, UNHEALTHY_REPORT_TIMEOUT_MS } from '../../handler/runpod/unhealthy.js';
+import { reportUnhealthy, UNHEALTHY_REPORT_TIMEOUT_MS } from '../../handler/runpod/platform/unhealthy.js';
 import { closedPort } from '../helpers/fixtures.js';
 
 interface Hit {

@@ -20,7 +20,7 @@ import { loadConfig, type LimitsConfig } from '../../handler/config.js';
 import { createA1111Handler, type JobContext } from '../../handler/jobs/handler.js';
 import type { HostLookup } from '../../handler/jobs/images/images.js';
 import { silentLog } from '../../handler/log.js';
-import { RawJson } from '../../handler/runpod/result.js';
+import { RawJson } from '../../handler/runpod/index.js';
 import type { Simulator } from '../../sim/server.js';
 import { startHandlerBackends, type HandlerBackends } from '../helpers/handler-backends.js';
 

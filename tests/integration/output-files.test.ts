@@ -13,7 +13,7 @@ import { loadConfig } from '../../handler/config.js';
 import { createA1111Handler, type JobContext } from '../../handler/jobs/handler.js';
 import { OutputFiles } from '../../handler/jobs/output/files.js';
 import { silentLog, type Log } from '../../handler/log.js';
-import { RawJson } from '../../handler/runpod/result.js';
+import { RawJson } from '../../handler/runpod/index.js';
 import { startSimulator, type Simulator } from '../../sim/server.js';
 import { a1111Config } from '../helpers/fixtures.js';
 import { greyPng, postJson } from '../helpers/http-json.js';

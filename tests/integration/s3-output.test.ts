@@ -15,7 +15,7 @@ import { resolveRoute } from '../../handler/jobs/input/routes.js';
 import { OutputStage } from '../../handler/jobs/output/output.js';
 import type { S3UploaderOptions } from '../../handler/jobs/output/uploader.js';
 import { silentLog, type Log } from '../../handler/log.js';
-import { RawJson } from '../../handler/runpod/result.js';
+import { RawJson } from '../../handler/runpod/index.js';
 import { startSimulator, type Simulator } from '../../sim/server.js';
 import { a1111Config, closedPort } from '../helpers/fixtures.js';
 import { startS3Server, type S3Server } from '../helpers/s3-fixtures.js';

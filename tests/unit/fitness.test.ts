@@ -1,5 +1,5 @@
 /**
- * The start-up checks (`handler/runpod/startup-checks.ts`, `fitness.ts`) on fixture `/proc` and cgroup folders, the
+ * The start-up checks (`handler/runpod/checks/`: `startup-checks.ts`, `fitness.ts`; the settings from `config.ts`) on fixture `/proc` and cgroup folders, the
  * real temp folder and fake `nvidia-smi` programs; the unhealthy report's URL and check names (`unhealthy.ts`,
  * `urls.ts`); the version strings (`version.ts`).
  */
@@ -9,11 +9,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { A1111Error, A1111ExitedError } from '../../handler/errors/index.js';
 import type { Log } from '../../handler/log.js';
-import { GIB, memoryInfo } from '../../handler/runpod/fitness.js';
-import { checkDisk, checkGpu, checkMemory, loadStartupCheckConfig, runStartupChecks, type StartupCheckConfig } from '../../handler/runpod/startup-checks.js';
-import { classifyFatal } from '../../handler/runpod/unhealthy.js';
+import { GIB, memoryInfo } from '../../handler/runpod/checks/fitness.js';
+import { loadStartupCheckConfig, type StartupCheckConfig } from '../../handler/config.js';
+import { checkDisk, checkGpu, checkMemory, runStartupChecks } from '../../handler/runpod/checks/startup-checks.js';
+import { classifyFatal } from '../../handler/runpod/platform/unhealthy.js';
 import { StartupCheckError, WarmupError } from '../../handler/errors/index.js';
-import { resolvePingUrl, unhealthyUrl } from '../../handler/runpod/urls.js';
+import { resolvePingUrl, unhealthyUrl } from '../../handler/runpod/platform/urls.js';
 import { RUNPOD_VERSION, userAgent, WORKER_NAME, WORKER_VERSION } from '../../handler/runpod/version.js';
 import { ROOT } from '../helpers/root.js';
 

@@ -21,7 +21,7 @@ import {
 import { resolveRoute } from '../../handler/jobs/input/routes.js';
 import { S3Uploader } from '../../handler/jobs/output/uploader.js';
 import { silentLog, type Log } from '../../handler/log.js';
-import { RawJson } from '../../handler/runpod/result.js';
+import { RawJson } from '../../handler/runpod/index.js';
 
 const TXT2IMG = resolveRoute('POST', '/sdapi/v1/txt2img');
 const IMG2IMG = resolveRoute('POST', '/sdapi/v1/img2img');

@@ -9,8 +9,8 @@ import { parseEnvelope } from '../../handler/jobs/input/envelope.js';
 import { JobInputError } from '../../handler/errors/index.js';
 import { parseObjectPath, resultLimitFor } from '../../handler/jobs/output/output.js';
 import { objectKey } from '../../handler/jobs/output/s3.js';
-import { platformResultLimit, refusedResultBody } from '../../handler/runpod/result.js';
-import { parseJobs } from '../../handler/runpod/take.js';
+import { platformResultLimit, refusedResultBody } from '../../handler/runpod/index.js';
+import { parseJobs } from '../../handler/runpod/platform/take.js';
 
 const JSON_CT = 'application/json';
 const MiB = 1024 * 1024;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appendQuery, heartbeatUrl, replaceAllLiteral, resolveUrls } from '../../handler/runpod/urls.js';
+import { appendQuery, heartbeatUrl, replaceAllLiteral, resolveUrls } from '../../handler/runpod/platform/urls.js';
 
 const T = {
   getJob: 'https://api.runpod.ai/v2/ep1/job-take/$ID?gpu=NVIDIA+H200',

@@ -5,26 +5,8 @@
  * content-type and empty-body checks, "Job has missing field(s): id or input." for the single-object form) and
  * `get_stop_signals` (`{"jobsToStop": [...]}`, non-string ids dropped).
  */
-import type { Job } from './types.js';
-
-/**
- * A job of a job-take-batch answer that cannot be run: not an object, or without a non-empty string `id` or an
- * `input` key. runpod-python queues the batch's earlier jobs and drops the rest with a debug log
- * (`rp_job.get_job` → `Job(**element)` raising `TypeError`); this worker fails such a job alone and runs the others.
- */
-export interface MalformedJob {
-  /** The element's `id` when it is a non-empty string (the job is then posted FAILED with {@link reason}). */
-  id?: string;
-  /** Why it was refused, e.g. `job 3 of the job-take-batch answer has no "input"`. */
-  reason: string;
-}
-
-/** What one job-take answer amounts to. */
-export type TakeOutcome =
-  | { kind: 'jobs'; jobs: Job[]; malformed: MalformedJob[] }
-  | { kind: 'empty' }
-  | { kind: 'error'; message: string }
-  | { kind: 'throttled' };
+import type { Job } from '../types.js';
+import type { MalformedJob, TakeOutcome } from './platform.js';
 
 /** Why an element of a job-take answer is not a job, or undefined when it is one. */
 function malformedReason(it: unknown): string | undefined {

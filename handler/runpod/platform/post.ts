@@ -7,9 +7,10 @@ import { Readable } from 'node:stream';
 import https from 'node:https';
 import axios, { AxiosError, type AxiosInstance } from 'axios';
 import pRetry from 'p-retry';
-import type { ResultRetryConfig } from '../config.js';
-import type { Log } from '../log.js';
-import { ResultPostError } from '../errors/index.js';
+import type { ResultRetryConfig } from '../../config.js';
+import type { Log } from '../../log.js';
+import { ResultPostError } from '../../errors/index.js';
+import type { PostOutcome } from './platform.js';
 
 /**
  * Creates the platform client: `Authorization: <key>` (raw, no `Bearer`, spec §3.1), the User-Agent,
@@ -39,16 +40,6 @@ export function createPlatformClient(apiKey: string | undefined, ua: string): Ax
 export function isRetryablePostError(err: unknown): boolean {
   if (err instanceof ResultPostError) return err.status === null || err.status === 429 || err.status >= 500;
   return true;
-}
-
-/** Outcome of {@link postResult}. */
-export interface PostOutcome {
-  ok: boolean;
-  attempts: number;
-  /** Last error message when not ok. */
-  error?: string;
-  /** When not ok: the last HTTP status, or null for a transport error (no answer). */
-  status?: number | null;
 }
 
 /**

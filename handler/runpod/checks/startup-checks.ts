@@ -18,71 +18,10 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { envBool, type Env } from '../env-vars.js';
-import { ConfigError } from '../errors/index.js';
-import type { Log } from '../log.js';
+import type { StartupCheckConfig } from '../../config.js';
+import type { Log } from '../../log.js';
 import { diskInfo, findOnPath, GIB, listGpus, memoryInfo } from './fitness.js';
-import { StartupCheckError } from '../errors/index.js';
-
-/** Settings of the start-up checks (env vars named as runpod-python names them where it has a name). */
-export interface StartupCheckConfig {
-  /** `RUNPOD_SKIP_GPU_CHECK` (runpod-python's name): skip the `gpu` check. Default false. */
-  skipGpu: boolean;
-  /** `RUNPOD_SKIP_AUTO_SYSTEM_CHECKS` (runpod-python's name): skip `memory` and `disk`. Default false. */
-  skipSystem: boolean;
-  /** `RUNPOD_MIN_MEMORY_GB` (runpod-python's name and default): minimum available memory, GiB. Default 4. */
-  minMemoryGb: number;
-  /** `RUNPOD_MIN_DISK_PERCENT` (runpod-python's name and default): minimum free share of a folder's filesystem, %. Default 10. */
-  minDiskPercent: number;
-  /** `MIN_FREE_DISK_GB`: minimum free space in each disk-check folder, GiB. Default 1. */
-  minFreeDiskGb: number;
-  /**
-   * `DISK_CHECK_PATHS` (comma-separated folders), or null for the defaults: A1111's folder (`A1111_DIR`, default
-   * `/stable-diffusion-webui`: its `models/`, `outputs/` and caches), the network volume (`A1111_VOLUME`, default
-   * `/runpod-volume`) and the temp folder (`os.tmpdir()`), those that exist.
-   */
-  diskPaths: string[] | null;
-  /** `A1111_VOLUME` (as start.sh): the network volume's mount path; its folders are exempt from the % rule. */
-  volumePath: string;
-  /** `A1111_DIR` (as start.sh): A1111's folder. */
-  a1111Dir: string;
-  /** GPUs needed: one per A1111 backend (`A1111_URLS`; start.sh runs the i-th A1111 on GPU i). */
-  gpusNeeded: number;
-}
-
-/** A non-negative number variable; `def` when unset or blank. @throws ConfigError naming it, its value and the range */
-function envNumber(name: string, raw: string | undefined, def: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (raw === undefined || raw.trim() === '') return def;
-  const n = Number(raw.trim());
-  if (!Number.isFinite(n) || n < 0 || n > max) {
-    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: allowed a number from 0 to ${max} (default ${def})`);
-  }
-  return n;
-}
-
-/**
- * Reads the start-up checks' settings.
- * @param backends how many A1111 backends the worker has (`A1111_URLS`)
- * @throws ConfigError naming the variable, its value and what is allowed (the worker exits 2)
- */
-export function loadStartupCheckConfig(env: Env, backends: number): StartupCheckConfig {
-  const list = (env.DISK_CHECK_PATHS ?? '').trim();
-  const diskPaths = list === '' ? null : list.split(',').map((p) => p.trim()).filter((p) => p !== '');
-  for (const p of diskPaths ?? []) {
-    if (!path.isAbsolute(p)) throw new ConfigError(`DISK_CHECK_PATHS has ${JSON.stringify(p)}: allowed absolute folder paths, comma-separated`);
-  }
-  return {
-    skipGpu: envBool(env, 'RUNPOD_SKIP_GPU_CHECK', false),
-    skipSystem: envBool(env, 'RUNPOD_SKIP_AUTO_SYSTEM_CHECKS', false),
-    minMemoryGb: envNumber('RUNPOD_MIN_MEMORY_GB', env.RUNPOD_MIN_MEMORY_GB, 4),
-    minDiskPercent: envNumber('RUNPOD_MIN_DISK_PERCENT', env.RUNPOD_MIN_DISK_PERCENT, 10, 100),
-    minFreeDiskGb: envNumber('MIN_FREE_DISK_GB', env.MIN_FREE_DISK_GB, 1),
-    diskPaths,
-    volumePath: (env.A1111_VOLUME ?? '').trim() || '/runpod-volume',
-    a1111Dir: (env.A1111_DIR ?? '').trim() || '/stable-diffusion-webui',
-    gpusNeeded: Math.max(1, backends),
-  };
-}
+import { StartupCheckError } from '../../errors/index.js';
 
 /** Where the checks look (tests point them at fixtures and fake programs). */
 export interface CheckDeps {

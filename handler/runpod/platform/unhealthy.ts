@@ -12,10 +12,10 @@
  * This worker sends the same report for its start-up checks (`startup-checks.ts`) and for its other fatal exits:
  * A1111 never ready by `A1111_READY_TIMEOUT_S`, the A1111 process (`A1111_PID`) exited, the warm-up failed.
  */
-import { A1111Error, A1111ExitedError } from '../errors/index.js';
-import type { Log } from '../log.js';
+import { A1111Error, A1111ExitedError } from '../../errors/index.js';
+import type { Log } from '../../log.js';
 import { unhealthyUrl } from './urls.js';
-import { WarmupError, StartupCheckError } from '../errors/index.js';
+import { WarmupError, StartupCheckError } from '../../errors/index.js';
 
 /** Upper bound of the report, ms: runpod-python's `_REPORT_TIMEOUT_SECONDS = 2`. */
 export const UNHEALTHY_REPORT_TIMEOUT_MS = 2000;

@@ -6,7 +6,8 @@ import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Log } from '../log.js';
+import type { Log } from '../../log.js';
+import type { HeartbeatHandle } from './platform.js';
 
 /** `workerData` of the heartbeat thread. */
 export interface HeartbeatData {
@@ -35,13 +36,13 @@ function threadScript(): string {
   const here = fileURLToPath(import.meta.url);
   const dir = path.dirname(here);
   if (here.endsWith('.js')) return path.join(dir, 'heartbeat-thread.js');
-  const built = path.resolve(dir, '../../dist/handler/runpod/heartbeat-thread.js');
+  const built = path.resolve(dir, '../../../dist/handler/runpod/platform/heartbeat-thread.js');
   if (!existsSync(built)) throw new Error(`heartbeat thread not built: ${built} is missing (run npm run build)`);
   return built;
 }
 
 /** A running heartbeat. */
-export class Heartbeat {
+export class Heartbeat implements HeartbeatHandle {
   private readonly worker: Worker;
   private stopped = false;
   /** Number of pings the thread reported (answered or failed). */

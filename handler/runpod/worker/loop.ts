@@ -1,0 +1,204 @@
+/**
+ * The job-take loop: job-take → handler → job-done, up to `concurrency()` jobs at once (job-take-batch when more
+ * than one slot is free, none while every slot is busy), a graceful drain on stop, and the per-job stop channel
+ * alongside. It knows no wire: every platform call goes through the {@link Platform} it receives.
+ * Sources: runpod-python `rp_scale.py` (`JobScaler.get_jobs`, `monitor_stop_signals`) and `rp_job.py`.
+ */
+import pRetry from 'p-retry';
+import { withBatchId, type Log } from '../../log.js';
+import type { Platform, TakeOutcome, MalformedJob } from '../platform/platform.js';
+import { serializeResult, type WorkerIdentity } from '../result.js';
+import type { Handler, Job } from '../types.js';
+import { runJob } from './run-job.js';
+import { pause, TOO_MANY_REQUESTS_PAUSE_MS } from './pause.js';
+import { lost, newStats, type WorkerStats } from './stats.js';
+import { watchStopSignals } from './stop-channel.js';
+
+/**
+ * Back-off after repeated job-take errors: 100 ms doubling, capped at 5 s (runpod-python retries at once, a hot
+ * loop; docs/runpod-protocol.md, "Quirks to decide on (faithful vs. fixed)").
+ */
+export const TAKE_BACKOFF_MIN_MS = 100;
+export const TAKE_BACKOFF_MAX_MS = 5_000;
+
+/** What the loop needs. */
+export interface LoopOptions {
+  platform: Platform;
+  handler: Handler;
+  log: Log;
+  identity: WorkerIdentity;
+  /** Called before each job-take (e.g. to wait until the backend is ready again). Throwing ends the loop with that error. */
+  beforeTake?: (signal: AbortSignal) => Promise<void>;
+  /** How many jobs may run at once, read before every job-take (runpod-python's `concurrency_modifier`). Default 1. */
+  concurrency?: () => number;
+  /** Pause after a job-take 429, ms (default {@link TOO_MANY_REQUESTS_PAUSE_MS}). */
+  throttlePauseMs?: number;
+  /** Called whenever the set of held job ids changes (the heartbeat sends them). */
+  onHeld?: (ids: readonly string[]) => void;
+}
+
+/** A job-take answer that is an error; retried with back-off. */
+class TakeError extends Error {}
+
+/** The job-take loop of one worker. */
+export class JobLoop {
+  readonly stats: WorkerStats = newStats();
+  /** The running jobs' abort controllers, by job id. */
+  private readonly running = new Map<string, AbortController>();
+  private readonly held = new Set<string>();
+  /** Jobs running now and result posts in flight. */
+  private readonly active = new Set<Promise<void>>();
+  /** Resolves the loop's wait for a free slot. */
+  private wakeUp: (() => void) | undefined;
+
+  constructor(private readonly o: LoopOptions) {}
+
+  /** Wakes the loop when it waits for a free slot: a job finished, or `concurrency()` may have risen. */
+  wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.();
+  }
+
+  /**
+   * Takes and runs jobs until `stop` aborts, then waits until every running job has posted its result.
+   * @throws whatever `beforeTake` throws while `stop` is not aborted (e.g. the backend never became ready)
+   */
+  async run(stop: AbortSignal): Promise<void> {
+    const stopPollEnd = new AbortController();
+    const stopPoll = watchStopSignals(this.o.platform, this.o.log, AbortSignal.any([stop, stopPollEnd.signal]), (id) => this.stopJob(id));
+    try {
+      while (!stop.aborted) {
+        const outcome = await this.nextTake(stop);
+        if (outcome === undefined) continue;
+        if (outcome.kind === 'jobs') this.start(outcome.jobs, outcome.malformed);
+        else if (outcome.kind === 'throttled') await pause(this.o.throttlePauseMs ?? TOO_MANY_REQUESTS_PAUSE_MS, stop);
+      }
+      // Drain: every running job finishes and posts its result.
+      while (this.active.size > 0) await Promise.all([...this.active]);
+    } finally {
+      stopPollEnd.abort();
+      await stopPoll;
+    }
+  }
+
+  /**
+   * One turn of the loop with the job-take's error back-off (p-retry: 100 ms doubling to 5 s, reset by any
+   * answer that is not an error). Returns undefined when no job-take was made (no free slot, or stopped).
+   */
+  private async nextTake(stop: AbortSignal): Promise<TakeOutcome | undefined> {
+    // A job-take that raced with stop still counts: its jobs run (the platform considers them ours).
+    let answer: TakeOutcome | undefined;
+    try {
+      return await pRetry(async () => (answer = await this.turn(stop)), {
+        retries: Infinity,
+        factor: 2,
+        minTimeout: TAKE_BACKOFF_MIN_MS,
+        maxTimeout: TAKE_BACKOFF_MAX_MS,
+        signal: stop,
+        shouldRetry: ({ error }) => error instanceof TakeError,
+        onFailedAttempt: ({ error }) => {
+          if (!(error instanceof TakeError)) return;
+          this.stats.takeErrors++;
+          this.o.log.error(`Failed to get job. | ${error.message}`);
+        },
+      });
+    } catch (e) {
+      if (stop.aborted) return answer;
+      throw e;
+    }
+  }
+
+  /** `beforeTake`, then a job-take for the free slots, or a wait for one when every slot is busy. */
+  private async turn(stop: AbortSignal): Promise<TakeOutcome | undefined> {
+    await this.o.beforeTake?.(stop);
+    if (stop.aborted) return undefined;
+    const free = Math.max(1, this.o.concurrency?.() ?? 1) - this.held.size;
+    if (free <= 0) {
+      // Every slot is busy: no job-take until a job finishes or the concurrency rises.
+      await this.waitForSlot(stop);
+      return undefined;
+    }
+    const outcome = await this.o.platform.take(free, this.held.size > 0, stop);
+    if (outcome.kind === 'error') throw new TakeError(outcome.message);
+    return outcome;
+  }
+
+  private waitForSlot(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.wakeUp = done;
+      signal.addEventListener('abort', done, { once: true });
+      if (signal.aborted) done();
+    });
+  }
+
+  /** Starts the jobs of one job-take answer. A job of a take that raced with stop is still run: the platform counts it ours. */
+  private start(jobs: readonly Job[], malformed: readonly MalformedJob[]): void {
+    for (const bad of malformed) this.refuseMalformed(bad);
+    this.stats.jobsTaken += jobs.length;
+    this.o.log.info(`Jobs in queue: ${jobs.length}`);
+    for (const job of jobs) {
+      const abort = new AbortController();
+      this.running.set(job.id, abort);
+      this.setHeld(job.id, true);
+      const running: Promise<void> = withBatchId(job.batchId, () =>
+        runJob(job, {
+          platform: this.o.platform,
+          handler: this.o.handler,
+          log: this.o.log,
+          identity: this.o.identity,
+          stats: this.stats,
+          signal: abort.signal,
+          // From here on a stop signal finds no job: the result is posted.
+          handlerDone: () => this.running.delete(job.id),
+        }),
+      ).finally(() => {
+        this.setHeld(job.id, false);
+        this.active.delete(running);
+        this.wake();
+      });
+      this.active.add(running);
+    }
+  }
+
+  /** Aborts a running job on the platform's request; nothing will be posted for it. */
+  private stopJob(id: string): void {
+    const ac = this.running.get(id);
+    if (!ac) {
+      this.o.log.debug(`No in-progress job for stop signal ${id}.`);
+      return;
+    }
+    this.o.log.info('Stopping job.', id);
+    ac.abort(new Error('job stopped by the platform (cancelled or timed out)'));
+  }
+
+  /**
+   * A malformed job of a job-take-batch answer: with an id it is posted FAILED with the reason (the platform handed
+   * it to this worker, so it must get a final state); without one it can only be logged.
+   */
+  private refuseMalformed(bad: MalformedJob): void {
+    this.stats.malformedJobs++;
+    const id = bad.id;
+    if (id === undefined) {
+      this.o.log.error(`Skipped a malformed job: ${bad.reason}.`);
+      return;
+    }
+    this.o.log.error(`Failed a malformed job: ${bad.reason}.`, id);
+    const posting: Promise<void> = (async () => {
+      const outcome = await this.o.platform.done(id, [serializeResult({ error: `malformed job: ${bad.reason}` })], false);
+      if (outcome.ok) this.stats.failed++;
+      else lost(this.stats, this.o.log, id, outcome.error);
+    })().finally(() => this.active.delete(posting));
+    this.active.add(posting);
+  }
+
+  private setHeld(id: string, held: boolean): void {
+    if (held) this.held.add(id);
+    else this.held.delete(id);
+    this.o.onHeld?.([...this.held]);
+  }
+}
