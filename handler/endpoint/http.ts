@@ -7,6 +7,13 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, onRequestHookHandler, preHandlerAsyncHookHandler } from 'fastify';
 import { describeLimit, HttpError, MB } from './request.js';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The emulator's name of a route in 413 messages ({@link RouteConfig}). */
+    label?: string;
+  }
+}
+
 /** Route prefixes: the platform's `/v2/{endpointId}` (any id is accepted) and none. */
 export const PREFIXES = ['/v2/:endpointId', ''] as const;
 

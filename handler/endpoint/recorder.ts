@@ -19,6 +19,8 @@ export interface WorkerApiRecord {
   jobId?: string;
   /** job-take: the ids of the jobs handed out, in order (empty for a 204 or a fault). */
   jobIds?: string[];
+  /** job-done: true for a progress update (`"status": "IN_PROGRESS"`), false for a final result; set once parsed. */
+  progress?: boolean;
   /** Path and query as received, e.g. `/v2/ep1/job-take-batch/w1?gpu=local&batch_size=2&job_in_progress=0`. */
   url: string;
   /** The query parameters (the first value of a repeated one). */

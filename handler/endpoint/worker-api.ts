@@ -172,6 +172,8 @@ export function registerWorkerApi(app: FastifyInstance, o: WorkerApiOptions): vo
     }
     const raw = rawBody(req);
     const body = workerBody(req, 'job-done');
+    const rec = recordOf(req);
+    if (rec) rec.progress = body.status === 'IN_PROGRESS';
     if (body.status !== 'IN_PROGRESS') {
       const limit = resultLimitOf(jobId, o);
       const size = raw?.length ?? 0;

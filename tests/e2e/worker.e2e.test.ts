@@ -1,11 +1,11 @@
 /**
- * End to end: the built worker as a child process in platform mode, against a loopback server speaking
- * RunPod's worker protocol and the bundled A1111 simulator.
+ * End to end: the built worker as a child process in platform mode, against the local endpoint emulator (RunPod's
+ * public API and worker protocol, every worker request recorded) and the bundled A1111 simulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
 import { startSimulator, type Simulator } from '../../sim/server.js';
-import { startPlatform, type Platform } from '../helpers/platform.js';
+import { recordsOf, resultOf, run, startTestEndpoint, takesInFlight, workerEnv, type LocalEndpoint } from '../helpers/endpoint-worker.js';
 import { until } from '../helpers/wait.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker-process.js';
 import { SEED_004, closedPort } from '../helpers/fixtures.js';
@@ -36,14 +36,15 @@ function makePng(w: number, h: number): string {
 
 describe('platform mode, end to end', () => {
   let sim: Simulator;
-  let platform: Platform;
+  let ep: LocalEndpoint;
   let worker: WorkerProcess;
+  let seedJob: string;
 
   beforeAll(async () => {
     sim = await startSimulator({ port: 0, stepMs: 1 });
-    platform = await startPlatform({ holdMs: 500 });
+    ep = await startTestEndpoint({ takeHoldMs: 500 });
     worker = startWorker(
-      platform.env('w-e2e', {
+      workerEnv(ep, 'w-e2e', {
         A1111_URL: sim.url,
         RUNPOD_ENDPOINT_ID: 'ep1',
         RUNPOD_PING_INTERVAL: '1000',
@@ -55,13 +56,13 @@ describe('platform mode, end to end', () => {
 
   afterAll(async () => {
     if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
-    await platform?.close();
+    await ep?.close();
     await sim?.close();
   });
 
   it("runs seed 004's txt2img request and posts real 1024×1024 PNGs with info and parameters", async () => {
-    platform.enqueue({ id: 'seed004-u1', input: seed004.input });
-    const rec = await platform.waitForResult('seed004-u1');
+    seedJob = await run(ep, seed004.input);
+    const rec = await resultOf(ep, seedJob);
     const body = rec.body as { output: A1111Output };
     expect(Object.keys(body)).toEqual(['output']);
     expect(body.output.images).toHaveLength(1);
@@ -75,41 +76,41 @@ describe('platform mode, end to end', () => {
     // A1111 got exactly the caller's payload: no defaults injected.
     expect(sim.requests.find((r) => r.path === '/sdapi/v1/txt2img')!.body).toEqual(seed004.input.payload);
     expect(rec.query.isStream).toBe('false');
-    expect(rec.headers['x-request-id']).toBe('seed004-u1');
+    expect(rec.headers['x-request-id']).toBe(seedJob);
   });
 
   it('runs an img2img with an init image', async () => {
-    platform.enqueue({
-      id: 'i2i-u1',
-      input: { api: { method: 'POST', endpoint: '/sdapi/v1/img2img' }, payload: { init_images: [makePng(96, 64)], prompt: 'a watercolour', steps: 4, width: 128, height: 192, denoising_strength: 0.5 } },
+    const id = await run(ep, {
+      api: { method: 'POST', endpoint: '/sdapi/v1/img2img' },
+      payload: { init_images: [makePng(96, 64)], prompt: 'a watercolour', steps: 4, width: 128, height: 192, denoising_strength: 0.5 },
     });
-    const body = (await platform.waitForResult('i2i-u1')).body as { output: A1111Output };
+    const body = (await resultOf(ep, id)).body as { output: A1111Output };
     const img = png(body.output.images[0]!);
     expect([img.width, img.height]).toEqual([128, 192]);
   });
 
   it('runs an interrogate, a GET list route and the official worker shape (no api)', async () => {
-    platform.enqueue({ id: 'int-u1', input: { api: { method: 'POST', endpoint: 'sdapi/v1/interrogate' }, payload: { image: makePng(64, 64), model: 'clip' } } });
-    platform.enqueue({ id: 'models-u1', input: { api: { method: 'GET', endpoint: '/sdapi/v1/sd-models' } } });
-    platform.enqueue({ id: 'official-u1', input: { prompt: 'a lighthouse', steps: 2, width: 64, height: 64 } });
-    const caption = (await platform.waitForResult('int-u1')).body as { output: { caption: string } };
+    const interrogate = await run(ep, { api: { method: 'POST', endpoint: 'sdapi/v1/interrogate' }, payload: { image: makePng(64, 64), model: 'clip' } });
+    const list = await run(ep, { api: { method: 'GET', endpoint: '/sdapi/v1/sd-models' } });
+    const plain = await run(ep, { prompt: 'a lighthouse', steps: 2, width: 64, height: 64 });
+    const caption = (await resultOf(ep, interrogate)).body as { output: { caption: string } };
     expect(typeof caption.output.caption).toBe('string');
     expect(caption.output.caption.length).toBeGreaterThan(0);
-    const models = (await platform.waitForResult('models-u1')).body as { output: Array<{ title: string; model_name: string }> };
+    const models = (await resultOf(ep, list)).body as { output: Array<{ title: string; model_name: string }> };
     expect(models.output.map((m) => m.model_name)).toContain('sd_xl_base_1.0');
-    const official = (await platform.waitForResult('official-u1')).body as { output: A1111Output };
+    const official = (await resultOf(ep, plain)).body as { output: A1111Output };
     expect([png(official.output.images[0]!).width, png(official.output.images[0]!).height]).toEqual([64, 64]);
   });
 
   it('refuses a forbidden route and an invalid payload without calling A1111', async () => {
     const before = sim.requests.length;
-    platform.enqueue({ id: 'kill-u1', input: { api: { method: 'POST', endpoint: '/sdapi/v1/server-kill' }, payload: {} } });
-    platform.enqueue({ id: 'bad-u1', input: { api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: { prompt: 'x', steps: 500, seed: 'abc', stepz: 3 } } });
-    const kill = (await platform.waitForResult('kill-u1')).body as { error: string; stopPod?: boolean };
+    const killJob = await run(ep, { api: { method: 'POST', endpoint: '/sdapi/v1/server-kill' }, payload: {} });
+    const badJob = await run(ep, { api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: { prompt: 'x', steps: 500, seed: 'abc', stepz: 3 } });
+    const kill = (await resultOf(ep, killJob)).body as { error: string; stopPod?: boolean };
     expect(kill.error).toMatch(/server-kill/);
     expect(kill.error).toMatch(/txt2img/); // lists the allowed routes
     expect(kill.stopPod).toBeUndefined();
-    const bad = (await platform.waitForResult('bad-u1')).body as { error: string };
+    const bad = (await resultOf(ep, badJob)).body as { error: string };
     expect(bad.error).toMatch(/steps: 500/);
     expect(bad.error).toMatch(/seed: "abc" is not allowed/);
     expect(bad.error).toMatch(/stepz: unknown field \(did you mean "steps"\?\)/);
@@ -118,28 +119,28 @@ describe('platform mode, end to end', () => {
 
   it("fails a job with A1111's message on an A1111 error, without stopPod, and keeps going", async () => {
     sim.injectFault({ kind: 'status', status: 500, count: 1, route: 'txt2img', body: { error: 'OutOfMemoryError', detail: '', body: '', errors: 'CUDA out of memory' } });
-    platform.enqueue({ id: 'oom-u1', input: { prompt: 'x', steps: 1, width: 64, height: 64 } });
-    platform.enqueue({ id: 'after-oom-u1', input: { prompt: 'y', steps: 1, width: 64, height: 64 } });
-    expect((await platform.waitForResult('oom-u1')).body).toEqual({ error: 'A1111 500 on POST /sdapi/v1/txt2img: OutOfMemoryError CUDA out of memory' });
-    expect(((await platform.waitForResult('after-oom-u1')).body as { output: A1111Output }).output.images).toHaveLength(1);
+    const oom = await run(ep, { prompt: 'x', steps: 1, width: 64, height: 64 });
+    const afterOom = await run(ep, { prompt: 'y', steps: 1, width: 64, height: 64 });
+    expect((await resultOf(ep, oom)).body).toEqual({ error: 'A1111 500 on POST /sdapi/v1/txt2img: OutOfMemoryError CUDA out of memory' });
+    expect(((await resultOf(ep, afterOom)).body as { output: A1111Output }).output.images).toHaveLength(1);
   });
 
   it('sends heartbeats (with job_id while a job runs) and JSON log lines with the job id', async () => {
     // 16 batches (the most per job) × 150 steps × 1 ms: a job of about 2.4 s, well over the 1 s ping interval.
-    platform.enqueue({ id: 'long-u1', input: { prompt: 'long', steps: 150, n_iter: 16, width: 64, height: 64 } });
-    expect(((await platform.waitForResult('long-u1')).body as { output: A1111Output }).output.images).toHaveLength(16);
-    const pings = platform.records.filter((r) => r.kind === 'ping');
+    const long = await run(ep, { prompt: 'long', steps: 150, n_iter: 16, width: 64, height: 64 });
+    expect(((await resultOf(ep, long)).body as { output: A1111Output }).output.images).toHaveLength(16);
+    const pings = recordsOf(ep, 'ping');
     expect(pings.length).toBeGreaterThan(0);
     expect(pings[0]!.headers.authorization).toBe('test-key');
-    expect(pings.some((p) => p.query.job_id === 'long-u1')).toBe(true);
+    expect(pings.some((p) => p.query.job_id === long)).toBe(true);
     expect(pings.some((p) => p.query.job_id === undefined && p.query.runpod_version === '1.12.0')).toBe(true);
     const lines = worker.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { requestId: string | null; message: string; level: string });
-    expect(lines.some((l) => l.requestId === 'seed004-u1' && l.message === 'Started.' && l.level === 'INFO')).toBe(true);
-    expect(lines.some((l) => l.requestId === 'seed004-u1' && l.message === 'Finished.')).toBe(true);
+    expect(lines.some((l) => l.requestId === seedJob && l.message === 'Started.' && l.level === 'INFO')).toBe(true);
+    expect(lines.some((l) => l.requestId === seedJob && l.message === 'Finished.')).toBe(true);
   });
 
   it('exits 0 within 2 s on SIGTERM while idle', async () => {
-    await until(() => platform.takesInFlight() > 0, 'the worker idle in its job-take long-poll');
+    await until(() => takesInFlight(ep) > 0, 'the worker idle in its job-take long-poll');
     const t0 = performance.now();
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
@@ -150,33 +151,33 @@ describe('platform mode, end to end', () => {
 describe('worker process edge cases', () => {
   it('SIGTERM during a job: the job finishes, its result is posted, then exit 0', async () => {
     const sim = await startSimulator({ port: 0, stepMs: 20 });
-    const platform = await startPlatform({ holdMs: 300 });
+    const ep = await startTestEndpoint();
     try {
-      const w = startWorker(platform.env('w-drain', { A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: 'INFO' }));
-      platform.enqueue({ id: 'drain-u1', input: { prompt: 'slow', steps: 50, width: 64, height: 64 } });
+      const w = startWorker(workerEnv(ep, 'w-drain', { A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: 'INFO' }));
+      const id = await run(ep, { prompt: 'slow', steps: 50, width: 64, height: 64 });
       await until(() => sim.requests.some((r) => r.path === '/sdapi/v1/txt2img'), 'the job to run at A1111'); // 50 × 20 ms
       w.child.kill('SIGTERM');
       expect(await w.exited).toBe(0);
-      const body = (await platform.waitForResult('drain-u1', 100)).body as { output: A1111Output };
+      const body = (await resultOf(ep, id, 100)).body as { output: A1111Output };
       expect(body.output.images).toHaveLength(1);
     } finally {
-      await platform.close();
+      await ep.close();
       await sim.close();
     }
   });
 
   it('A1111 never ready: logs why and exits non-zero at the deadline', async () => {
-    const platform = await startPlatform();
+    const ep = await startTestEndpoint();
     try {
       const port = await closedPort();
       const t0 = performance.now();
-      const w = startWorker(platform.env('w-never', { A1111_URL: `http://127.0.0.1:${port}`, A1111_READY_TIMEOUT_S: '1' }));
+      const w = startWorker(workerEnv(ep, 'w-never', { A1111_URL: `http://127.0.0.1:${port}`, A1111_READY_TIMEOUT_S: '1' }));
       expect(await w.exited).toBe(1);
       expect(performance.now() - t0).toBeLessThan(5000);
       expect(w.stdout()).toMatch(/not ready after 1 s/);
-      expect(platform.records.filter((r) => r.kind === 'take')).toEqual([]);
+      expect(recordsOf(ep, 'take')).toEqual([]);
     } finally {
-      await platform.close();
+      await ep.close();
     }
   });
 
