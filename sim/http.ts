@@ -4,6 +4,7 @@
  * content types raw bytes; undecodable JSON → 422 in the flavor's shape
  * (pydantic 1 `value_error.jsondecode`, pydantic 2 `json_invalid`).
  */
+import type { FastifyReply } from 'fastify';
 import { validationError, type ValidationIssue } from './errors.js';
 import type { SimFlavor } from './models.js';
 import { jsonInvalid2 } from './pydantic2.js';
@@ -81,4 +82,28 @@ export function queryBool(query: Record<string, string>, name: string, dflt = fa
   if (['1', 'on', 't', 'true', 'y', 'yes'].includes(l)) return true;
   if (['0', 'off', 'f', 'false', 'n', 'no'].includes(l)) return false;
   throw validationError([{ loc: ['query', name], msg: 'value could not be parsed to a boolean', type: 'type_error.bool' }]);
+}
+
+/** One request as seen by the simulator. */
+export interface SimRequestRecord {
+  method: string;
+  /** URL path without query */
+  path: string;
+  query: Record<string, string>;
+  /** parsed JSON body; the raw text when it is not JSON; `null` when empty */
+  body: unknown;
+  /** HTTP status sent; 0 while pending or when no response was sent (hang/close faults) */
+  status: number;
+  /** epoch ms (sub-ms precision): `performance.timeOrigin + performance.now()` */
+  receivedAt: number;
+  /** epoch ms when the response was handed to the socket (or the socket destroyed); 0 while pending */
+  respondedAt: number;
+}
+
+/** Sends a JSON answer as uvicorn does (`content-type: application/json`, no charset: a Buffer keeps fastify from adding one). */
+export function sendJson(reply: FastifyReply, status: number, value: unknown, headers: Record<string, string> = {}): FastifyReply {
+  return reply
+    .code(status)
+    .headers({ 'content-type': 'application/json', ...headers })
+    .send(Buffer.from(JSON.stringify(value === undefined ? null : value), 'utf8'));
 }

@@ -11,7 +11,7 @@
  */
 import type { SimFlavor } from './models.js';
 import { pydantic1ModelSchema, pydantic2ModelSchema, pyTitle } from './openapi-schema.js';
-import type { SimRoute } from './routes.js';
+import type { SimRoute } from './routes/index.js';
 import { FILE_DATA_FIELDS } from './models.js';
 
 type Json = Record<string, unknown>;

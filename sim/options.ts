@@ -6,8 +6,8 @@
  * (A1111 `Options.set` in `modules/options.py`; Forge `modules/sysinfo.py` `set_config`).
  */
 import type { Checkpoint } from './catalog.js';
+import a1111OptionsJson from './data/options-a1111.json' with { type: 'json' };
 import { pyException } from './errors.js';
-import { a1111Options } from './options-a1111.js';
 import { builtinOptions } from './options-builtin.js';
 import { WILDCARDS_OPTIONS } from './extensions/wildcards.js';
 import type { SimFlavor } from './models.js';
@@ -21,11 +21,21 @@ import { pyDumps, pyRepr, type PyValue } from './pyjson.js';
 export const RESTRICTED_OPTIONS = new Set(['api_enable_requests', 'api_forbid_local_requests', 'api_useragent']);
 
 /**
- * The settings of a fresh A1111 v1.10.1 (`options-a1111.ts`, from `modules/shared_options.py`); the built-in
+ * The settings of a fresh A1111 v1.10.1: every setting of its `modules/shared_options.py` with its default, in the
+ * file's order (`data/options-a1111.json`), as `GET /sdapi/v1/options` lists them on a fresh install
+ * (`Options.__init__` in `modules/options.py` keeps `v.default` of each setting that is not `do_not_save`, so the
+ * `OptionHTML` explanations are not listed). Read in Forge commit `e26abf87ecd1eefd9ab0a198eee56f9c643e4001`
+ * ("Gradio 4 + WebUI 1.10") with Forge's own changes undone (`quicksettings_list` is `["sd_model_checkpoint"]`,
+ * `img2img_editor_height` kept). Defaults computed from paths are written relative (`outputs/…`). The built-in
  * extensions' settings (`options-builtin.ts`) come with `extraOptions`.
+ * @param ckpt the loaded checkpoint, for `sd_model_checkpoint` / `sd_checkpoint_hash`
  */
 export function defaultOptions(ckpt: Checkpoint): Record<string, unknown> {
-  return a1111Options(ckpt);
+  const options = structuredClone(a1111OptionsJson) as Record<string, unknown>;
+  // the keys exist in the file (value null): assigning keeps A1111's key order
+  options['sd_model_checkpoint'] = ckpt.item.title;
+  options['sd_checkpoint_hash'] = ckpt.item.sha256;
+  return options;
 }
 
 /**

@@ -1,17 +1,17 @@
 /**
- * A seeded generator of floats in [0, 1) for the simulator's random fault mode (same seed, same sequence).
- * Not for cryptography.
+ * The simulator's seeded generators (same seed, same sequence; not for cryptography): pure-rand's xoroshiro128+.
  */
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+
+/** A generator of floats in [0, 1) seeded by an integer (bits above 32 are dropped). */
 export function seededRandom(seed: number): () => number {
-  // A Weyl sequence (state += golden-ratio step) through murmur3's 32-bit finaliser: cheap, and unlike a bare
-  // xorshift it has no runs of small outputs after a small state.
-  let state = Math.imul(Math.trunc(seed) ^ 0x2545f491, 0x9e3779b1) >>> 0;
-  return () => {
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    z = (z ^ (z >>> 16)) >>> 0;
-    return z / 0x1_0000_0000;
-  };
+  const rng = xoroshiro128plus(Math.trunc(seed) | 0);
+  return () => uniformFloat64(rng);
+}
+
+/** A generator of unsigned 32-bit integers seeded by an integer (per-pixel noise). */
+export function seededUint32(seed: number): () => number {
+  const rng = xoroshiro128plus(Math.trunc(seed) | 0);
+  return () => rng.next() >>> 0;
 }
