@@ -10,6 +10,7 @@
  */
 import dns from 'node:dns';
 import net from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { showValue, oneLineJson } from '../format.js';
 import { isHttpUrl } from './decode.js';
 import { ImageRefusal } from '../../errors/index.js';
@@ -37,114 +38,73 @@ export const MAX_IMAGE_URL_LENGTH = 2048;
 export const systemLookup: HostLookup = (hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true });
 
 // ---------------------------------------------------------------------------------------------------------
-// Addresses
+// Addresses (IANA's IPv4 and IPv6 Special-Purpose Address Registries), matched with `ipaddr.js`
 
-/** `a.b.c.d` → 32-bit number, undefined when not a dotted-quad IPv4. */
-function parseIPv4(s: string): number | undefined {
-  if (net.isIPv4(s) === false) return undefined;
-  const p = s.split('.').map(Number);
-  return (((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0);
+/** A refused range and the reason a refusal names. */
+type Range<A> = readonly [A, number, string];
+
+function ranges<A>(parseCIDR: (cidr: string) => [A, number], table: ReadonlyArray<readonly [string, string]>): ReadonlyArray<Range<A>> {
+  return table.map(([cidr, reason]) => [...parseCIDR(cidr), reason] as const);
 }
 
-/** IPv6 text (optionally with an embedded IPv4 tail; no zone) → 8 hextets. */
-function parseIPv6(s: string): number[] | undefined {
-  if (!net.isIPv6(s)) return undefined;
-  let text = s;
-  const tail: number[] = [];
-  const lastColon = text.lastIndexOf(':');
-  const last = text.slice(lastColon + 1);
-  if (last.includes('.')) {
-    const v4 = parseIPv4(last);
-    if (v4 === undefined) return undefined;
-    tail.push(v4 >>> 16, v4 & 0xffff);
-    // Drop the dotted tail: "::ffff:1.2.3.4" → "::ffff", "::1.2.3.4" → "::".
-    text = text.slice(0, lastColon + 1);
-    if (!text.endsWith('::')) text = text.slice(0, -1);
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const parse = (part: string): number[] => (part === '' ? [] : part.split(':').map((h) => parseInt(h, 16)));
-  const head = parse(halves[0]!);
-  const rest = halves.length === 2 ? parse(halves[1]!) : [];
-  const given = head.length + rest.length + tail.length;
-  const zeros = halves.length === 2 ? 8 - given : 0;
-  if (zeros < 0) return undefined;
-  const out = [...head, ...Array<number>(zeros).fill(0), ...rest, ...tail];
-  return out.length === 8 && out.every((h) => Number.isInteger(h) && h >= 0 && h <= 0xffff) ? out : undefined;
+/** IPv4 ranges refused, in the order they are tried. */
+const IPV4_RANGES = ranges((cidr) => ipaddr.IPv4.parseCIDR(cidr), [
+  ['0.0.0.0/8', '"this network" 0.0.0.0/8'],
+  ['10.0.0.0/8', 'private 10.0.0.0/8'],
+  ['100.64.0.0/10', 'carrier-grade NAT 100.64.0.0/10'],
+  ['127.0.0.0/8', 'loopback 127.0.0.0/8'],
+  ['169.254.0.0/16', 'link-local 169.254.0.0/16'],
+  ['172.16.0.0/12', 'private 172.16.0.0/12'],
+  ['192.0.0.0/24', 'IETF protocol assignments 192.0.0.0/24'],
+  ['192.0.2.0/24', 'documentation 192.0.2.0/24'],
+  ['192.88.99.0/24', '6to4 relay anycast 192.88.99.0/24'],
+  ['192.168.0.0/16', 'private 192.168.0.0/16'],
+  ['198.18.0.0/15', 'benchmarking 198.18.0.0/15'],
+  ['198.51.100.0/24', 'documentation 198.51.100.0/24'],
+  ['203.0.113.0/24', 'documentation 203.0.113.0/24'],
+  ['224.0.0.0/4', 'multicast 224.0.0.0/4'],
+  ['255.255.255.255/32', 'broadcast 255.255.255.255'],
+  ['240.0.0.0/4', 'reserved 240.0.0.0/4'],
+]);
+
+/** IPv6 ranges refused, in the order they are tried (after {@link IPV6_CARRIERS}); then all outside 2000::/3. */
+const IPV6_RANGES = ranges((cidr) => ipaddr.IPv6.parseCIDR(cidr), [
+  ['::/128', 'unspecified ::'],
+  ['::1/128', 'loopback ::1'],
+  ['64:ff9b:1::/48', 'local-use NAT64 64:ff9b:1::/48'],
+  ['100::/64', 'discard-only 100::/64'],
+  ['2001:db8::/32', 'documentation 2001:db8::/32'],
+  ['2001::/23', 'IETF protocol assignments 2001::/23 (Teredo, benchmarking…)'],
+  ['3fff::/20', 'documentation 3fff::/20'],
+  ['fc00::/7', 'unique local fc00::/7'],
+  ['fe80::/10', 'link-local fe80::/10'],
+  ['fec0::/10', 'site-local fec0::/10'],
+  ['ff00::/8', 'multicast ff00::/8'],
+]);
+
+/** IPv6 ranges whose addresses carry an IPv4 address (at byte `at`), judged by that address. */
+const IPV6_CARRIERS: ReadonlyArray<{ range: Range<ipaddr.IPv6>; at: number }> = [
+  { range: [...ipaddr.IPv6.parseCIDR('::ffff:0:0/96'), 'IPv4-mapped'], at: 12 },
+  { range: [...ipaddr.IPv6.parseCIDR('64:ff9b::/96'), 'NAT64 of'], at: 12 },
+  { range: [...ipaddr.IPv6.parseCIDR('2002::/16'), '6to4 of'], at: 2 },
+];
+
+const GLOBAL_UNICAST = ipaddr.IPv6.parseCIDR('2000::/3');
+
+function firstRange<A extends ipaddr.IPv4 | ipaddr.IPv6>(address: A, list: ReadonlyArray<Range<A>>): string | undefined {
+  return list.find(([range, bits]) => address.match(range, bits))?.[2];
 }
 
-const IPV4_RANGES: ReadonlyArray<readonly [number, number, string]> = (
-  [
-    ['0.0.0.0', 8, '"this network" 0.0.0.0/8'],
-    ['10.0.0.0', 8, 'private 10.0.0.0/8'],
-    ['100.64.0.0', 10, 'carrier-grade NAT 100.64.0.0/10'],
-    ['127.0.0.0', 8, 'loopback 127.0.0.0/8'],
-    ['169.254.0.0', 16, 'link-local 169.254.0.0/16'],
-    ['172.16.0.0', 12, 'private 172.16.0.0/12'],
-    ['192.0.0.0', 24, 'IETF protocol assignments 192.0.0.0/24'],
-    ['192.0.2.0', 24, 'documentation 192.0.2.0/24'],
-    ['192.88.99.0', 24, '6to4 relay anycast 192.88.99.0/24'],
-    ['192.168.0.0', 16, 'private 192.168.0.0/16'],
-    ['198.18.0.0', 15, 'benchmarking 198.18.0.0/15'],
-    ['198.51.100.0', 24, 'documentation 198.51.100.0/24'],
-    ['203.0.113.0', 24, 'documentation 203.0.113.0/24'],
-    ['224.0.0.0', 4, 'multicast 224.0.0.0/4'],
-    ['255.255.255.255', 32, 'broadcast 255.255.255.255'],
-    ['240.0.0.0', 4, 'reserved 240.0.0.0/4'],
-  ] as const
-).map(([base, bits, label]) => [parseIPv4(base)!, bits, label] as const);
-
-function ipv4Reason(v4: number): string | undefined {
-  for (const [base, bits, label] of IPV4_RANGES) {
-    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-    if (((v4 & mask) >>> 0) === base) return label;
+function ipv6Reason(address: ipaddr.IPv6): string | undefined {
+  for (const { range, at } of IPV6_CARRIERS) {
+    if (!address.match(range[0], range[1])) continue;
+    const v4 = new ipaddr.IPv4(address.toByteArray().slice(at, at + 4));
+    const inner = firstRange(v4, IPV4_RANGES);
+    return inner ? `${range[2]} ${v4.toString()}, ${inner}` : undefined;
   }
-  return undefined;
-}
-
-function v4Text(hi: number, lo: number): string {
-  return [hi >>> 8, hi & 0xff, lo >>> 8, lo & 0xff].join('.');
-}
-
-/** True when the first `bits` bits of `h` equal those of `prefix` (hextets). */
-function inPrefix(h: readonly number[], prefix: readonly number[], bits: number): boolean {
-  for (let i = 0; i < 8 && bits > 0; i++, bits -= 16) {
-    const take = Math.min(16, bits);
-    const mask = (0xffff << (16 - take)) & 0xffff;
-    if ((h[i]! & mask) !== ((prefix[i] ?? 0) & mask)) return false;
-  }
-  return true;
-}
-
-function ipv6Reason(h: readonly number[]): string | undefined {
-  if (h.every((x) => x === 0)) return 'unspecified ::';
-  if (h.slice(0, 7).every((x) => x === 0) && h[7] === 1) return 'loopback ::1';
-  if (inPrefix(h, [0, 0, 0, 0, 0, 0xffff], 96)) {
-    const inner = ipv4Reason(((h[6]! << 16) | h[7]!) >>> 0);
-    return inner ? `IPv4-mapped ${v4Text(h[6]!, h[7]!)}, ${inner}` : undefined;
-  }
-  if (inPrefix(h, [0x64, 0xff9b], 96)) {
-    const inner = ipv4Reason(((h[6]! << 16) | h[7]!) >>> 0);
-    return inner ? `NAT64 of ${v4Text(h[6]!, h[7]!)}, ${inner}` : undefined;
-  }
-  if (inPrefix(h, [0x2002], 16)) {
-    const inner = ipv4Reason(((h[1]! << 16) | h[2]!) >>> 0);
-    return inner ? `6to4 of ${v4Text(h[1]!, h[2]!)}, ${inner}` : undefined;
-  }
-  const ranges: ReadonlyArray<readonly [readonly number[], number, string]> = [
-    [[0x64, 0xff9b, 1], 48, 'local-use NAT64 64:ff9b:1::/48'],
-    [[0x100], 64, 'discard-only 100::/64'],
-    [[0x2001, 0xdb8], 32, 'documentation 2001:db8::/32'],
-    [[0x2001], 23, 'IETF protocol assignments 2001::/23 (Teredo, benchmarking…)'],
-    [[0x3fff], 20, 'documentation 3fff::/20'],
-    [[0xfc00], 7, 'unique local fc00::/7'],
-    [[0xfe80], 10, 'link-local fe80::/10'],
-    [[0xfec0], 10, 'site-local fec0::/10'],
-    [[0xff00], 8, 'multicast ff00::/8'],
-  ];
-  for (const [prefix, bits, label] of ranges) if (inPrefix(h, prefix, bits)) return label;
-  if (!inPrefix(h, [0x2000], 3)) return 'reserved (outside global unicast 2000::/3)';
-  return undefined;
+  const reason = firstRange(address, IPV6_RANGES);
+  if (reason) return reason;
+  return address.match(GLOBAL_UNICAST) ? undefined : 'reserved (outside global unicast 2000::/3)';
 }
 
 /**
@@ -161,10 +121,12 @@ function ipv6Reason(h: readonly number[]): string | undefined {
  * @returns e.g. `loopback 127.0.0.0/8`, `IPv4-mapped 10.0.0.1, private 10.0.0.0/8`, or `not an IP address`.
  */
 export function nonPublicReason(address: string): string | undefined {
-  const v4 = parseIPv4(address);
-  if (v4 !== undefined) return ipv4Reason(v4);
-  const h = parseIPv6(address.replace(/%.*$/, ''));
-  if (h) return ipv6Reason(h);
+  // Node's checks first: ipaddr.js also parses forms such as `0x7f.1`, which are not IP literals here.
+  if (net.isIPv4(address)) return firstRange(ipaddr.IPv4.parse(address), IPV4_RANGES);
+  const bare = address.replace(/%.*$/, '');
+  // Through WHATWG's serialisation, which writes a dotted IPv4 tail in hex: ipaddr.js would read the deprecated
+  // IPv4-compatible `::a.b.c.d` as IPv4-mapped.
+  if (net.isIPv6(bare)) return ipv6Reason(ipaddr.IPv6.parse(new URL(`http://[${bare}]/`).hostname.slice(1, -1)));
   return 'not an IP address';
 }
 
