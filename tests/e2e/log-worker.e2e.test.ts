@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../sim/server.js';
-import { startPlatform } from '../helpers/platform.js';
+import { finalPostsOf, resultOf, run, startTestEndpoint, workerEnv } from '../helpers/endpoint-worker.js';
+import { until } from '../helpers/wait.js';
 import { startWorker } from '../helpers/worker-process.js';
 
 interface JsonLogLine {
@@ -76,21 +77,22 @@ describe('local one-shot (--test_input): the level in force, logs on stderr', ()
 
 describe('platform mode with RUNPOD_ENDPOINT_ID: JSON lines as RunPod reads them, on stdout', () => {
   it('every line is {"requestId", "message", "level"} in that order, spaced as json.dumps; RUNPOD_LOG_LEVEL=INFO beats RUNPOD_DEBUG_LEVEL=ERROR', async () => {
-    const platform = await startPlatform({ holdMs: 200 });
+    const ep = await startTestEndpoint({ takeHoldMs: 200 });
     try {
-      const w = startWorker(platform.env('w-log-json', { A1111_URL: sim.url, RUNPOD_ENDPOINT_ID: 'ep1', RUNPOD_LOG_LEVEL: 'INFO', RUNPOD_DEBUG_LEVEL: 'ERROR', RESULT_POST_MIN_DELAY_MS: '20' }));
-      platform.enqueue({ id: 'log-u1', input: TINY });
-      await platform.waitForResult('log-u1');
-      // A job of a batch: its lines carry runpod-python 1.12's `[batchId=…] ` prefix.
-      platform.enqueue({ id: 'log-b1', input: TINY, batchId: 'batch-7' });
-      await platform.waitForResult('log-b1');
+      const w = startWorker(workerEnv(ep, 'w-log-json', { A1111_URL: sim.url, RUNPOD_ENDPOINT_ID: 'ep1', RUNPOD_LOG_LEVEL: 'INFO', RUNPOD_DEBUG_LEVEL: 'ERROR', RESULT_POST_MIN_DELAY_MS: '20' }));
+      const id = await run(ep, TINY);
+      await resultOf(ep, id);
+      // A job of a batch: its lines carry runpod-python 1.12's `[batchId=…] ` prefix. `/run` takes no batch id, so the
+      // next job-take is answered by hand (its job-done is then answered 404: the emulator does not know the job).
+      ep.injectFault({ route: 'take', answer: { status: 200, contentType: 'application/json', body: JSON.stringify({ id: 'log-b1', input: TINY, batchId: 'batch-7' }) } });
+      await until(() => finalPostsOf(ep, 'log-b1')[0], 'the result of the batch job');
       w.child.kill('SIGTERM');
       expect(await w.exited).toBe(0);
       const lines = jsonLines(w.stdout());
-      expect(lines).toContain('{"requestId": "log-u1", "message": "Started.", "level": "INFO"}');
-      expect(lines).toContain('{"requestId": "log-u1", "message": "Finished.", "level": "INFO"}');
+      expect(lines).toContain(`{"requestId": "${id}", "message": "Started.", "level": "INFO"}`);
+      expect(lines).toContain(`{"requestId": "${id}", "message": "Finished.", "level": "INFO"}`);
       expect(lines).toContain('{"requestId": "log-b1", "message": "[batchId=batch-7] Started.", "level": "INFO"}');
-      expect(lines.filter((l) => l.includes('"log-u1"')).every((l) => !l.includes('[batchId='))).toBe(true);
+      expect(lines.filter((l) => l.includes(`"${id}"`)).every((l) => !l.includes('[batchId='))).toBe(true);
       for (const l of lines) {
         expect(Object.keys(JSON.parse(l) as object), l).toEqual(['requestId', 'message', 'level']);
         expect(l, 'json.dumps separators').toMatch(/^\{"requestId": (null|"[^"]*"), "message": ".*", "level": "(TRACE|DEBUG|INFO|WARN|ERROR)"\}$/);
@@ -101,24 +103,23 @@ describe('platform mode with RUNPOD_ENDPOINT_ID: JSON lines as RunPod reads them
       // Lines without a job carry "requestId": null.
       expect(lines.some((l) => l.startsWith('{"requestId": null, '))).toBe(true);
     } finally {
-      await platform.close();
+      await ep.close();
     }
   });
 
   it('RUNPOD_LOG_LEVEL=ERROR: only ERROR lines (a failed job-take), no INFO (jobs run and finish)', async () => {
-    const platform = await startPlatform({ holdMs: 200 });
+    const ep = await startTestEndpoint({ takeHoldMs: 200 });
     try {
-      platform.fault({ on: 'take', kind: 'status', status: 500, count: 1, body: 'boom' });
-      const w = startWorker(platform.env('w-log-error', { A1111_URL: sim.url, RUNPOD_ENDPOINT_ID: 'ep1', RUNPOD_LOG_LEVEL: 'ERROR', RUNPOD_DEBUG_LEVEL: 'DEBUG', RESULT_POST_MIN_DELAY_MS: '20' }));
-      platform.enqueue({ id: 'quiet-u1', input: TINY });
-      await platform.waitForResult('quiet-u1');
+      ep.injectFault({ route: 'take', answer: { status: 500, body: 'boom' } });
+      const w = startWorker(workerEnv(ep, 'w-log-error', { A1111_URL: sim.url, RUNPOD_ENDPOINT_ID: 'ep1', RUNPOD_LOG_LEVEL: 'ERROR', RUNPOD_DEBUG_LEVEL: 'DEBUG', RESULT_POST_MIN_DELAY_MS: '20' }));
+      await resultOf(ep, await run(ep, TINY));
       w.child.kill('SIGTERM');
       expect(await w.exited).toBe(0);
       const lines = jsonLines(w.stdout()).map((l) => JSON.parse(l) as JsonLogLine);
       expect(lines.some((l) => l.level === 'ERROR' && l.message.startsWith('Failed to get job.'))).toBe(true);
       expect(lines.filter((l) => l.level !== 'ERROR')).toEqual([]);
     } finally {
-      await platform.close();
+      await ep.close();
     }
   });
 });

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
 import { startSimProcess, type SimProcess } from '../helpers/sim-process.js';
-import { startPlatform } from '../helpers/platform.js';
+import { recordsOf, resultOf, run, startTestEndpoint, workerEnv } from '../helpers/endpoint-worker.js';
 import { startLocalStack, type LocalStack, type SdkEndpoint } from '../helpers/local-stack.js';
 import { until } from '../helpers/wait.js';
 import { startWorker } from '../helpers/worker-process.js';
@@ -134,16 +134,15 @@ describe('names checked against A1111 (STRICT_NAMES)', () => {
 describe('warm-up', () => {
   it('runs one tiny generation after readiness and before the first job-take, once', async () => {
     const sim2 = await startSimProcess(['--step-ms', '10', '--first-load-delay-ms', '1000']);
-    const platform = await startPlatform({ holdMs: 200 });
+    const ep = await startTestEndpoint({ takeHoldMs: 200 });
     try {
-      const w = startWorker(platform.env('w-warm', { A1111_URL: sim2.url, A1111_WARMUP: 'true', RUNPOD_DEBUG_LEVEL: 'INFO' }));
-      const firstTake = await until(() => platform.records.find((r) => r.kind === 'take'), 'the first job-take');
-      platform.enqueue({ id: 'after-warm', input: { prompt: 'x', steps: 2, width: 64, height: 64 } });
-      await platform.waitForResult('after-warm');
+      const w = startWorker(workerEnv(ep, 'w-warm', { A1111_URL: sim2.url, A1111_WARMUP: 'true', RUNPOD_DEBUG_LEVEL: 'INFO' }));
+      const firstTake = await until(() => ep.requests().find((r) => r.kind === 'take'), 'the first job-take');
+      await resultOf(ep, await run(ep, { prompt: 'x', steps: 2, width: 64, height: 64 }));
       const gens = (await sim2.requests()).filter((r) => r.path === '/sdapi/v1/txt2img');
       expect(gens).toHaveLength(2);
       expect(gens[0]!.body).toEqual({ prompt: 'warm-up', steps: 1, width: 64, height: 64, batch_size: 1, n_iter: 1, send_images: false, save_images: false });
-      expect(gens[0]!.respondedAt).toBeLessThan(firstTake.at);
+      expect(gens[0]!.respondedAt).toBeLessThan(firstTake.receivedAt);
       expect(gens[0]!.respondedAt - gens[0]!.receivedAt).toBeGreaterThanOrEqual(1000); // it paid the model load
       expect(gens[1]!.respondedAt - gens[1]!.receivedAt).toBeLessThan(1000); // the job (2 × 10 ms) did not
       expect(w.stdout()).toMatch(/A1111 ready at .* after \d+ ms\./);
@@ -151,22 +150,22 @@ describe('warm-up', () => {
       w.child.kill('SIGTERM');
       expect(await w.exited).toBe(0);
     } finally {
-      await platform.close();
+      await ep.close();
       await sim2.close();
     }
   });
 
   it('a failing warm-up exits non-zero with A1111 message', async () => {
     const sim2 = await startSimProcess(['--step-ms', '1', '--fail-next', '2', '--fail-status', '500']);
-    const platform = await startPlatform({ holdMs: 200 });
+    const ep = await startTestEndpoint({ takeHoldMs: 200 });
     try {
       // --fail-next also hits the readiness probe; A1111_WARMUP names an unknown script so it fails for sure.
-      const w = startWorker(platform.env('w-warm-fail', { A1111_URL: sim2.url, A1111_WARMUP: '{"prompt":"x","steps":1,"width":64,"height":64,"script_name":"no such script"}' }));
+      const w = startWorker(workerEnv(ep, 'w-warm-fail', { A1111_URL: sim2.url, A1111_WARMUP: '{"prompt":"x","steps":1,"width":64,"height":64,"script_name":"no such script"}' }));
       expect(await w.exited).toBe(1);
       expect(w.stdout()).toMatch(/A1111 warm-up failed: A1111 422 on POST \/sdapi\/v1\/txt2img: .*no such script/);
-      expect(platform.records.filter((r) => r.kind === 'take')).toEqual([]);
+      expect(recordsOf(ep, 'take')).toEqual([]);
     } finally {
-      await platform.close();
+      await ep.close();
       await sim2.close();
     }
   });

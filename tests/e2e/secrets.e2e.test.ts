@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { startSimulator } from '../../sim/server.js';
 import { closedPort } from '../helpers/fixtures.js';
-import { startPlatform } from '../helpers/platform.js';
+import { resultOf, run, startTestEndpoint, workerEnv } from '../helpers/endpoint-worker.js';
 import { until } from '../helpers/wait.js';
 import { startServeApi, startWorker } from '../helpers/worker-process.js';
 
@@ -29,37 +29,38 @@ function expectClean(text: string): void {
 describe('no secret in logs or outputs', () => {
   it('platform mode: good, refused, failing and lost results', async () => {
     const sim = await startSimulator({ port: 0, stepMs: 1 });
-    const platform = await startPlatform({ holdMs: 300 });
+    const ep = await startTestEndpoint();
     try {
-      const env = { ...platform.env('w-secret'), ...SECRETS, A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: 'TRACE', RUNPOD_ENDPOINT_ID: 'ep1', RUNPOD_PING_INTERVAL: '1000', RESULT_POST_MIN_DELAY_MS: '20', RESULT_POST_RETRIES: '1' };
+      const env = { ...workerEnv(ep, 'w-secret'), ...SECRETS, A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: 'TRACE', RUNPOD_ENDPOINT_ID: 'ep1', RUNPOD_PING_INTERVAL: '1000', RESULT_POST_MIN_DELAY_MS: '20', RESULT_POST_RETRIES: '1' };
       // The platform's own key is what the worker authenticates with: make it the secret under test.
       env.RUNPOD_AI_API_KEY = SECRETS.RUNPOD_AI_API_KEY;
       const w = startWorker(env);
       sim.injectFault({ kind: 'status', status: 500, count: 1, route: 'txt2img' });
-      platform.enqueue({ id: 's-fail', input: { prompt: 'x', steps: 1, width: 64, height: 64, output: 'base64' } });
-      platform.enqueue({ id: 's-ok', input: { prompt: 'y', steps: 1, width: 64, height: 64, output: 'base64' } });
-      platform.enqueue({ id: 's-refused', input: { api: { method: 'POST', endpoint: "/sdapi/v1/server-kill" } } });
+      await run(ep, { prompt: 'x', steps: 1, width: 64, height: 64, output: 'base64' }); // fails at A1111
+      await run(ep, { prompt: 'y', steps: 1, width: 64, height: 64, output: 'base64' });
+      await run(ep, { api: { method: 'POST', endpoint: '/sdapi/v1/server-kill' } }); // refused
       // The upload to the closed bucket port fails: the job's error and the retry warnings name no credential.
-      platform.enqueue({ id: 's-upload', input: { prompt: 'u', steps: 1, width: 64, height: 64 } });
-      platform.fault({ on: 'done', kind: 'status', status: 400, count: 1 }); // one result lost: logged with its job id
-      platform.enqueue({ id: 's-lost', input: { prompt: 'z', steps: 1, width: 64, height: 64, output: 'base64' } });
-      platform.enqueue({ id: 's-last', input: { prompt: 'w', steps: 1, width: 64, height: 64, output: 'base64' } });
-      const upload = await platform.waitForResult('s-upload');
-      await platform.waitForResult('s-last');
+      const uploadJob = await run(ep, { prompt: 'u', steps: 1, width: 64, height: 64 });
+      ep.injectFault({ route: 'done', answer: { status: 400 } }); // one result refused: logged with its job id
+      await run(ep, { prompt: 'z', steps: 1, width: 64, height: 64, output: 'base64' });
+      const last = await run(ep, { prompt: 'w', steps: 1, width: 64, height: 64, output: 'base64' });
+      const upload = await resultOf(ep, uploadJob);
+      await resultOf(ep, last);
       // Once main.ts passes cfg.output to the handler the upload fails with its reason; before that it is base64.
       const uploadBody = upload.body as { output?: unknown; error?: string };
-      if (uploadBody.error !== undefined) expect(uploadBody.error).toMatch(/^S3 upload of image 0 to bucket\/s-upload\/0\.png failed: .*ECONNREFUSED/);
+      if (uploadBody.error !== undefined) expect(uploadBody.error).toMatch(new RegExp(`^S3 upload of image 0 to bucket/${uploadJob}/0\\.png failed: .*ECONNREFUSED`));
       else expect(uploadBody.output).toHaveProperty('images');
       w.child.kill('SIGTERM');
       expect(await w.exited).toBe(0);
       const logs = w.stdout() + w.stderr();
-      expect(logs).toMatch(/s-lost/); // the loss is logged…
+      const refused = ep.requests().find((r) => r.kind === 'done' && r.status === 400)!;
+      expect(logs).toContain(refused.jobId); // the refusal is logged with its job id…
       expectClean(logs); // …without any secret
-      for (const r of platform.records) expectClean(r.raw ?? '');
+      for (const r of ep.requests()) expectClean(r.raw ?? '');
       // The key does travel where it must: as the raw Authorization header to the platform.
-      expect(platform.records.find((r) => r.kind === 'take')!.headers.authorization).toBe(SECRETS.RUNPOD_AI_API_KEY);
+      expect(ep.requests().find((r) => r.kind === 'take')!.headers.authorization).toBe(SECRETS.RUNPOD_AI_API_KEY);
     } finally {
-      await platform.close();
+      await ep.close();
       await sim.close();
     }
   });
