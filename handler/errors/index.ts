@@ -38,7 +38,7 @@ export class S3UploadError extends Error {
 export type A1111ErrorKind = 'http' | 'timeout' | 'unreachable' | 'bad_response' | 'aborted';
 
 /**
- * Every A1111 failure, normalised (spec a1111 §2.10). `message` is one line:
+ * Every A1111 failure, normalised (A1111 `modules/api/api.py` `api_middleware`). `message` is one line:
  * `A1111 <status> on <METHOD> <route>: <error>: <detail> <errors>` for HTTP errors (FastAPI's 422 `detail[]`
  * rendered as `loc: msg` items), `A1111 unreachable on …`, `A1111 timeout on …`, `A1111 <status> on …: answer is …`.
  */

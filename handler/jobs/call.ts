@@ -19,7 +19,10 @@ export interface A1111Answer {
   body: Buffer;
 }
 
-/** Largest preview sent as a stream chunk, base64 characters (RunPod's stream chunks are at most 1 MB). */
+/**
+ * Largest preview sent as a stream chunk, base64 characters: RunPod's stream chunks are at most 1 MB
+ * (docs/runpod-protocol.md, "Streaming (generator handlers)").
+ */
 const MAX_PREVIEW_CHARS = 1_000_000;
 
 /**

@@ -16,7 +16,7 @@ import {
   suggestSampler,
 } from '../../handler/jobs/input/names.js';
 
-/** The v1.10 schedulers (spec a1111 §2.11), as parsed from `/schedulers`. */
+/** The v1.10 schedulers (A1111 `modules/sd_schedulers.py`), as parsed from `/schedulers`. */
 const SCHEDULERS: SchedulerEntry[] = [
   ['automatic', 'Automatic'],
   ['uniform', 'Uniform'],
@@ -180,7 +180,7 @@ describe('promptNetworkTags', () => {
   });
 });
 
-describe('checkpoint aliases and closest matches (spec a1111 §2.12)', () => {
+describe('checkpoint aliases and closest matches (A1111 `modules/sd_models.py`)', () => {
   const base = checkpoint('sd_xl_base_1.0.safetensors', '31e35c80fc');
   const refiner = checkpoint('sd_xl_refiner_1.0.safetensors', '7440042bbd');
   const sub = checkpoint('sdxl/juggernaut.safetensors', null);

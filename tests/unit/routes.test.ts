@@ -65,7 +65,7 @@ function errorOf(fn: () => unknown): JobInputError {
 }
 
 describe('ROUTES', () => {
-  it('is exactly the allow-list of the brief (spec §2.5)', () => {
+  it('is exactly the allow-list of the brief', () => {
     expect(ROUTES.filter((r) => r.method === 'POST').map((r) => r.name)).toEqual(POST_NAMES);
     expect(ROUTES.filter((r) => r.method === 'GET').map((r) => r.name)).toEqual(GET_NAMES);
   });

@@ -117,7 +117,7 @@ const SEED_000_PAYLOAD = {
   infotext: 'string',
 };
 
-/** An img2img payload with every A1111 field at its default (as A1111's /docs renders it, spec §2.7). */
+/** An img2img payload with every A1111 field at its default (as A1111's /docs renders it). */
 const IMG2IMG_ALL_FIELDS = {
   init_images: ['iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=='],
   prompt: '',

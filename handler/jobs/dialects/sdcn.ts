@@ -1,5 +1,5 @@
 /**
- * The SDCN task API dialect (seed 001; SDCN `doc/api.md`, spec runpod-conventions-and-peers §3(c)): SDCN's
+ * The SDCN task API dialect (seed 001; `fiatrete/SDCN-Stable-Diffusion-Computing-Network` `doc/api.md`): SDCN's
  * `/txt2img`, `/img2img` and `/interrogate` task bodies, translated into one A1111 call each.
  *
  * A job: `{"input": {"api": {"method": "POST", "endpoint": "/txt2img"}, "payload": {…SDCN fields…}}}`.

@@ -1,6 +1,6 @@
 /**
  * Input images of a job: what the image-carrying fields may hold, checked after the JSON Schema and before
- * A1111 is called (issues 4 and 11; A1111 spec §2.6, §2.7, §2.10, §2.13).
+ * A1111 is called (issues 4 and 11; A1111 `modules/api/api.py`).
  *
  * Image fields ({@link imageFields}): img2img `init_images[i]` and `mask`; interrogate, png-info and
  * extra-single-image `image`; extra-batch-images `imageList[i].data`; and, in txt2img and img2img, the images

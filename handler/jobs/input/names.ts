@@ -6,22 +6,18 @@
  * Rule (issue 11), following A1111 v1.10.1's own behaviour:
  * - where A1111 fails or certainly misbehaves on an unknown name, the worker refuses first, naming the field, the
  *   value, a "did you mean" and the valid names, whatever `STRICT_NAMES` says ("hard"): a sampler or scheduler
- *   (A1111 silently takes the first sampler / "Automatic", spec §2.11), a checkpoint (`override_settings.
- *   sd_model_checkpoint` dropped silently, §2.12; `refiner_checkpoint`, `hr_checkpoint_name`), a VAE, an upscaler,
- *   `script_name` and `alwayson_scripts` titles (A1111 422), ControlNet `model`/`module` and ADetailer `ad_model`
- *   (the extension fails) — see scripts.ts;
+ *   (A1111 silently takes the first sampler / "Automatic": `modules/sd_samplers.py` `get_sampler_and_scheduler`),
+ *   a checkpoint (`override_settings.sd_model_checkpoint` dropped silently: `modules/processing.py`
+ *   `process_images`; `refiner_checkpoint`, `hr_checkpoint_name`), a VAE, an upscaler, `script_name` and
+ *   `alwayson_scripts` titles (A1111 422), ControlNet `model`/`module` and ADetailer `ad_model` (the extension
+ *   fails) — see scripts.ts; a combined sampler name that contradicts `scheduler` (A1111 would silently drop one of
+ *   the two) and a combined `hr_sampler_name` (A1111 fails on it);
  * - where A1111 silently ignores it — a prompt style it does not have, a `<lora:…>` tag it cannot find, a
  *   mistyped `<LORA:…>` type — the job goes through with a warning line ("soft"), refused only with `strict: true`
  *   (`STRICT_NAMES=true`).
  *
- * Changes from the previous version: REMOVED the payload rewrite (a combined sampler name such as
- * `"DPM++ 2M Karras"` was split into sampler + scheduler: A1111 1.9+ and Forge split it themselves, so it is now
- * checked — both parts known, as A1111's `get_sampler_and_scheduler` splits it — and forwarded unchanged);
- * LOOSENED styles and LoRA tags (warnings unless strict; were refusals by default); CHANGED `script_name` from "any
- * `/scripts` name" (which lists always-on scripts too) to "a selectable script of the tab" (`/script-info`); ADDED
- * always-on script titles, ControlNet and ADetailer names; KEPT every other check, the refresh-on-miss (once per
- * list per 30 s) and the suggestions, and the refusal of a combined sampler name that contradicts `scheduler` (A1111
- * would silently drop one of the two) and of a combined `hr_sampler_name` (A1111 fails on it).
+ * A combined sampler name (`"DPM++ 2M Karras"`) is checked as A1111 1.9+ and Forge split it — both parts known — and
+ * forwarded unchanged. A missing name refreshes its list once (at most once per list per 30 s) before it is refused.
  *
  * Fields A1111 ignores are not checked: the `hr_*` fields only count with `enable_hr: true` (txt2img),
  * `sampler_index` only when `sampler_name` is empty, `<lora:…>` tags not with `disable_extra_networks: true`.
@@ -132,7 +128,7 @@ function collectChecks(route: RouteSpec, p: Record<string, unknown>, checked: re
   };
   if (route.name === 'txt2img' || route.name === 'img2img') {
     const tab = route.name;
-    // A1111 uses `sampler_name or sampler_index` (§2.11); the other one is ignored.
+    // A1111 uses `sampler_name or sampler_index` (`modules/api/api.py`); the other one is ignored.
     const samplerKey = stringField(p, 'sampler_name') !== undefined ? 'sampler_name' : 'sampler_index';
     add(samplerKey, 'sampler', (path, v) => samplerCheck(path, v, 'scheduler'));
     add('scheduler', 'scheduler', schedulerCheck);
@@ -231,8 +227,9 @@ export async function checkNamedValues(values: readonly NamedValue[], lists: A11
 }
 
 /**
- * Checks the names in a payload against the server's live lists (spec a1111 §2.5 list routes, §2.11 samplers and
- * schedulers, §2.12 checkpoints and VAEs; scripts.ts for scripts and extensions). Hard issues are always refused,
+ * Checks the names in a payload against the server's live lists (A1111 `modules/api/api.py` list routes,
+ * `modules/sd_samplers.py` samplers and schedulers, `modules/sd_models.py` checkpoints, `modules/sd_vae.py` VAEs;
+ * scripts.ts for scripts and extensions). Hard issues are always refused,
  * soft ones (styles, LoRA tags) only with `opts.strict` (see the module comment):
  *
  * - txt2img/img2img: `sampler_name` (or `sampler_index` when `sampler_name` is empty) — an exact `/samplers` name or

@@ -1,7 +1,7 @@
 /**
  * The allow-list of routes a job may call, and the resolution of a job's `{method, endpoint}`.
  *
- * Routes come from the A1111 v1.10 route table (A1111 spec §2.5, `modules/api/api.py`), Forge's
+ * Routes come from the A1111 v1.10 route table (A1111 `modules/api/api.py`), Forge's
  * (`lllyasviel/stable-diffusion-webui-forge` `modules/api/api.py`: `GET /sdapi/v1/sd-modules`), ControlNet's
  * (`Mikubill/sd-webui-controlnet` `scripts/api.py`, built into Forge as `sd_forge_controlnet`) and ADetailer's
  * (`Bing-su/adetailer` `scripts/!adetailer.py` `on_app_started`). Allowed: routes that read state, generate, refresh
@@ -191,7 +191,7 @@ function refuse(endpoint: unknown, why?: string): never {
 }
 
 /**
- * Resolves a job's `input.api` `{method, endpoint}` to an allowed route (A1111 spec §2.5).
+ * Resolves a job's `input.api` `{method, endpoint}` to an allowed route.
  *
  * - `method`: `"GET"` or `"POST"`, any case.
  * - `endpoint`: exactly the full path of an allowed route (see {@link ROUTES}), the leading `/` optional:

@@ -1,6 +1,6 @@
 /**
  * The settings a job may change: the keys of `override_settings` (txt2img, img2img) and of the
- * `POST /sdapi/v1/options` payload (A1111 spec §2.12). Rule (issue 11): deny what is dangerous on a shared
+ * `POST /sdapi/v1/options` payload. Rule (issue 11): deny what is dangerous on a shared
  * serverless worker, allow the rest.
  *
  * How A1111 v1.10.1 applies them (`modules/processing.py` `process_images`, `modules/api/api.py` `set_config`,
