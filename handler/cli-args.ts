@@ -1,6 +1,7 @@
 /**
  * The worker's command-line flags, with RunPod's names (runpod-python `runpod/serverless/__init__.py` `_set_config_args`).
  */
+import { parseArgs as parseArgv } from 'node:util';
 import { ConfigError } from './errors/index.js';
 
 /** Parsed CLI flags (RunPod's names). */
@@ -26,33 +27,32 @@ const FLAG_TYPES: Record<keyof CliArgs, 'string' | 'bool' | 'int'> = {
 };
 
 /**
- * Parses RunPod's CLI flags (spec §13.1): `--flag value` and `--flag=value`. Unknown arguments are
- * returned in `rest` (Python's `parse_known_args` keeps them too).
- * @throws ConfigError for a flag without its value or a non-integer where an integer is wanted.
+ * Parses RunPod's CLI flags with `node:util.parseArgs`: `--flag value` and `--flag=value` (runpod-python
+ * `runpod/serverless/__init__.py` `_set_config_args`; docs/runpod-protocol.md, "Flags (`argparse`, prog `runpod`)").
+ * Unknown arguments are returned in `rest`, as given (Python's `parse_known_args` keeps them too).
+ * @throws ConfigError for a flag without its value, a value on a switch, or a non-integer where an integer is wanted.
  */
 export function parseArgs(argv: readonly string[]): { args: CliArgs; rest: string[] } {
+  const options = Object.fromEntries(Object.entries(FLAG_TYPES).map(([name, kind]) => [name, { type: kind === 'bool' ? 'boolean' : 'string' }] as const));
+  const { tokens } = parseArgv({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
   const args: CliArgs = {};
   const rest: string[] = [];
   const bag = args as Record<string, string | number | boolean>;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const m = /^--([a-z_]+)(?:=(.*))?$/s.exec(a);
-    const name = m?.[1] as keyof CliArgs | undefined;
-    if (!m || !name || !(name in FLAG_TYPES)) {
-      rest.push(a);
+  for (const t of tokens) {
+    const name = t.kind === 'option' ? (t.name as keyof CliArgs) : undefined;
+    if (t.kind !== 'option' || !t.rawName.startsWith('--') || !name || !(name in FLAG_TYPES)) {
+      // Not one of ours: kept as given (an unknown option's value, if any, is a positional token of its own).
+      rest.push(argv[t.index]!);
       continue;
     }
     const kind = FLAG_TYPES[name];
     if (kind === 'bool') {
-      if (m[2] !== undefined) throw new ConfigError(`--${name} takes no value (got ${JSON.stringify(m[2])})`);
+      if (t.value !== undefined) throw new ConfigError(`--${name} takes no value (got ${JSON.stringify(t.value)})`);
       bag[name] = true;
       continue;
     }
-    let value = m[2];
-    if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined) throw new ConfigError(`--${name} needs a value`);
-    }
+    const value = t.value;
+    if (value === undefined) throw new ConfigError(`--${name} needs a value`);
     if (kind === 'int') {
       if (!/^\d+$/.test(value)) throw new ConfigError(`--${name} must be a non-negative integer (got ${JSON.stringify(value)})`);
       bag[name] = Number(value);

@@ -8,10 +8,12 @@ describe('CLI flags (protocol spec §13.1)', () => {
     const { args, rest } = parseArgs(['--rp_serve_api', '--rp_api_port=8080', '--rp_api_host', '0.0.0.0', '--other', '--test_input', '{"input":{}}']);
     expect(args).toEqual({ rp_serve_api: true, rp_api_port: 8080, rp_api_host: '0.0.0.0', test_input: '{"input":{}}' });
     expect(rest).toEqual(['--other']);
+    expect(parseArgs(['--x=1', 'pos', '-v', '--rp_debugger', '--', '--rp_serve_api']).rest).toEqual(['--x=1', 'pos', '-v', '--', '--rp_serve_api']);
   });
   it('refuses bad values with the flag named', () => {
     expect(() => parseArgs(['--rp_api_port', 'abc'])).toThrow(/--rp_api_port must be a non-negative integer/);
     expect(() => parseArgs(['--test_input'])).toThrow(/--test_input needs a value/);
+    expect(() => parseArgs(['--rp_serve_api=yes'])).toThrow(/--rp_serve_api takes no value/);
     expect(() => loadConfig(['--test_input', '{nope'], {})).toThrow(/--test_input is not valid JSON/);
   });
 });
