@@ -1,6 +1,6 @@
 /**
  * End to end, the worker's health reporting (issue 12 items 2 and 5): the built worker as a child process in
- * platform mode against the loopback worker-protocol server (tests/helpers/platform.ts), which records every ping.
+ * platform mode against the local endpoint emulator, which records every ping.
  *
  * Each fatal exit — a failed start-up check (disk, memory, gpu), A1111 never ready by `A1111_READY_TIMEOUT_S`, the
  * `A1111_PID` process gone, a failed warm-up — sends exactly one unhealthy report, shaped as runpod-python's
@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../sim/server.js';
 import { closedPort } from '../helpers/fixtures.js';
-import { startPlatform, type Platform, type PlatformRecord } from '../helpers/platform.js';
+import { recordsOf, resultOf, run, startTestEndpoint, workerEnv, type LocalEndpoint, type WorkerApiRecord } from '../helpers/endpoint-worker.js';
 import { until } from '../helpers/wait.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker-process.js';
 
@@ -41,14 +41,14 @@ async function kill(w: WorkerProcess | undefined): Promise<void> {
   }
 }
 
-const pings = (p: Platform, workerId: string): PlatformRecord[] => p.records.filter((r) => r.kind === 'ping' && r.workerId === workerId);
-const unhealthy = (p: Platform, workerId: string): PlatformRecord[] => pings(p, workerId).filter((r) => r.query.status === 'unhealthy');
+const pings = (p: LocalEndpoint, workerId: string): WorkerApiRecord[] => recordsOf(p, 'ping').filter((r) => r.workerId === workerId);
+const unhealthy = (p: LocalEndpoint, workerId: string): WorkerApiRecord[] => pings(p, workerId).filter((r) => r.query.status === 'unhealthy');
 
 /**
  * Asserts the one unhealthy report of `workerId`: its query (in runpod-python's order, after the template's own
  * `gpu=`), the raw API key, that it was the last ping, and returns its reason.
  */
-function expectOneReport(p: Platform, workerId: string, check: string): string {
+function expectOneReport(p: LocalEndpoint, workerId: string, check: string): string {
   const reports = unhealthy(p, workerId);
   expect(reports, `unhealthy reports of ${workerId}`).toHaveLength(1);
   const r = reports[0]!;
@@ -62,26 +62,26 @@ function expectOneReport(p: Platform, workerId: string, check: string): string {
 }
 
 describe('unhealthy report before a fatal exit (platform mode)', () => {
-  let platform: Platform;
+  let ep: LocalEndpoint;
   let tmp: string;
   beforeAll(async () => {
-    platform = await startPlatform({ holdMs: 300 });
+    ep = await startTestEndpoint();
     tmp = await mkdtemp(path.join(os.tmpdir(), 'fitness-e2e-'));
   });
   afterAll(async () => {
-    await platform.close();
+    await ep.close();
     await rm(tmp, { recursive: true, force: true });
   });
 
   it('A1111 never ready: heartbeat meanwhile, then exactly one unhealthy ping (a1111_ready) as the last ping, exit 1', async () => {
     const port = await closedPort();
-    const w = startWorker(platform.env('w-never', { ...BASE_ENV, A1111_URL: `http://127.0.0.1:${port}`, A1111_READY_TIMEOUT_S: '2' }));
+    const w = startWorker(workerEnv(ep, 'w-never', { ...BASE_ENV, A1111_URL: `http://127.0.0.1:${port}`, A1111_READY_TIMEOUT_S: '2' }));
     try {
       expect(await exitCode(w, 20_000)).toBe(1);
-      const reason = expectOneReport(platform, 'w-never', 'a1111_ready');
+      const reason = expectOneReport(ep, 'w-never', 'a1111_ready');
       expect(reason).toMatch(new RegExp(`^A1111Error: A1111 at http://127\\.0\\.0\\.1:${port} not ready after 2 s \\(A1111_READY_TIMEOUT_S\\)`));
-      expect(pings(platform, 'w-never').filter((r) => r.query.status === undefined).length).toBeGreaterThanOrEqual(1); // ordinary heartbeats first
-      expect(platform.records.filter((r) => r.kind === 'take' && r.workerId === 'w-never')).toEqual([]);
+      expect(pings(ep, 'w-never').filter((r) => r.query.status === undefined).length).toBeGreaterThanOrEqual(1); // ordinary heartbeats first
+      expect(recordsOf(ep, 'take').filter((r) => r.workerId === 'w-never')).toEqual([]);
       expect(w.stdout()).toMatch(/All start-up checks passed\./);
       expect(w.stdout()).toMatch(/Worker cannot continue: A1111 at .* not ready after 2 s/);
     } finally {
@@ -120,13 +120,13 @@ describe('unhealthy report before a fatal exit (platform mode)', () => {
     }
     const id = `w-check-${check}`;
     const port = await closedPort();
-    const w = startWorker(platform.env(id, { ...BASE_ENV, A1111_URL: `http://127.0.0.1:${port}`, A1111_READY_TIMEOUT_S: '60', ...env() }));
+    const w = startWorker(workerEnv(ep, id, { ...BASE_ENV, A1111_URL: `http://127.0.0.1:${port}`, A1111_READY_TIMEOUT_S: '60', ...env() }));
     try {
       expect(await exitCode(w, 15_000)).toBe(1); // far below A1111_READY_TIMEOUT_S: the checks run before the wait
-      expect(expectOneReport(platform, id, check)).toMatch(reason);
+      expect(expectOneReport(ep, id, check)).toMatch(reason);
       // The checks run before the heartbeat starts (runpod-python: fitness checks, then the ping process).
-      expect(pings(platform, id)).toHaveLength(1);
-      expect(platform.records.filter((r) => r.workerId === id && r.kind !== 'ping')).toEqual([]);
+      expect(pings(ep, id)).toHaveLength(1);
+      expect(ep.requests().filter((r) => r.workerId === id && r.kind !== 'ping')).toEqual([]);
       expect(w.stdout()).toMatch(log);
       expect(w.stdout()).toMatch(/Worker is unhealthy, exiting\./);
       expect(w.stdout()).not.toMatch(/A1111 ready/);
@@ -140,10 +140,10 @@ describe('unhealthy report before a fatal exit (platform mode)', () => {
     const pid = child.pid!;
     await new Promise((r) => child.once('exit', r));
     const port = await closedPort();
-    const w = startWorker(platform.env('w-exited', { ...BASE_ENV, A1111_URL: `http://127.0.0.1:${port}`, A1111_PID: String(pid), A1111_READY_TIMEOUT_S: '60' }));
+    const w = startWorker(workerEnv(ep, 'w-exited', { ...BASE_ENV, A1111_URL: `http://127.0.0.1:${port}`, A1111_PID: String(pid), A1111_READY_TIMEOUT_S: '60' }));
     try {
       expect(await exitCode(w, 15_000)).toBe(1);
-      expect(expectOneReport(platform, 'w-exited', 'a1111_exited')).toMatch(new RegExp(`^A1111ExitedError: A1111 process ${pid} exited;`));
+      expect(expectOneReport(ep, 'w-exited', 'a1111_exited')).toMatch(new RegExp(`^A1111ExitedError: A1111 process ${pid} exited;`));
     } finally {
       await kill(w);
     }
@@ -159,28 +159,27 @@ describe('unhealthy report before a fatal exit (platform mode)', () => {
     });
 
     it('the warm-up fails (A1111 answers 422): one unhealthy ping (a1111_warmup) with A1111\'s message, exit 1', async () => {
-      const w = startWorker(platform.env('w-warmup', { ...BASE_ENV, A1111_URL: sim.url, A1111_WARMUP: '{"prompt": "w", "steps": "many"}' }));
+      const w = startWorker(workerEnv(ep, 'w-warmup', { ...BASE_ENV, A1111_URL: sim.url, A1111_WARMUP: '{"prompt": "w", "steps": "many"}' }));
       try {
         expect(await exitCode(w, 15_000)).toBe(1);
-        expect(expectOneReport(platform, 'w-warmup', 'a1111_warmup')).toMatch(/^WarmupError: A1111 warm-up failed: A1111 422 on POST \/sdapi\/v1\/txt2img/);
+        expect(expectOneReport(ep, 'w-warmup', 'a1111_warmup')).toMatch(/^WarmupError: A1111 warm-up failed: A1111 422 on POST \/sdapi\/v1\/txt2img/);
       } finally {
         await kill(w);
       }
     });
 
     it('a healthy start: the checks pass (gpu skipped without nvidia-smi), the job runs, no unhealthy ping; SIGTERM exits 0 without one', async () => {
-      const w = startWorker(platform.env('w-healthy', { ...BASE_ENV, A1111_URL: sim.url, PATH: tmp }));
+      const w = startWorker(workerEnv(ep, 'w-healthy', { ...BASE_ENV, A1111_URL: sim.url, PATH: tmp }));
       try {
-        platform.enqueue({ id: 'healthy-u1', input: { prompt: 'ok', steps: 1, width: 64, height: 64 } });
-        const rec = await platform.waitForResult('healthy-u1', 15_000);
+        const rec = await resultOf(ep, await run(ep, { prompt: 'ok', steps: 1, width: 64, height: 64 }), 15_000);
         expect((rec.body as { output?: { images: string[] } }).output?.images).toHaveLength(1);
         expect(w.stdout()).toMatch(/GPU check skipped: nvidia-smi is not on PATH/);
         expect(w.stdout()).toMatch(/Memory check passed: \d+\.\d\d GiB available/);
         expect(w.stdout()).toMatch(/All start-up checks passed\./);
-        await until(() => pings(platform, 'w-healthy').length >= 1, 'a heartbeat of the healthy worker');
+        await until(() => pings(ep, 'w-healthy').length >= 1, 'a heartbeat of the healthy worker');
         w.child.kill('SIGTERM');
         expect(await exitCode(w, 10_000)).toBe(0);
-        expect(unhealthy(platform, 'w-healthy')).toEqual([]);
+        expect(unhealthy(ep, 'w-healthy')).toEqual([]);
       } finally {
         await kill(w);
       }

@@ -5,12 +5,12 @@
  * - `s3Config.objectPath` of a request prefixes that job's object keys (local endpoint emulator in this process,
  *   s3rver on loopback).
  * - A malformed job inside a job-take-batch answer fails alone (posted FAILED when it has an id, skipped
- *   otherwise) and the others run (the loopback platform helper, which can answer any job-take body).
+ *   otherwise) and the others run (the emulator answers one job-take with a hand-made body).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEndpoint, type LocalEndpoint } from '../../handler/endpoint/index.js';
 import { postJson } from '../helpers/http-json.js';
-import { startPlatform, type Platform } from '../helpers/platform.js';
+import { finalPostsOf, startTestEndpoint, workerEnv } from '../helpers/endpoint-worker.js';
 import { startS3Server, type S3Server } from '../helpers/s3-fixtures.js';
 import { startSimProcess, type SimProcess } from '../helpers/sim-process.js';
 import { until } from '../helpers/wait.js';
@@ -75,15 +75,17 @@ describe('parity: s3Config.objectPath is the key prefix of the job uploads', () 
 });
 
 describe('parity: a malformed job of a job-take-batch answer fails alone', () => {
-  let platform: Platform;
+  let platform: LocalEndpoint;
   let worker: WorkerProcess | undefined;
   beforeAll(async () => {
-    platform = await startPlatform({ holdMs: 200 });
+    platform = await startTestEndpoint({ takeHoldMs: 200 });
   });
   afterAll(async () => {
     await kill(worker);
     await platform?.close();
   });
+  /** The first final job-done post for `id` (the emulator does not know these jobs: it answers them 404). */
+  const resultOf = (id: string) => until(() => finalPostsOf(platform, id)[0], `the result of ${id}`);
 
   it('posts FAILED for a job with an id but no input, skips one without id, runs the others', async () => {
     const batch = [
@@ -93,14 +95,15 @@ describe('parity: a malformed job of a job-take-batch answer fails alone', () =>
       { input: small('no id') },
       { id: 'batch-ok-2', input: small('two') },
     ];
-    platform.enqueueRaw({ status: 200, body: JSON.stringify(batch), contentType: 'application/json' });
-    worker = startWorker({ ...BASE_ENV, ...platform.env('w-batch'), A1111_URL: sim.url });
-    for (const id of ['batch-ok-1', 'batch-ok-2']) expect(((await platform.waitForResult(id)).body as { output?: { images: string[] } }).output?.images).toHaveLength(1);
-    const bad = (await platform.waitForResult('batch-no-input')).body as { error: string };
+    platform.injectFault({ route: 'take', answer: { status: 200, body: JSON.stringify(batch), contentType: 'application/json' } });
+    worker = startWorker({ ...BASE_ENV, ...workerEnv(platform, 'w-batch'), A1111_URL: sim.url });
+    for (const id of ['batch-ok-1', 'batch-ok-2']) expect(((await resultOf(id)).body as { output?: { images: string[] } }).output?.images).toHaveLength(1);
+    const bad = (await resultOf('batch-no-input')).body as { error: string };
     expect(bad.error).toBe('malformed job: job 2 of 5 in the job-take-batch answer has no "input"');
     const logs = (): string => worker!.stdout() + worker!.stderr();
     await until(() => /Skipped a malformed job: job 3 of 5 in the job-take-batch answer is not a JSON object/.test(logs()), 'the skip of job 3 to be logged');
     expect(logs()).toMatch(/Skipped a malformed job: job 4 of 5 in the job-take-batch answer has no "id"/);
-    expect(platform.results().map((r) => r.jobId).sort()).toEqual(['batch-no-input', 'batch-ok-1', 'batch-ok-2']);
+    const posted = platform.requests().filter((r) => r.kind === 'done' && r.progress === false);
+    expect([...new Set(posted.map((r) => r.jobId))].sort()).toEqual(['batch-no-input', 'batch-ok-1', 'batch-ok-2']);
   }, 60_000);
 });
