@@ -11,13 +11,13 @@ import {
   encodeRgbPng,
   fnv1aBytes,
   insertTextChunks,
-  mulberry32,
   readPngInfo,
   renderRgb,
   resizeNearestRgb,
 } from './png.js';
 import type { DecodedImage } from './image-decode.js';
 import { PyFloat } from './pyjson.js';
+import { seededRandom } from './random.js';
 import { INTERROGATE_MODEL, PNGINFO_MODEL, extrasBatchModel, extrasSingleModel } from './models.js';
 
 /** `POST /sdapi/v1/extra-single-image` response (spec §2.5). */
@@ -244,7 +244,7 @@ export async function runInterrogate(env: SimEnv, body: unknown): Promise<{ capt
     const model = req['model'];
     if (model !== 'clip' && model !== 'deepdanbooru') throw httpException(404, 'Model not found');
     await env.state.uninterruptible(env.stepMs * 10);
-    const rnd = mulberry32(fnv1aBytes(img.bytes));
+    const rnd = seededRandom(fnv1aBytes(img.bytes));
     if (model === 'clip') {
       return { caption: `${pick(rnd, CLIP_SUBJECTS)} ${pick(rnd, CLIP_DETAILS)}, ${pick(rnd, CLIP_STYLES)}, ${pick(rnd, CLIP_STYLES)}` };
     }

@@ -6,16 +6,18 @@
  * `modules/images.py` imports `pillow_avif`). `Image.open` is lazy: only the header is read, so any file whose header
  * Pillow accepts is an image here, even when its pixels are broken; anything else is 500 `Invalid encoded image`.
  *
- * Formats: PNG, JPEG, GIF, BMP, WebP are read by our own header readers; TIFF, ICO, CUR, ICNS, DDS, PSD, PNM
- * (P1–P6), JPEG 2000, AVIF and TGA through the `image-size` package (dimensions only; TGA with the header checks of
- * Pillow's `TgaImagePlugin._open`, which has no magic number). Not accepted, as Pillow 9.5 has no reader for them:
- * SVG, HEIC, JPEG XL, KTX, PAM/PFM.
+ * Formats: PNG (IHDR CRC checked, as Pillow does), GIF, BMP, WebP, TIFF, ICO, CUR, ICNS, DDS, PSD, PNM (P1–P6),
+ * JPEG 2000, AVIF and TGA through the `image-size` package (dimensions only; TGA with the header checks of Pillow's
+ * `TgaImagePlugin._open`, which has no magic number). JPEG by our own marker walk: `image-size` knows only the
+ * SOF0–SOF2 frame markers, Pillow's `JpegImagePlugin` every SOF (lossless, arithmetic-coded, …). Not accepted, as
+ * Pillow 9.5 has no reader for them: SVG, HEIC, JPEG XL, KTX, PAM/PFM.
  *
  * Pixels: the simulator decodes only PNG (pngjs); where it needs the pixels of another format (extras upscaling),
  * it draws a deterministic pattern of the right size seeded by the file's bytes instead.
  */
 import { imageSize } from 'image-size';
-import { PNG_SIGNATURE, crc32 } from './png.js';
+import { crc32 } from 'node:zlib';
+import { PNG_SIGNATURE } from './png-text.js';
 
 /** Image format (Pillow's `Image.format` name) and size read from a file header. */
 export interface ImageHeader {
@@ -28,6 +30,10 @@ export interface ImageHeader {
 
 /** `image-size` types Pillow opens, with Pillow's format name. */
 const PILLOW_FORMATS: Record<string, ImageHeader['format']> = {
+  png: 'PNG',
+  gif: 'GIF',
+  bmp: 'BMP',
+  webp: 'WEBP',
   tiff: 'TIFF',
   ico: 'ICO',
   cur: 'CUR',
@@ -52,8 +58,8 @@ function tgaHeader(b: Buffer): ImageHeader | null {
   return ok && width > 0 && height > 0 ? { format: 'TGA', width, height } : null;
 }
 
-/** The formats after the common five: `image-size` for the size, restricted to what Pillow opens. */
-function otherImageHeader(b: Buffer): ImageHeader | null {
+/** Every format but JPEG: `image-size` for the size, restricted to what Pillow opens. */
+function imageSizeHeader(b: Buffer): ImageHeader | null {
   let size: ReturnType<typeof imageSize>;
   try {
     size = imageSize(b);
@@ -72,77 +78,49 @@ function otherImageHeader(b: Buffer): ImageHeader | null {
   for (const img of size.images ?? []) {
     if (img.width * img.height > width * height) ({ width, height } = img);
   }
-  return Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0 ? { format, width, height } : null;
+  // BMP widths are signed 32-bit: one `image-size` reads as above 2^31 is negative to Pillow
+  const ok = [width, height].every((n) => Number.isInteger(n) && n > 0 && n <= 0x7fffffff);
+  return ok ? { format, width, height } : null;
 }
 
 /**
  * Reads the format and dimensions of an image from its header bytes, like
  * Pillow's lazy `Image.open` (pixels are not decoded). PNG's IHDR CRC is checked.
- * PNG, JPEG, GIF, BMP and WebP are read here; the other formats Pillow opens through `otherImageHeader`.
  *
  * @returns the header, or `null` when the bytes are no recognisable image
  */
 export function sniffImage(b: Buffer): ImageHeader | null {
-  return commonImageHeader(b) ?? otherImageHeader(b);
+  if (b.length >= 8 && b.subarray(0, 8).equals(PNG_SIGNATURE)) {
+    const ihdrOk = b.length >= 33 && b.readUInt32BE(8) === 13 && b.toString('latin1', 12, 16) === 'IHDR' && crc32(b.subarray(12, 29)) === b.readUInt32BE(29);
+    if (!ihdrOk) return null;
+  }
+  if (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return jpegHeader(b);
+  return imageSizeHeader(b);
 }
 
-function commonImageHeader(b: Buffer): ImageHeader | null {
-  if (b.length >= 33 && b.subarray(0, 8).equals(PNG_SIGNATURE) && b.toString('latin1', 12, 16) === 'IHDR') {
-    if (b.readUInt32BE(8) !== 13) return null;
-    if (crc32(b, 12, 29) !== b.readUInt32BE(29)) return null;
-    const width = b.readUInt32BE(16);
-    const height = b.readUInt32BE(20);
-    return width > 0 && height > 0 ? { format: 'PNG', width, height } : null;
-  }
-  if (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) {
-    let off = 2;
-    while (off + 4 <= b.length) {
-      if (b[off] !== 0xff) return null;
-      const marker = b[off + 1];
-      if (marker === 0xff) {
-        off += 1;
-        continue;
-      }
-      if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
-        off += 2;
-        continue;
-      }
-      const len = b.readUInt16BE(off + 2);
-      const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-      if (isSof) {
-        if (off + 9 > b.length) return null;
-        const height = b.readUInt16BE(off + 5);
-        const width = b.readUInt16BE(off + 7);
-        return width > 0 && height > 0 ? { format: 'JPEG', width, height } : null;
-      }
-      off += 2 + len;
+/** JPEG's size from its first SOF marker (any of SOF0–SOF15 but DHT, JPG and DAC), as Pillow's `JpegImagePlugin`. */
+function jpegHeader(b: Buffer): ImageHeader | null {
+  let off = 2;
+  while (off + 4 <= b.length) {
+    if (b[off] !== 0xff) return null;
+    const marker = b[off + 1];
+    if (marker === 0xff) {
+      off += 1;
+      continue;
     }
-    return null;
-  }
-  if (b.length >= 10 && (b.toString('latin1', 0, 6) === 'GIF87a' || b.toString('latin1', 0, 6) === 'GIF89a')) {
-    const width = b.readUInt16LE(6);
-    const height = b.readUInt16LE(8);
-    return width > 0 && height > 0 ? { format: 'GIF', width, height } : null;
-  }
-  if (b.length >= 26 && b[0] === 0x42 && b[1] === 0x4d) {
-    const width = b.readInt32LE(18);
-    const height = Math.abs(b.readInt32LE(22));
-    return width > 0 && height > 0 ? { format: 'BMP', width, height } : null;
-  }
-  if (b.length >= 30 && b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP') {
-    const kind = b.toString('latin1', 12, 16);
-    if (kind === 'VP8 ' && b[23] === 0x9d && b[24] === 0x01 && b[25] === 0x2a) {
-      return { format: 'WEBP', width: b.readUInt16LE(26) & 0x3fff, height: b.readUInt16LE(28) & 0x3fff };
+    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      off += 2;
+      continue;
     }
-    if (kind === 'VP8L' && b[20] === 0x2f) {
-      const bits = b.readUInt32LE(21);
-      return { format: 'WEBP', width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
+    const len = b.readUInt16BE(off + 2);
+    const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (isSof) {
+      if (off + 9 > b.length) return null;
+      const height = b.readUInt16BE(off + 5);
+      const width = b.readUInt16BE(off + 7);
+      return width > 0 && height > 0 ? { format: 'JPEG', width, height } : null;
     }
-    if (kind === 'VP8X') {
-      const width = 1 + (b[24] | (b[25] << 8) | (b[26] << 16));
-      const height = 1 + (b[27] | (b[28] << 8) | (b[29] << 16));
-      return { format: 'WEBP', width, height };
-    }
+    off += 2 + len;
   }
   return null;
 }
