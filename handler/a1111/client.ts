@@ -5,8 +5,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import axios, { type AxiosError, type AxiosInstance } from 'axios';
+import pRetry, { AbortError } from 'p-retry';
 import type { A1111Config } from '../config.js';
 import type { Log } from '../log.js';
 import { formatA1111Error } from './errors.js';
@@ -14,6 +14,9 @@ import { isProcessAlive } from './process.js';
 import { A1111Error, A1111ExitedError } from '../errors/index.js';
 
 export { formatA1111Error, type A1111ErrorFields } from './errors.js';
+
+/** A readiness try that did not get a 200 (retried until the deadline). */
+class NotReady extends Error {}
 
 /** A successful answer: status and the raw (decompressed) body bytes. */
 export interface A1111Response {
@@ -194,46 +197,57 @@ export class A1111Client {
   async waitReady(signal?: AbortSignal): Promise<number> {
     const start = performance.now();
     const deadline = start + this.config.readyTimeoutMs;
+    const seconds = Math.round(this.config.readyTimeoutMs / 1000);
     let last = 'no answer yet';
     let tries = 0;
     let lastLog = start;
-    for (;;) {
-      if (signal?.aborted) throw new A1111Error('readiness wait aborted', 'aborted', null, 'GET', '/sdapi/v1/sd-models');
+    const aborted = (): A1111Error => new A1111Error('readiness wait aborted', 'aborted', null, 'GET', '/sdapi/v1/sd-models');
+    /** One try: resolves on 200; throws NotReady (retried), or AbortError around A1111ExitedError (not retried). */
+    const attempt = async (): Promise<void> => {
+      if (signal?.aborted) throw new AbortError(aborted());
       const exited = this.exitedPid();
-      if (exited !== null) throw new A1111ExitedError(exited, this.config.url);
+      if (exited !== null) throw new AbortError(new A1111ExitedError(exited, this.config.url));
       tries++;
       const remaining = deadline - performance.now();
       try {
         const perTry = AbortSignal.timeout(Math.ceil(Math.max(100, Math.min(5000, remaining))));
         const r = await this.http.get('/sdapi/v1/sd-models', { signal: signal ? AbortSignal.any([signal, perTry]) : perTry, responseType: 'arraybuffer' });
-        if (r.status === 200) {
-          this.needsReadyCheck = false;
-          return performance.now() - start;
-        }
+        if (r.status === 200) return;
         last = `HTTP ${r.status}`;
       } catch (e) {
         const ax = e as AxiosError;
         last = `${ax.code ?? 'ERROR'}: ${ax.message}`;
       }
-      const now = performance.now();
-      if (now - lastLog >= 15_000) {
-        lastLog = now;
-        this.log.info(`A1111 not ready yet (${tries} tries, last: ${last}); retrying until ${Math.round(this.config.readyTimeoutMs / 1000)} s have passed.`);
-      }
-      if (now >= deadline) {
-        throw new A1111Error(
-          `A1111 at ${this.config.url} not ready after ${Math.round(this.config.readyTimeoutMs / 1000)} s (A1111_READY_TIMEOUT_S); ${tries} tries of GET /sdapi/v1/sd-models, last: ${last}`,
-          'unreachable',
-          null,
-          'GET',
-          '/sdapi/v1/sd-models',
-        );
-      }
-      try {
-        await sleep(Math.min(this.config.readyIntervalMs, Math.max(0, deadline - now)), undefined, signal ? { signal } : undefined);
-      } catch {
-        /* aborted: checked at loop top */
-      }
+      throw new NotReady(last);
+    };
+    try {
+      // A try every A1111_READY_INTERVAL_MS until A1111_READY_TIMEOUT_S (the last pause is cut to the deadline).
+      await pRetry(attempt, {
+        retries: Infinity,
+        factor: 1,
+        minTimeout: this.config.readyIntervalMs,
+        maxTimeout: this.config.readyIntervalMs,
+        maxRetryTime: this.config.readyTimeoutMs,
+        ...(signal ? { signal } : {}),
+        onFailedAttempt: () => {
+          const now = performance.now();
+          if (now - lastLog < 15_000) return;
+          lastLog = now;
+          this.log.info(`A1111 not ready yet (${tries} tries, last: ${last}); retrying until ${seconds} s have passed.`);
+        },
+      });
+    } catch (e) {
+      if (e instanceof A1111Error) throw e; // exited, or aborted before a try
+      if (signal?.aborted) throw aborted();
+      throw new A1111Error(
+        `A1111 at ${this.config.url} not ready after ${seconds} s (A1111_READY_TIMEOUT_S); ${tries} tries of GET /sdapi/v1/sd-models, last: ${last}`,
+        'unreachable',
+        null,
+        'GET',
+        '/sdapi/v1/sd-models',
+      );
     }
+    this.needsReadyCheck = false;
+    return performance.now() - start;
   }
 }

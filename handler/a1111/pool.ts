@@ -15,7 +15,7 @@
  * - The local endpoint's admin API (sd-proxy-server's `/admin/register/image` …) adds and removes backends at run
  *   time ({@link A1111Pool.add}, {@link A1111Pool.remove}).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import pRetry from 'p-retry';
 import type { A1111Config } from '../config.js';
 import type { Log } from '../log.js';
 import { A1111Client, type A1111Caller, type A1111Response, type CallOptions } from './client.js';
@@ -218,45 +218,47 @@ export class A1111Pool {
     const signal = this.stop.signal;
     // The state changes under the awaits below (remove() from the admin API).
     const removed = (): boolean => (b.state as BackendState) === 'removed';
+    /** Only a backend that did not answer is probed again; A1111's exit or a failed warm-up is final. */
+    const retryable = (e: Error): boolean => e instanceof A1111Error && !(e instanceof A1111ExitedError);
     this.missed.delete(b);
-    let round = 0;
-    while (!signal.aborted && !removed()) {
-      round++;
-      try {
-        const ms = await b.client.waitReady(signal);
-        if (removed() || signal.aborted) return;
-        if (!this.prepared.has(b)) {
-          this.prepared.add(b);
-          if (this.options.prepare) await this.options.prepare(b.client, signal);
-        }
-        if (removed() || signal.aborted) return;
-        this.missed.delete(b);
-        const several = this.backends.length > 1;
-        const again = !(first && round === 1);
-        const count = several ? ` (${this.readyCount + 1} of ${this.backends.length} ready)` : '';
-        if (again) this.log.info(several ? `A1111 at ${b.url} ready again after ${Math.round(ms)} ms${count}.` : `A1111 ready again after ${Math.round(ms)} ms.`);
-        else this.log.info(`A1111 ready at ${b.url} after ${Math.round(ms)} ms${count}.`);
-        this.setState(b, 'ready');
-        return;
-      } catch (e) {
-        if (signal.aborted || removed()) return;
-        if (e instanceof A1111ExitedError || !(e instanceof A1111Error)) {
-          // A1111's process exited, or the warm-up failed: nothing to wait for.
-          this.fail(e as Error);
-          return;
-        }
-        if (round === 1) {
-          if (this.backends.length > 1) this.log.error(`${e.message}; still probing it (the other backends take the jobs).`);
-          this.missed.set(b, e);
+    const round = async (attempt: number): Promise<void> => {
+      if (removed()) return;
+      const ms = await b.client.waitReady(signal);
+      if (removed() || signal.aborted) return;
+      if (!this.prepared.has(b)) {
+        this.prepared.add(b);
+        if (this.options.prepare) await this.options.prepare(b.client, signal);
+      }
+      if (removed() || signal.aborted) return;
+      this.missed.delete(b);
+      const several = this.backends.length > 1;
+      const again = !(first && attempt === 1);
+      const count = several ? ` (${this.readyCount + 1} of ${this.backends.length} ready)` : '';
+      if (again) this.log.info(several ? `A1111 at ${b.url} ready again after ${Math.round(ms)} ms${count}.` : `A1111 ready again after ${Math.round(ms)} ms.`);
+      else this.log.info(`A1111 ready at ${b.url} after ${Math.round(ms)} ms${count}.`);
+      this.setState(b, 'ready');
+    };
+    try {
+      // Rounds of the client's readiness wait, `slowProbeIntervalMs` apart, until ready or removed.
+      await pRetry(round, {
+        retries: Infinity,
+        factor: 1,
+        minTimeout: this.options.slowProbeIntervalMs ?? 5000,
+        maxTimeout: this.options.slowProbeIntervalMs ?? 5000,
+        signal,
+        shouldRetry: ({ error }) => retryable(error) && !removed(),
+        onFailedAttempt: ({ error, attemptNumber }) => {
+          if (attemptNumber !== 1 || signal.aborted || removed() || !retryable(error)) return;
+          if (this.backends.length > 1) this.log.error(`${error.message}; still probing it (the other backends take the jobs).`);
+          this.missed.set(b, error);
           b.state = 'down';
           this.notify();
-        }
-        try {
-          await sleep(this.options.slowProbeIntervalMs ?? 5000, undefined, { signal });
-        } catch {
-          return;
-        }
-      }
+        },
+      });
+    } catch (e) {
+      if (signal.aborted || removed()) return;
+      // A1111's process exited, or the warm-up failed: nothing to wait for.
+      this.fail(e as Error);
     }
   }
 
