@@ -6,7 +6,7 @@
 import { jsonSkeleton } from '../a1111/json-skeleton.js';
 import type { A1111Answer } from './call.js';
 import type { A1111Request } from './dialects/index.js';
-import { isObject } from './input/issues.js';
+import { isObject } from './format.js';
 import type { JobContext } from './job.js';
 import { RESULT_ENVELOPE_BYTES, resultTooLargeMessage, shapeDialectOutput, shapeOutput, type OutputPlan, type ShapeContext } from './output/output.js';
 import type { JobServices } from './services.js';

@@ -8,8 +8,8 @@
  */
 import { JobInputError } from '../errors/index.js';
 import type { A1111Request } from './dialects/index.js';
+import { isObject } from './format.js';
 import { checkImages } from './images/images.js';
-import { isObject } from './input/issues.js';
 import { checkNames } from './input/names.js';
 import { checkRouteServed } from './input/routes.js';
 import { checkSettings } from './input/settings.js';

@@ -33,7 +33,8 @@ export function looksLikeBase64(s: string): boolean {
   return /^data:[^,]{0,200},/.test(s) || /^[A-Za-z0-9+/_-]+={0,2}$/.test(s);
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** True for a JSON object (not an array, not null). */
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
@@ -51,13 +52,13 @@ export function showValue(value: unknown): string {
     return `${oneLineJson(chars.slice(0, MAX_SHOWN_CHARS).join(''))!}… (${value.length} chars)`;
   }
   if (Array.isArray(value) && value.length > MAX_SHOWN_CHARS) return `an array of ${plural(value.length, 'item')}`;
-  if (isPlainObject(value) && Object.keys(value).length > MAX_SHOWN_CHARS) {
+  if (isObject(value) && Object.keys(value).length > MAX_SHOWN_CHARS) {
     return `an object with ${plural(Object.keys(value).length, 'key')}`;
   }
   const json = oneLineJson(value);
   if (json !== undefined && json.length <= MAX_SHOWN_CHARS) return json;
   if (Array.isArray(value)) return `an array of ${plural(value.length, 'item')}`;
-  if (isPlainObject(value)) return `an object with ${plural(Object.keys(value).length, 'key')}`;
+  if (isObject(value)) return `an object with ${plural(Object.keys(value).length, 'key')}`;
   return json ?? String(value);
 }
 

@@ -37,7 +37,7 @@
 import type { SchemaObject } from 'ajv';
 import { checkDialectNames, type Dialect, type DialectContext, type ReshapeInfo, type Translation } from './dialects.js';
 import { JobInputError } from '../../errors/index.js';
-import { showValue } from '../format.js';
+import { isObject, showValue } from '../format.js';
 import { checkBase64Image, ImageRefusal, isHttpUrl } from '../images/images.js';
 import type { NamedValue } from '../input/names.js';
 import type { OutputMode } from '../output/output.js';
@@ -98,10 +98,6 @@ export const SD_API_SERVER_DEFAULT_STRENGTH = 0.75;
 const SIDE_MINIMUM = common.definitions.size.minimum;
 
 type JsonObject = Record<string, unknown>;
-
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** True when `p` has `key` as an own property with a value other than null. */
 function given(p: JsonObject, key: string): boolean {

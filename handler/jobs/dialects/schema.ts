@@ -6,8 +6,8 @@
 import { Ajv, type ErrorObject, type SchemaObject } from 'ajv';
 import formatsModule from 'ajv-formats';
 import { JobInputError } from '../../errors/index.js';
-import { appendKey, plural } from '../format.js';
-import { describe, isObject, IssueList } from '../input/issues.js';
+import { appendKey, isObject, plural } from '../format.js';
+import { describe, IssueList } from '../input/issues.js';
 import { suggestField } from '../input/name-suggest.js';
 import common from '../../../schemas/common.json' with { type: 'json' };
 
@@ -67,6 +67,16 @@ function unknownFieldReason(key: string, known: readonly string[]): string {
   return near ? `unknown field (did you mean ${JSON.stringify(near)}?)` : 'unknown field';
 }
 
+/** The size keywords of ajv: the bound's words and what is counted. */
+const SIZE_KEYWORDS: Readonly<Record<string, readonly [string, string]>> = {
+  minItems: ['at least', 'item'],
+  maxItems: ['at most', 'item'],
+  minLength: ['at least', 'character'],
+  maxLength: ['at most', 'character'],
+  minProperties: ['at least', 'key'],
+  maxProperties: ['at most', 'key'],
+};
+
 function numberParam(err: ErrorObject, name: string): string {
   return String((err.params as Record<string, unknown>)[name]);
 }
@@ -110,23 +120,16 @@ function collectSchemaIssues(payload: unknown, errors: readonly ErrorObject[], i
         issues.add(path, value, `must be ${String(params.comparison)} ${numberParam(err, 'limit')}`);
         break;
       case 'minItems':
-        issues.add(path, value, `must have at least ${plural(Number(params.limit), 'item')}`);
-        break;
       case 'maxItems':
-        issues.add(path, value, `must have at most ${plural(Number(params.limit), 'item')}`);
-        break;
       case 'minLength':
-        issues.add(path, value, Number(params.limit) === 1 ? 'must not be empty' : `must have at least ${plural(Number(params.limit), 'character')}`);
-        break;
       case 'maxLength':
-        issues.add(path, value, `must have at most ${plural(Number(params.limit), 'character')}`);
-        break;
-      case 'maxProperties':
-        issues.add(path, value, `must have at most ${plural(Number(params.limit), 'key')}`);
-        break;
       case 'minProperties':
-        issues.add(path, value, `must have at least ${plural(Number(params.limit), 'key')}`);
+      case 'maxProperties': {
+        const limit = Number(params.limit);
+        const [bound, unit] = SIZE_KEYWORDS[err.keyword]!;
+        issues.add(path, value, err.keyword === 'minLength' && limit === 1 ? 'must not be empty' : `must have ${bound} ${plural(limit, unit)}`);
         break;
+      }
       case 'anyOf':
       case 'oneOf':
       case 'allOf':

@@ -17,7 +17,7 @@
  */
 import type { LimitsConfig } from '../../config.js';
 import { JobInputError } from '../../errors/index.js';
-import { appendIndex, appendKey } from '../format.js';
+import { appendIndex, appendKey, isObject } from '../format.js';
 import { checkBase64Image, isHttpUrl } from './decode.js';
 import { ImageRefusal } from '../../errors/index.js';
 import { checkImageUrl, type ImageCheckOptions } from './urls.js';
@@ -56,10 +56,6 @@ export interface ImageField {
 
 /** At most this many refused images are listed in one message; the rest are counted. */
 const MAX_LISTED = 50;
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function own(obj: Readonly<Record<string, unknown>>, key: string): unknown {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;

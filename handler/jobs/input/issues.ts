@@ -2,17 +2,10 @@
  * The one-line refusal of a payload: every offending field with every reason found for it, in order
  * (`steps: "x" is not allowed (must be an integer); stpes: unknown field (did you mean "steps"?)`).
  */
-import { plural, showValue as show } from '../format.js';
+import { isObject, plural, showValue as show } from '../format.js';
 
 /** At most this many offending fields are listed in one message; the rest are counted. */
 export const MAX_LISTED_ISSUES = 50;
-
-type JsonObject = Record<string, unknown>;
-
-/** True for a JSON object (not an array, not null). */
-export function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** A payload described for "got …" messages: `an object with keys a, b`, `a string "x"`, `null`. */
 export function describe(value: unknown): string {

@@ -8,8 +8,8 @@
  * Nothing is changed: the result is a coerced *view* of the payload for the worker's own computations (the caps).
  */
 import type { ModelField, RequestModel } from '../../a1111/server-model.js';
-import { appendIndex, appendKey, showValue } from '../format.js';
-import { isObject, type IssueList } from './issues.js';
+import { appendIndex, appendKey, isObject, showValue } from '../format.js';
+import type { IssueList } from './issues.js';
 import { suggestField } from './name-suggest.js';
 import { coerce } from './pydantic.js';
 

@@ -60,10 +60,6 @@ function listsOf(c: Check): ListName[] {
 
 export const OK: Verdict = { ok: true };
 
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** A non-empty string field of an object (own property), else undefined. */
 export function stringField(obj: Record<string, unknown>, key: string): string | undefined {
   const v = Object.hasOwn(obj, key) ? obj[key] : undefined;

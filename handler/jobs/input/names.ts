@@ -24,13 +24,12 @@
  */
 import type { A1111Lists } from '../../a1111/lists.js';
 import { JobInputError } from '../../errors/index.js';
-import { appendIndex, appendKey, showValue } from '../format.js';
+import { appendIndex, appendKey, isObject, showValue } from '../format.js';
 import {
   NO_REFINER,
   checkpointCheck,
   closestCheckpointCheck,
   hrUpscalerCheck,
-  isObject,
   loraCheck,
   promptNetworkTags,
   runChecks,

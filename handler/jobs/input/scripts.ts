@@ -20,8 +20,8 @@
  * All are "hard" checks (A1111 or the extension fails). A list that is unavailable skips its checks; a miss refreshes
  * the list once (names.ts).
  */
-import { appendIndex, appendKey, showValue } from '../format.js';
-import { OK, isObject, miss, stringField, unknownName, type Check } from './name-checks.js';
+import { appendIndex, appendKey, isObject, showValue } from '../format.js';
+import { OK, miss, stringField, unknownName, type Check } from './name-checks.js';
 import { closestName } from './name-suggest.js';
 
 /** The tab a generation route runs scripts of. */
@@ -36,36 +36,25 @@ function tabScripts(entries: readonly { name: string; alwayson: boolean; img2img
   return [...new Set(entries.filter((e) => e.img2img === (tab === 'img2img') && e.alwayson === alwayson).map((e) => e.name.toLowerCase()))];
 }
 
-/** `script_name`: a selectable script of the tab (A1111 `get_selectable_script`, case-insensitive). */
-export function scriptNameCheck(path: string, value: string, tab: ScriptTab): Check {
+/**
+ * A script name of the tab: `script_name` a selectable script (A1111 `get_selectable_script`), an `alwayson_scripts`
+ * key an always-on one (A1111 `init_script_args`); both case-insensitive. A script of the other kind is refused
+ * with where to send it (A1111 answers 422).
+ */
+function scriptCheck(path: string, value: string, tab: ScriptTab, alwayson: boolean): Check {
   return {
     lists: ['script-info'],
     run: ({ 'script-info': info }) => {
       const lower = value.toLowerCase();
-      const selectable = tabScripts(info.entries, tab, false);
-      if (selectable.includes(lower)) return OK;
-      if (tabScripts(info.entries, tab, true).includes(lower)) {
-        return { ok: false, miss: false, message: `${path}: ${showValue(value)} is an always-on script, not a selectable one (A1111 answers 422): send it in alwayson_scripts` };
+      const wanted = tabScripts(info.entries, tab, alwayson);
+      if (wanted.includes(lower)) return OK;
+      if (tabScripts(info.entries, tab, !alwayson).includes(lower)) {
+        const where = alwayson ? 'a selectable script, not an always-on one (A1111 answers 422): send it as script_name' : 'an always-on script, not a selectable one (A1111 answers 422): send it in alwayson_scripts';
+        return { ok: false, miss: false, message: `${path}: ${showValue(value)} is ${where}` };
       }
-      const s = closestName(value, selectable);
-      return miss(unknownName(path, showValue(value), `a selectable A1111 ${tab} script`, s && JSON.stringify(s.name), selectable));
-    },
-  };
-}
-
-/** An `alwayson_scripts` key: an always-on script of the tab (A1111 `init_script_args`, case-insensitive). */
-export function alwaysOnCheck(path: string, title: string, tab: ScriptTab): Check {
-  return {
-    lists: ['script-info'],
-    run: ({ 'script-info': info }) => {
-      const lower = title.toLowerCase();
-      const alwayson = tabScripts(info.entries, tab, true);
-      if (alwayson.includes(lower)) return OK;
-      if (tabScripts(info.entries, tab, false).includes(lower)) {
-        return { ok: false, miss: false, message: `${path}: ${showValue(title)} is a selectable script, not an always-on one (A1111 answers 422): send it as script_name` };
-      }
-      const s = closestName(title, alwayson);
-      return miss(unknownName(path, `script ${showValue(title)}`, `an always-on A1111 ${tab} script`, s && JSON.stringify(s.name), alwayson));
+      const s = closestName(value, wanted);
+      const subject = alwayson ? `script ${showValue(value)}` : showValue(value);
+      return miss(unknownName(path, subject, `a${alwayson ? 'n always-on' : ' selectable'} A1111 ${tab} script`, s && JSON.stringify(s.name), wanted));
     },
   };
 }
@@ -129,12 +118,12 @@ function argsOf(value: unknown): unknown[] | undefined {
 export function scriptChecks(p: Record<string, unknown>, tab: ScriptTab): Check[] {
   const checks: Check[] = [];
   const name = stringField(p, 'script_name');
-  if (name !== undefined) checks.push(scriptNameCheck('script_name', name, tab));
+  if (name !== undefined) checks.push(scriptCheck('script_name', name, tab, false));
   const always = Object.hasOwn(p, 'alwayson_scripts') ? p.alwayson_scripts : undefined;
   if (!isObject(always)) return checks;
   for (const [title, value] of Object.entries(always)) {
     const base = appendKey('alwayson_scripts', title);
-    checks.push(alwaysOnCheck(base, title, tab));
+    checks.push(scriptCheck(base, title, tab, true));
     const args = argsOf(value);
     if (!args) continue;
     const lower = title.toLowerCase();

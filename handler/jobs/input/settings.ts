@@ -30,7 +30,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { A1111Lists } from '../../a1111/lists.js';
 import { JobInputError } from '../../errors/index.js';
-import { appendKey, showValue } from '../format.js';
+import { appendKey, isObject, showValue } from '../format.js';
 import { closestName } from './name-suggest.js';
 import type { RouteSpec } from './routes.js';
 
@@ -137,10 +137,6 @@ export const REFUSED_SCRIPT_TITLES: ReadonlySet<string> = new Set(['prompts from
 export function scriptNameReason(value: unknown): string | undefined {
   if (typeof value !== 'string' || !REFUSED_SCRIPT_TITLES.has(value.trim().toLowerCase())) return undefined;
   return 'its lines can set output paths (--outpath_samples) and any generation field, past the settings deny-list and the caps';
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** The settings object of a payload and its path: the options payload itself, or `override_settings`. */

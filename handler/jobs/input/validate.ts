@@ -14,7 +14,8 @@ import type { RequestModel, ServerModel } from '../../a1111/server-model.js';
 import { checkA1111Failures } from './a1111-failures.js';
 import { checkCaps } from './caps.js';
 import { JobInputError } from '../../errors/index.js';
-import { describe, isObject, IssueList } from './issues.js';
+import { isObject } from '../format.js';
+import { describe, IssueList } from './issues.js';
 import { checkAgainstModel, type UnknownFieldsPolicy } from './model-check.js';
 import type { RouteSpec } from './routes.js';
 
