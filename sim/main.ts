@@ -15,6 +15,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { SIM_RANDOM_FAULT_KINDS, startSimulator, type SimExtension, type SimFlavor, type SimOptions, type SimRandomFaultKind, type Simulator } from './server.js';
 import { SIM_EXTENSIONS } from './env.js';
 
@@ -101,8 +102,18 @@ function parseValue(spec: Spec, raw: string, source: string): number | boolean |
   return n;
 }
 
+/** Every flag a string option for `parseArgs`; a bare boolean flag (`--log`) is turned into `--log=1` first. */
+const PARSE_OPTIONS = Object.fromEntries([...SPECS.map((s) => [s.flag.slice(2), { type: 'string' as const }]), ['help', { type: 'boolean' as const, short: 'h' }]]);
+
+function normalizeArgv(argv: string[]): string[] {
+  return argv.map((arg) => {
+    if (arg === '--no-gzip' || arg === '--no-log') return `--${arg.slice(5)}=0`;
+    return SPECS.some((s) => s.kind === 'bool' && s.flag === arg) ? `${arg}=1` : arg;
+  });
+}
+
 /**
- * Parses argv (without node and script) and env into a configuration.
+ * Parses argv (without node and script) and env into a configuration; flags through `node:util` `parseArgs`.
  * @throws CliError on an unknown flag, a missing or bad value, or `--fail-next` without a usable status
  */
 export function parseCli(argv: string[], env: NodeJS.ProcessEnv): SimCliConfig | 'help' {
@@ -111,24 +122,16 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): SimCliConfig |
     const raw = env[spec.env];
     if (raw !== undefined) values.set(spec.flag, parseValue(spec, raw, `${spec.env}=${JSON.stringify(raw)}`));
   }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') return 'help';
-    const eq = arg.indexOf('=');
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    if (name === '--no-gzip' || name === '--no-log') {
-      values.set(name === '--no-gzip' ? '--gzip' : '--log', false);
-      continue;
+  const { tokens } = parseArgs({ args: normalizeArgv(argv), options: PARSE_OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  if (tokens.some((t) => t.kind === 'option' && t.name === 'help')) return 'help';
+  for (const t of tokens) {
+    const spec = t.kind === 'option' ? SPECS.find((s) => s.flag === `--${t.name}`) : undefined;
+    if (t.kind === 'option-terminator' || !spec || t.kind !== 'option') {
+      throw new CliError(`unknown flag ${JSON.stringify(argv[t.index])}\n${USAGE}`);
     }
-    const spec = SPECS.find((s) => s.flag === name);
-    if (!spec) throw new CliError(`unknown flag ${JSON.stringify(arg)}\n${USAGE}`);
-    if (spec.kind === 'bool') {
-      values.set(spec.flag, eq > 0 ? parseValue(spec, arg.slice(eq + 1), spec.flag) : true);
-      continue;
-    }
-    const raw = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (raw === undefined) throw new CliError(`${spec.flag}: missing value`);
-    values.set(spec.flag, parseValue(spec, raw, `${spec.flag} ${JSON.stringify(raw)}`));
+    if (t.value === undefined) throw new CliError(`${spec.flag}: missing value`);
+    const source = spec.kind === 'bool' ? spec.flag : `${spec.flag} ${JSON.stringify(t.value)}`;
+    values.set(spec.flag, parseValue(spec, t.value, source));
   }
   const num = (f: string) => values.get(f) as number | undefined;
   const failNext = num('--fail-next') ?? 0;
