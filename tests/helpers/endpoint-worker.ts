@@ -38,14 +38,17 @@ export async function run(ep: LocalEndpoint, input: unknown, fields: Record<stri
   return id;
 }
 
-/** When a record's event happened: job-take and job-stop when answered (after their hold), the rest when received. */
+/**
+ * When a record's event happened, epoch ms: job-take and job-stop when answered (after their hold; `Infinity` while
+ * held), the rest when received.
+ */
 export function at(r: WorkerApiRecord): number {
   return r.kind === 'take' || r.kind === 'stop' ? (r.answeredAt ?? Infinity) : r.receivedAt;
 }
 
-/** The records of `kind` whose event ({@link at}) lies in [from, to]. */
+/** The records of `kind` whose event ({@link at}) lies in [from, to]; a job-take or job-stop once answered. */
 export function recordsOf(ep: LocalEndpoint, kind: WorkerApiRecord['kind'], from = -Infinity, to = Infinity): WorkerApiRecord[] {
-  return ep.requests().filter((r) => r.kind === kind && at(r) >= from && at(r) <= to);
+  return ep.requests().filter((r) => r.kind === kind && Number.isFinite(at(r)) && at(r) >= from && at(r) <= to);
 }
 
 /** The answered job-take that handed out `jobId`, if any. */
@@ -68,9 +71,11 @@ function withBody(r: WorkerApiRecord): ResultRecord {
   return { ...r, body };
 }
 
-/** The final job-done posts the emulator took (answered 200), in arrival order. */
-export function results(ep: LocalEndpoint): ResultRecord[] {
-  return ep.requests().filter((r) => r.kind === 'done' && r.progress === false && r.status === 200).map(withBody);
+const isResult = (r: WorkerApiRecord): boolean => r.kind === 'done' && r.progress === false && r.status === 200;
+
+/** The final job-done posts the emulator took (answered 200), in arrival order (bodies not parsed). */
+export function results(ep: LocalEndpoint): WorkerApiRecord[] {
+  return ep.requests().filter(isResult);
 }
 
 /** Every final job-done post for `jobId` that reached the route, whatever its answer (e.g. 404 for an unknown job). */
@@ -79,6 +84,6 @@ export function finalPostsOf(ep: LocalEndpoint, jobId: string): ResultRecord[] {
 }
 
 /** Waits for the final result of a job the emulator took (answered 200); throws after `timeoutMs` (default 30 000). */
-export function resultOf(ep: LocalEndpoint, jobId: string, timeoutMs = 30_000): Promise<ResultRecord> {
-  return until(() => results(ep).find((r) => r.jobId === jobId), { timeoutMs, what: `the result of job ${jobId}` });
+export async function resultOf(ep: LocalEndpoint, jobId: string, timeoutMs = 30_000): Promise<ResultRecord> {
+  return withBody(await until(() => ep.requests().find((r) => r.jobId === jobId && isResult(r)), { timeoutMs, what: `the result of job ${jobId}` }));
 }
