@@ -2,7 +2,7 @@
  * The one typed configuration of the worker, read once from the CLI flags and the environment.
  *
  * Every env var and flag is documented in README.md ("Configuration") with its default.
- * RunPod's names are kept where RunPod has one (protocol spec §2, §13.1).
+ * RunPod's names are kept where RunPod has one (docs/runpod-protocol.md: "Process entry and mode selection", "Flags (`argparse`, prog `runpod`)").
  */
 import { parseArgs, type CliArgs } from './cli-args.js';
 import { a1111Urls, envBool, envChoice, envInt, envNumber, parseApiAuth, parseBucket, parseWarmup, type Env } from './env-vars.js';
@@ -11,20 +11,20 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { resolveLogLevel, type RunpodLogLevel } from './log.js';
 
-/** Which way the process runs (protocol spec §1 step 5; first match wins). */
+/** Which way the process runs (docs/runpod-protocol.md, "Process entry and mode selection" step 5; first match wins). */
 export type Mode = 'serve_api' | 'realtime' | 'local' | 'platform';
 
-/** RunPod platform settings (env vars the platform injects, spec §2 and §9). */
+/** RunPod platform settings (env vars the platform injects, docs/runpod-protocol.md: "Process entry and mode selection", "Heartbeat / ping"). */
 export interface RunpodConfig {
-  /** `RUNPOD_POD_ID`, or a random UUID when unset (spec §2). */
+  /** `RUNPOD_POD_ID`, or a random UUID when unset (docs/runpod-protocol.md, "Process entry and mode selection"). */
   workerId: string;
   /** `RUNPOD_POD_ID` as given (undefined when unset). */
   podId: string | undefined;
-  /** `RUNPOD_POD_HOSTNAME` (used in error bodies, spec §5.4); `unknown` when unset. */
+  /** `RUNPOD_POD_HOSTNAME` (used in error bodies, docs/runpod-protocol.md, "Handler exception → body"); `unknown` when unset. */
   podHostname: string;
-  /** `RUNPOD_AI_API_KEY`: sent raw as `Authorization` to the platform (spec §3.1). */
+  /** `RUNPOD_AI_API_KEY`: sent raw as `Authorization` to the platform (docs/runpod-protocol.md, "aiohttp session (job-take, job-done, job-stream, job-stop, progress)"). */
   apiKey: string | undefined;
-  /** `RUNPOD_ENDPOINT_ID`: when set, logs are JSON lines (spec §12). */
+  /** `RUNPOD_ENDPOINT_ID`: when set, logs are JSON lines (docs/runpod-protocol.md, "Logging format (stdout)"). */
   endpointId: string | undefined;
   /** `RUNPOD_WEBHOOK_GET_JOB` template (contains `$ID`). */
   webhookGetJob: string | undefined;
@@ -34,7 +34,7 @@ export interface RunpodConfig {
   webhookPostStream: string | undefined;
   /** `RUNPOD_WEBHOOK_PING` template. */
   webhookPing: string | undefined;
-  /** `RUNPOD_PING_INTERVAL` in ms (default 10000), clamped to ≥ 1000 (spec §19 Q9). */
+  /** `RUNPOD_PING_INTERVAL` in ms (default 10000), clamped to ≥ 1000 (docs/runpod-protocol.md, "Quirks to decide on (faithful vs. fixed)" Q9). */
   pingIntervalMs: number;
   /** `RUNPOD_REALTIME_PORT` (0 = off). */
   realtimePort: number;

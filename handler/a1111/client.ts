@@ -82,7 +82,7 @@ export class A1111Client {
       baseURL: config.url,
       httpAgent: new http.Agent({ keepAlive: true }),
       httpsAgent: new https.Agent({ keepAlive: true }),
-      // A1111 gzips every answer ≥ 1000 bytes when asked (spec a1111 §2.2, GZip middleware). On loopback that only
+      // A1111 gzips every answer ≥ 1000 bytes when asked (docs/a1111-api.md, "Startup sequence and readiness", GZip middleware). On loopback that only
       // burns CPU on both sides (base64 PNGs barely compress), so ask for the identity encoding.
       headers: { 'Accept-Encoding': 'identity' },
       // Bodies are read as a stream into one buffer sized from Content-Length (see readBody).
@@ -161,7 +161,7 @@ export class A1111Client {
     return { status, body };
   }
 
-  /** `POST /sdapi/v1/interrupt` (spec a1111 §2.4), best effort with a 5 s timeout; never throws. */
+  /** `POST /sdapi/v1/interrupt` (docs/a1111-api.md, "Concurrency, queue lock, progress"), best effort with a 5 s timeout; never throws. */
   async interrupt(): Promise<boolean> {
     try {
       const r = await this.http.post('/sdapi/v1/interrupt', '{}', {

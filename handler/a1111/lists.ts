@@ -3,7 +3,7 @@
  * the ControlNet and ADetailer model lists), fetched from their GET routes (`LIST_PATHS` in `list-entries.ts`, e.g.
  * `/sdapi/v1/samplers`, `/controlnet/model_list`) on first use and cached, so that job payloads can be checked against
  * them before the generation call (A1111 silently substitutes unknown sampler, scheduler, checkpoint and VAE
- * names: spec a1111 §2.11, §2.12).
+ * names: docs/a1111-api.md: "Sampler and scheduler resolution (v1.10)", "`override_settings`, model switching, options").
  *
  * A cached list is refreshed only when a name is missing from it ({@link A1111Lists.refresh}): for checkpoints,
  * VAEs and LoRAs A1111 first rescans its model folder (`POST /sdapi/v1/refresh-checkpoints`, `refresh-vae`,

@@ -5,11 +5,11 @@
  * - Each backend is waited for (`GET /sdapi/v1/sd-models` == 200, as {@link A1111Client.waitReady}) and, once, warmed
  *   up (`prepare`) before it counts as ready.
  * - {@link A1111Pool.readyCount} is the worker's concurrency: the runtime takes as many jobs as there are ready
- *   backends (job-take-batch when more than one is free, protocol spec §4.1); {@link A1111Pool.onChange} tells it
+ *   backends (job-take-batch when more than one is free, docs/runpod-protocol.md, "Job acquisition (job-take)"); {@link A1111Pool.onChange} tells it
  *   when that number changes.
  * - {@link A1111Pool.acquire} gives a job the least-busy ready backend (fewest jobs in flight; ties to the first
  *   listed). The in-flight count is decremented when the lease is released, which callers do in `finally`
- *   (sd-proxy-server only ever increments it, spec conventions §3(b)).
+ *   (sd-proxy-server only ever increments it, docs/runpod-conventions.md, "(b) LlamaEdge **sd-proxy-server**: A1111-compatible load balancer").
  * - A backend found unreachable during a job (its client's `needsReadyCheck`) is taken out when the lease is
  *   released and re-probed in the background until it answers again.
  * - The local endpoint's admin API (sd-proxy-server's `/admin/register/image` …) adds and removes backends at run

@@ -1,5 +1,5 @@
 /**
- * Progress polling of a running A1111 generation (spec a1111 §2.4): `GET /sdapi/v1/progress` does not take the
+ * Progress polling of a running A1111 generation (docs/a1111-api.md, "Concurrency, queue lock, progress"): `GET /sdapi/v1/progress` does not take the
  * queue lock, so it can be called while txt2img/img2img runs.
  */
 import type { Log } from '../log.js';

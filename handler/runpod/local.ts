@@ -1,5 +1,5 @@
 /**
- * Local one-shot mode (protocol spec §13.2): run one job from `--test_input` or `./test_input.json`,
+ * Local one-shot mode (docs/runpod-protocol.md, "Local one-shot run"): run one job from `--test_input` or `./test_input.json`,
  * print the result body as one JSON line on stdout, exit 1 when it carries an error.
  */
 import { readFile } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 /**
- * Result bodies posted to job-done, by the rules of protocol spec §5.3 (handler output) and §5.4
- * (handler exception), and their serialisation (§3.3).
+ * Result bodies posted to job-done, by the rules of docs/runpod-protocol.md, "Non-generator handler → body" (handler output) and docs/runpod-protocol.md, "Handler exception → body"
+ * (handler exception), and their serialisation (docs/runpod-protocol.md, "Body serialisation of results (byte level)").
  */
 import type { ResultBody } from './types.js';
 
@@ -27,7 +27,7 @@ function isDict(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Builds the job-done body from a handler's return value (spec §5.3):
+ * Builds the job-done body from a handler's return value (docs/runpod-protocol.md, "Non-generator handler → body"):
  * an object loses its `error` and `refresh_worker` keys; the rest becomes `output` (not unwrapped, and removed
  * when it is `{}`); a truthy `error` becomes the top-level `error`; a truthy `refresh_worker` becomes
  * `"stopPod": true`. Any other value becomes `{"output": value}` (`undefined` → `null`).
@@ -42,7 +42,7 @@ export function resultFromOutput(output: unknown): ResultBody {
   return body;
 }
 
-/** Identity of the worker, written into error bodies (spec §5.4). */
+/** Identity of the worker, written into error bodies (docs/runpod-protocol.md, "Handler exception → body"). */
 export interface WorkerIdentity {
   /** `RUNPOD_POD_HOSTNAME` or `unknown`. */
   hostname: string;
@@ -60,7 +60,7 @@ function pythonJsonObject(entries: ReadonlyArray<readonly [string, string]>): st
 }
 
 /**
- * Builds the job-done body for a handler that threw (spec §5.4): `{"error": "<JSON string>"}` where the string
+ * Builds the job-done body for a handler that threw (docs/runpod-protocol.md, "Handler exception → body"): `{"error": "<JSON string>"}` where the string
  * holds, in this order, `error_type` (`<class 'Name'>`), `error_message`, `error_traceback` (ends in a newline),
  * `hostname`, `worker_id`, `runpod_version`, ASCII-escaped.
  */
@@ -83,7 +83,7 @@ export function resultFromError(err: unknown, who: WorkerIdentity): ResultBody {
 }
 
 /**
- * Serialises a result body to UTF-8 JSON, as a list of byte chunks to be sent in order (spec §3.3: JSON text,
+ * Serialises a result body to UTF-8 JSON, as a list of byte chunks to be sent in order (docs/runpod-protocol.md, "Body serialisation of results (byte level)": JSON text,
  * non-ASCII kept as UTF-8). A `RawJson` output is not copied: its bytes are one of the chunks, between
  * `{"output":` and the rest. Keys keep the order output, error, stopPod.
  * @throws TypeError when the output cannot be serialised (e.g. a BigInt or a cycle).
@@ -135,7 +135,7 @@ function sizeText(bytes: number): string {
 /**
  * The small FAILED body posted once when job-done refused a result with a 4xx (runpod-python drops the result
  * then, `rp_http._transmit` → `raise_for_status`, and the job ends COMPLETED without output or stays
- * IN_PROGRESS: spec §5.2, runpod-python#309). Shape: `{"error": "<one line>"}` plus `"stopPod": true` when the
+ * IN_PROGRESS: docs/runpod-protocol.md, "Result reporting (job-done)", runpod-python#309). Shape: `{"error": "<one line>"}` plus `"stopPod": true` when the
  * refused body had it. The line names the HTTP status, the refused body's size, RunPod's limit for the job's route
  * and how to get large results (S3: `BUCKET_*` or the request's `s3Config`).
  * @param status the 4xx status job-done answered

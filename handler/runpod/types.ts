@@ -4,7 +4,7 @@
  */
 
 /**
- * A job as the platform hands it out on job-take (protocol spec §4.4).
+ * A job as the platform hands it out on job-take (docs/runpod-protocol.md, "Job JSON shape (job-take response / handler argument)").
  * `id` and `input` are required keys; any other keys (`webhook`, `s3Config`, `batchId`, …) are passed through.
  */
 export interface Job {
@@ -12,7 +12,7 @@ export interface Job {
   id: string;
   /** The caller's `input`; any JSON value (the platform allows `null`). */
   input: unknown;
-  /** Optional batch id, used as a log prefix (spec §12). */
+  /** Optional batch id, used as a log prefix (docs/runpod-protocol.md, "Logging format (stdout)"). */
   batchId?: string;
   [key: string]: unknown;
 }
@@ -22,11 +22,11 @@ export interface HandlerContext {
   /** Aborted when the job must stop (job-stop channel, shutdown deadline). */
   signal: AbortSignal;
   /**
-   * Sends a progress update (`{"status":"IN_PROGRESS","output":…}` to the job-done URL, spec §7).
-   * Fire-and-forget; serialised per job and never sent after the final result (spec §19 Q6).
+   * Sends a progress update (`{"status":"IN_PROGRESS","output":…}` to the job-done URL, docs/runpod-protocol.md, "Progress updates").
+   * Fire-and-forget; serialised per job and never sent after the final result (docs/runpod-protocol.md, "Quirks to decide on (faithful vs. fixed)" Q6).
    */
   progress(output: unknown): void;
-  /** Posts one stream chunk (`{"output":…}` to the job-stream URL, spec §6); resolves when it is posted or given up. */
+  /** Posts one stream chunk (`{"output":…}` to the job-stream URL, docs/runpod-protocol.md, "Streaming (generator handlers)"); resolves when it is posted or given up. */
   stream(output: unknown): Promise<void>;
   /**
    * Wraps already-serialised JSON (UTF-8 bytes) so the runtime posts it verbatim as `output`
@@ -43,13 +43,13 @@ export interface HandlerContext {
 }
 
 /**
- * A job handler. Its return value becomes the result body by the rules of spec §5.3
+ * A job handler. Its return value becomes the result body by the rules of docs/runpod-protocol.md, "Non-generator handler → body"
  * (`error` / `refresh_worker` keys of an object are lifted out); a thrown error becomes the
- * JSON-in-string error of spec §5.4.
+ * JSON-in-string error of docs/runpod-protocol.md, "Handler exception → body".
  */
 export type Handler = (job: Job, ctx: HandlerContext) => Promise<unknown>;
 
-/** The body posted to job-done (spec §5.3). Key order: output, error, stopPod. */
+/** The body posted to job-done (docs/runpod-protocol.md, "Non-generator handler → body"). Key order: output, error, stopPod. */
 export interface ResultBody {
   output?: unknown;
   error?: unknown;

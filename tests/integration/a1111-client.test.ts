@@ -66,7 +66,7 @@ describe('readiness', () => {
   });
 });
 
-describe('calls and error normalisation (a1111 spec §2.10)', () => {
+describe('calls and error normalisation (docs/a1111-api.md, "Errors")', () => {
   it('returns the raw 2xx body and sends exactly the given payload', async () => {
     const s = await sim();
     const payload = { prompt: 'a red fox', steps: 3, width: 64, height: 64 };

@@ -1,5 +1,5 @@
 /**
- * A1111's and Forge's error bodies → one error line (handler/a1111/errors.ts; A1111 spec §2.10, "Forge and reForge").
+ * A1111's and Forge's error bodies → one error line (handler/a1111/errors.ts; docs/a1111-api.md, "Errors", "Forge and reForge").
  */
 import { describe, expect, it } from 'vitest';
 import { formatA1111Error } from '../../handler/a1111/errors.js';

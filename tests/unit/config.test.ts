@@ -3,7 +3,7 @@ import { ConfigError, loadConfig, parseArgs } from '../../handler/config.js';
 import { createLogger, parseLogLevel, redactor, truncateMessage } from '../../handler/log.js';
 import { Writable } from 'node:stream';
 
-describe('CLI flags (protocol spec §13.1)', () => {
+describe('CLI flags (docs/runpod-protocol.md, "Flags (`argparse`, prog `runpod`)")', () => {
   it('parses --flag value and --flag=value, keeps unknown args', () => {
     const { args, rest } = parseArgs(['--rp_serve_api', '--rp_api_port=8080', '--rp_api_host', '0.0.0.0', '--other', '--test_input', '{"input":{}}']);
     expect(args).toEqual({ rp_serve_api: true, rp_api_port: 8080, rp_api_host: '0.0.0.0', test_input: '{"input":{}}' });
@@ -18,7 +18,7 @@ describe('CLI flags (protocol spec §13.1)', () => {
   });
 });
 
-describe('mode selection (spec §1 step 5) and env', () => {
+describe('mode selection (docs/runpod-protocol.md, "Process entry and mode selection" step 5) and env', () => {
   const platformEnv = { RUNPOD_WEBHOOK_GET_JOB: 'http://h/job-take/$ID' };
   it('picks serve_api, realtime, local and platform in that order', () => {
     expect(loadConfig(['--rp_serve_api'], { ...platformEnv, RUNPOD_REALTIME_PORT: '9' }).mode).toBe('serve_api');
@@ -65,7 +65,7 @@ describe('mode selection (spec §1 step 5) and env', () => {
     expect(c.logJson).toBe(false);
     expect(c.api).toEqual({ host: '127.0.0.1', port: 8000, concurrency: 1, apiKey: undefined, retentionRunMs: 1_800_000, retentionSyncMs: 60_000, webhookRetryDelayMs: 10_000 });
   });
-  it('reads RunPod env vars; clamps the ping interval to 1 s (spec §19 Q9)', () => {
+  it('reads RunPod env vars; clamps the ping interval to 1 s (docs/runpod-protocol.md, "Quirks to decide on (faithful vs. fixed)" Q9)', () => {
     const c = loadConfig([], { RUNPOD_POD_ID: 'w1', RUNPOD_PING_INTERVAL: '500', RUNPOD_ENDPOINT_ID: 'ep', RUNPOD_DEBUG_LEVEL: 'warn' });
     expect(c.runpod.workerId).toBe('w1');
     expect(c.runpod.pingIntervalMs).toBe(1000);
@@ -84,7 +84,7 @@ describe('mode selection (spec §1 step 5) and env', () => {
   });
 });
 
-describe('log helpers (spec §12)', () => {
+describe('log helpers (docs/runpod-protocol.md, "Logging format (stdout)")', () => {
   it('levels by name or index', () => {
     expect(parseLogLevel('info')).toBe('INFO');
     expect(parseLogLevel('5')).toBe('ERROR');

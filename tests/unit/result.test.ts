@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RawJson, pyTruthy, resultFromError, resultFromOutput, serializeResult } from '../../handler/runpod/result.js';
 
-describe('result bodies from handler output (protocol spec §5.3 table)', () => {
+describe('result bodies from handler output (docs/runpod-protocol.md, "Non-generator handler → body" table)', () => {
   const rows: Array<[unknown, unknown]> = [
     ['hi', { output: 'hi' }],
     [null, { output: null }],
@@ -35,7 +35,7 @@ describe('result bodies from handler output (protocol spec §5.3 table)', () => 
   });
 });
 
-describe('error body of a handler exception (protocol spec §5.4)', () => {
+describe('error body of a handler exception (docs/runpod-protocol.md, "Handler exception → body")', () => {
   it('is {"error": "<JSON string>"} with the six keys in order, ASCII-escaped', () => {
     const err = new TypeError('bad ünïcode input');
     const body = resultFromError(err, { hostname: 'abc-64410f2a', workerId: 'abc', version: '0.1.0' });

@@ -8,17 +8,17 @@ const T = {
   ping: 'https://api.runpod.ai/v2/ep1/ping/$RUNPOD_POD_ID?gpu=NVIDIA+H200',
 };
 
-describe('URL templates (protocol spec §2, §4.1, §5.1, §8, §9.2)', () => {
+describe('URL templates (docs/runpod-protocol.md: "Process entry and mode selection", "Job acquisition (job-take)", "Result reporting (job-done)", "Per-job stop channel (job-stop, since 1.10.0)", "Heartbeat / ping")', () => {
   it('replaces every occurrence literally, without $& or $1 interpretation', () => {
     expect(replaceAllLiteral('a/$ID/b/$ID', '$ID', 'x')).toBe('a/x/b/x');
     expect(replaceAllLiteral('a/$ID', '$ID', "$&$1$'")).toBe("a/$&$1$'");
   });
 
-  it('builds the production URLs of the spec transcript (§18)', () => {
+  it('builds the production URLs of the transcript (docs/runpod-protocol.md, "End-to-end transcript (platform mode, concurrency 1)")', () => {
     const u = resolveUrls(T, 'w42');
     expect(u.jobTake(false)).toBe('https://api.runpod.ai/v2/ep1/job-take/w42?gpu=NVIDIA+H200&job_in_progress=0');
     expect(u.jobTake(true)).toBe('https://api.runpod.ai/v2/ep1/job-take/w42?gpu=NVIDIA+H200&job_in_progress=1');
-    // More than one job wanted: job-take-batch, batch_size before job_in_progress (spec §4.1).
+    // More than one job wanted: job-take-batch, batch_size before job_in_progress (docs/runpod-protocol.md, "Job acquisition (job-take)").
     expect(u.jobTake(false, 1)).toBe('https://api.runpod.ai/v2/ep1/job-take/w42?gpu=NVIDIA+H200&job_in_progress=0');
     expect(u.jobTake(false, 2)).toBe('https://api.runpod.ai/v2/ep1/job-take-batch/w42?gpu=NVIDIA+H200&batch_size=2&job_in_progress=0');
     expect(u.jobTake(true, 3)).toBe('https://api.runpod.ai/v2/ep1/job-take-batch/w42?gpu=NVIDIA+H200&batch_size=3&job_in_progress=1');

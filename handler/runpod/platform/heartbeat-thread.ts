@@ -1,8 +1,8 @@
 /**
  * The heartbeat loop, run in a `worker_thread` so that a busy main thread (parsing or posting a large
- * result, a CPU-bound handler) cannot delay it (protocol spec §9.1, quirk Q12).
+ * result, a CPU-bound handler) cannot delay it (docs/runpod-protocol.md, "Heartbeat / ping"; Q12 of "Quirks to decide on (faithful vs. fixed)").
  *
- * Protocol (spec §9.2): the first ping is sent at once, then one `sleep(interval)` after each ping completes;
+ * Protocol (docs/runpod-protocol.md, "Heartbeat / ping"): the first ping is sent at once, then one `sleep(interval)` after each ping completes;
  * `GET <ping URL>?job_id=<comma-joined ids>&runpod_version=<v>` with `Authorization: <key>` (raw);
  * timeout 2 × interval; up to 3 retries on transport errors, 429 and 5xx with 1 s / 2 s / 4 s backoff;
  * the answer is otherwise ignored.

@@ -1,5 +1,5 @@
 /**
- * Main-thread side of the heartbeat (protocol spec §9): starts `heartbeat-thread` in a `worker_thread`
+ * Main-thread side of the heartbeat (docs/runpod-protocol.md, "Heartbeat / ping"): starts `heartbeat-thread` in a `worker_thread`
  * and keeps it told which job ids this worker holds.
  */
 import { Worker } from 'node:worker_threads';
@@ -59,7 +59,7 @@ export class Heartbeat implements HeartbeatHandle {
   }
 
   /**
-   * Starts the heartbeat, or returns null (and logs why, as the SDK does, spec §2.3) when the API key,
+   * Starts the heartbeat, or returns null (and logs why, as the SDK does, docs/runpod-protocol.md, "What happens when variables are absent") when the API key,
    * the pod id or the ping URL is missing.
    */
   static start(opts: { pingUrl: string | null; apiKey: string | undefined; podId: string | undefined; intervalMs: number; version: string; userAgent: string }, log: Log): Heartbeat | null {

@@ -1,5 +1,5 @@
 /**
- * HTTP to the RunPod platform (protocol spec §3): one keep-alive axios instance with the raw-key
+ * HTTP to the RunPod platform (docs/runpod-protocol.md, "HTTP client conventions (all worker→platform traffic)"): one keep-alive axios instance with the raw-key
  * `Authorization`, and result posts (job-done, job-stream) retried with p-retry.
  */
 import http from 'node:http';
@@ -13,7 +13,7 @@ import { ResultPostError } from '../../errors/index.js';
 import type { PostOutcome } from './platform.js';
 
 /**
- * Creates the platform client: `Authorization: <key>` (raw, no `Bearer`, spec §3.1), the User-Agent,
+ * Creates the platform client: `Authorization: <key>` (raw, no `Bearer`, docs/runpod-protocol.md, "aiohttp session (job-take, job-done, job-stream, job-stop, progress)"), the User-Agent,
  * keep-alive agents, no status validation (callers read the status), bodies returned as text.
  */
 export function createPlatformClient(apiKey: string | undefined, ua: string): AxiosInstance {
@@ -43,10 +43,10 @@ export function isRetryablePostError(err: unknown): boolean {
 }
 
 /**
- * POSTs a serialised result to a job-done or job-stream URL with RunPod's headers (spec §5.1):
+ * POSTs a serialised result to a job-done or job-stream URL with RunPod's headers (docs/runpod-protocol.md, "Result reporting (job-done)"):
  * `Content-Type: application/x-www-form-urlencoded`, `charset: utf-8`, `X-Request-ID: <job id>`.
  * Retries transport errors, 429 and 5xx with exponential backoff (`retry`: by default 6 retries,
- * 2 s doubling to a 30 s cap, 90 s in all — a deliberate improvement over the SDK's 3 attempts on 5xx only, spec §5.2);
+ * 2 s doubling to a 30 s cap, 90 s in all — a deliberate improvement over the SDK's 3 attempts on 5xx only, docs/runpod-protocol.md, "Result reporting (job-done)");
  * any other status fails at once. A body given as chunks is streamed (with its `Content-Length`), never joined.
  * Never throws: a give-up is logged at ERROR with the job id and returned (with the last status); the caller
  * decides whether the result is lost (a refused job result gets one FAILED fallback first, see `worker.ts`).

@@ -1,5 +1,5 @@
 /**
- * Reading the platform's job-take and job-stop answers (protocol spec §4.2, §8).
+ * Reading the platform's job-take and job-stop answers (docs/runpod-protocol.md: "Job acquisition (job-take)", "Per-job stop channel (job-stop, since 1.10.0)").
  *
  * Public sources: runpod-python `runpod/serverless/modules/rp_job.py` (`get_job`: 204/400 → no job, the
  * content-type and empty-body checks, "Job has missing field(s): id or input." for the single-object form) and
@@ -19,7 +19,7 @@ function malformedReason(it: unknown): string | undefined {
 }
 
 /**
- * Reads a 2xx job-take body (spec §4.2). A content type other than `application/json` or an empty body means no
+ * Reads a 2xx job-take body (docs/runpod-protocol.md, "Job acquisition (job-take)"). A content type other than `application/json` or an empty body means no
  * job; a body that is not JSON is an error. A single object (job-take) without `id`/`input` is an error, as in
  * runpod-python. In an array (job-take-batch) each malformed element is reported in `malformed` and the others
  * are returned as jobs.
@@ -58,7 +58,7 @@ export function parseJobs(raw: string, contentType: string | undefined): TakeOut
   return { kind: 'jobs', jobs, malformed };
 }
 
-/** Reads `{"jobsToStop": [...]}` (spec §8); anything else, and non-string ids, are ignored. */
+/** Reads `{"jobsToStop": [...]}` (docs/runpod-protocol.md, "Per-job stop channel (job-stop, since 1.10.0)"); anything else, and non-string ids, are ignored. */
 export function parseStopIds(raw: unknown): string[] {
   let body: unknown = raw;
   if (typeof raw === 'string') {

@@ -1,5 +1,5 @@
 /**
- * The "unhealthy" report a worker sends to RunPod just before a fatal exit (protocol spec §9.3).
+ * The "unhealthy" report a worker sends to RunPod just before a fatal exit (docs/runpod-protocol.md, 'Fitness checks and the "unhealthy" ping').
  *
  * What runpod-python does (`runpod/serverless/modules/rp_fitness.py`, `_report_unhealthy`, v1.11.0+, PR #537): when a
  * fitness check fails it sends **one** `GET` to `RUNPOD_WEBHOOK_PING` (`$RUNPOD_POD_ID` → the worker id), with the

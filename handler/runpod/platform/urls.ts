@@ -1,8 +1,8 @@
 /**
- * RunPod's URL templates and their substitution (protocol spec §2, §4.1, §5.1, §8, §9.2).
+ * RunPod's URL templates and their substitution (docs/runpod-protocol.md: "Process entry and mode selection", "Job acquisition (job-take)", "Result reporting (job-done)", "Per-job stop channel (job-stop, since 1.10.0)", "Heartbeat / ping").
  */
 
-/** Replaces every occurrence of `token` by `value`, literally (no `$&`/`$1` interpretation; spec §2 note). */
+/** Replaces every occurrence of `token` by `value`, literally (no `$&`/`$1` interpretation; docs/runpod-protocol.md, "Process entry and mode selection" note). */
 export function replaceAllLiteral(template: string, token: string, value: string): string {
   return template.split(token).join(value);
 }
@@ -10,7 +10,7 @@ export function replaceAllLiteral(template: string, token: string, value: string
 /**
  * Appends `key=value` pairs to a URL the way RunPod's SDK does: with `&` when the URL already has a `?`
  * (production templates carry `?gpu=…`), otherwise starting a query with `?` (the SDK would produce a malformed
- * URL there, spec §2 [QUIRK]; we fix it).
+ * URL there, docs/runpod-protocol.md, "Process entry and mode selection" quirk; we fix it).
  */
 export function appendQuery(url: string, params: ReadonlyArray<readonly [string, string]>): string {
   if (params.length === 0) return url;
@@ -29,26 +29,26 @@ export interface UrlTemplates {
 /** The worker's resolved URLs. */
 export interface WorkerUrls {
   /**
-   * Job-take URL with `&job_in_progress=0|1` (spec §4.1): the single `/job-take/` form for one job; for
+   * Job-take URL with `&job_in_progress=0|1` (docs/runpod-protocol.md, "Job acquisition (job-take)"): the single `/job-take/` form for one job; for
    * `batchSize` > 1, `/job-take-batch/` with `&batch_size=N&job_in_progress=…` (batch_size first).
    */
   jobTake(jobInProgress: boolean, batchSize?: number): string;
-  /** Job-stop URL (`/job-take/` → `/job-stop/`, template query kept, spec §8), or null when not derivable. */
+  /** Job-stop URL (`/job-take/` → `/job-stop/`, template query kept, docs/runpod-protocol.md, "Per-job stop channel (job-stop, since 1.10.0)"), or null when not derivable. */
   jobStop: string | null;
-  /** Job-done URL for a job, with `&isStream=true|false` (spec §5.1). */
+  /** Job-done URL for a job, with `&isStream=true|false` (docs/runpod-protocol.md, "Result reporting (job-done)"). */
   jobDone(jobId: string, isStream: boolean): string;
-  /** Job-stream URL for a job; always `&isStream=false` (spec §6, quirk Q4 kept). */
+  /** Job-stream URL for a job; always `&isStream=false` (docs/runpod-protocol.md, "Streaming (generator handlers)"; Q4 of "Quirks to decide on (faithful vs. fixed)", kept). */
   jobStream(jobId: string): string;
   /** Ping URL with `$RUNPOD_POD_ID` substituted, or null when `RUNPOD_WEBHOOK_PING` is unset. */
   ping: string | null;
 }
 
 /**
- * Resolves the templates for one worker id, once at start-up (spec §2).
+ * Resolves the templates for one worker id, once at start-up (docs/runpod-protocol.md, "Process entry and mode selection").
  * Both `$RUNPOD_POD_ID` and `$ID` are replaced everywhere they occur: `$RUNPOD_POD_ID` first (→ worker id),
  * then `$ID` (→ worker id in job-take and ping, → job id per request in job-done/job-stream).
  * Unset job-done/job-stream templates become the SDK's literal `JOB_DONE_URL` / `JOB_STREAM_URL`, which fail
- * when used (the failure is logged, spec §2.3).
+ * when used (the failure is logged, docs/runpod-protocol.md, "What happens when variables are absent").
  */
 export function resolveUrls(t: UrlTemplates, workerId: string): WorkerUrls {
   const pod = (s: string): string => replaceAllLiteral(s, '$RUNPOD_POD_ID', workerId);
@@ -62,7 +62,7 @@ export function resolveUrls(t: UrlTemplates, workerId: string): WorkerUrls {
       if (take === null) throw new Error('RUNPOD_WEBHOOK_GET_JOB is not set');
       const inProgress: [string, string] = ['job_in_progress', jobInProgress ? '1' : '0'];
       if (batchSize <= 1) return appendQuery(take, [inProgress]);
-      // More than one job: `/job-take/` → `/job-take-batch/`, `batch_size` first (spec §4.1).
+      // More than one job: `/job-take/` → `/job-take-batch/`, `batch_size` first (docs/runpod-protocol.md, "Job acquisition (job-take)").
       return appendQuery(take.replace('/job-take/', '/job-take-batch/'), [['batch_size', String(batchSize)], inProgress]);
     },
     jobStop: take !== null && take.includes('/job-take/') ? take.replace('/job-take/', '/job-stop/') : null,
@@ -73,7 +73,7 @@ export function resolveUrls(t: UrlTemplates, workerId: string): WorkerUrls {
 }
 
 /**
- * The ping URL for one worker id: `$RUNPOD_POD_ID` then `$ID` replaced by it, everywhere (spec §2). The heartbeat and
+ * The ping URL for one worker id: `$RUNPOD_POD_ID` then `$ID` replaced by it, everywhere (docs/runpod-protocol.md, "Process entry and mode selection"). The heartbeat and
  * the unhealthy report use the same URL (runpod-python: `rp_ping.py` and `rp_fitness.py` `_report_unhealthy` both
  * replace `$RUNPOD_POD_ID` in `RUNPOD_WEBHOOK_PING` by the worker id).
  */
@@ -93,7 +93,7 @@ export function quotePlus(s: string): string {
 
 /**
  * The heartbeat URL: the ping URL plus `job_id` (comma-joined ids, omitted when none) and `runpod_version`,
- * values encoded like Python's `quote_plus` (`,` → `%2C`, space → `+`) (spec §9.2).
+ * values encoded like Python's `quote_plus` (`,` → `%2C`, space → `+`) (docs/runpod-protocol.md, "Heartbeat / ping").
  */
 export function heartbeatUrl(ping: string, jobIds: readonly string[], version: string): string {
   const params: Array<[string, string]> = [];
@@ -106,7 +106,7 @@ export function heartbeatUrl(ping: string, jobIds: readonly string[], version: s
 export const UNHEALTHY_REASON_MAX = 256;
 
 /**
- * The unhealthy-report URL (spec §9.3): the ping URL plus, in this order, `status=unhealthy`, `check=<name>`,
+ * The unhealthy-report URL (docs/runpod-protocol.md, 'Fitness checks and the "unhealthy" ping'): the ping URL plus, in this order, `status=unhealthy`, `check=<name>`,
  * `reason=<text, cut to 256 characters>` and `runpod_version=<v>`, values `quote_plus`-encoded. Source:
  * runpod-python `runpod/serverless/modules/rp_fitness.py` `_report_unhealthy` (since v1.11.0, #537), whose
  * `params` dict is `{"status": "unhealthy", "check": check, "reason": reason[:256], "runpod_version": …}`, sent
