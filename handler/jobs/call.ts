@@ -8,16 +8,11 @@ import type { A1111Client } from '../a1111/client.js';
 import type { Lease } from '../a1111/pool.js';
 import { watchProgress, type ProgressReport } from '../a1111/progress.js';
 import type { A1111Request } from './dialects/index.js';
+import type { A1111Answer } from './output/output.js';
 import type { JobOptions } from './input/envelope.js';
 import type { RouteSpec } from './input/routes.js';
 import type { JobContext } from './job.js';
 import type { JobServices } from './services.js';
-
-/** A1111's answer: the HTTP status and the body bytes. */
-export interface A1111Answer {
-  status: number;
-  body: Buffer;
-}
 
 /**
  * Largest preview sent as a stream chunk, base64 characters: RunPod's stream chunks are at most 1 MB

@@ -13,26 +13,24 @@
  * 2. `parseEnvelope` (input/envelope.ts): the route allow-list (input/routes.ts), or a dialect's endpoint, and the
  *    worker's own options (`preview`, `timeout_s`, `output`, `refresh_worker`);
  * 3. `toA1111Request` (dialects/index.ts): a dialect's request translated, once;
- * 4. `planOutput` (output/output.ts): where the images go — the input's `"output"`, the job's `s3Config`, the
- *    endpoint's `BUCKET_*`; `"s3"` without a bucket is refused here;
+ * 4. `OutputStage.plan` (output/stage.ts): where the images go — the input's `"output"`, the job's `s3Config`,
+ *    the endpoint's `BUCKET_*`; `"s3"` without a bucket is refused here;
  * 5. `checkRequest` (checks.ts): the route the server serves, its request model, the caps, the settings, the images
  *    and image URLs, the names against A1111's live lists;
  * 6. `leaseBackend`, `callA1111` (call.ts): the least-busy ready backend, progress and previews while it runs;
- * 7. `outputOf` (answer.ts): A1111's bytes passed through, or its images uploaded, or a dialect's reshape, within
- *    `MAX_RESULT_MB`.
+ * 7. `OutputStage.shape` (output/stage.ts): A1111's bytes passed through, or its images uploaded, or a dialect's
+ *    reshape, within `MAX_RESULT_MB`.
  * A failure at any stage becomes the job's outcome by the one table of errors/outcome.ts: `{error}` (FAILED), plus
  * `refresh_worker: true` when the pod's A1111 is gone; a bug is rethrown.
  */
 import type { Lease } from '../a1111/pool.js';
 import { failedJobOutput } from '../errors/outcome.js';
-import { outputOf } from './answer.js';
 import { callA1111, leaseBackend } from './call.js';
 import { checkRequest } from './checks.js';
 import { DIALECTS, toA1111Request } from './dialects/index.js';
 import { checkInputShape } from './input/guard.js';
 import { parseEnvelope as readEnvelope, type Envelope } from './input/envelope.js';
 import type { JobContext, JobLike } from './job.js';
-import { planOutput, resultLimitFor } from './output/output.js';
 import { createJobServices, type A1111HandlerOptions } from './services.js';
 import type { Dialect } from './dialects/dialects.js';
 
@@ -64,13 +62,19 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       if (envelope.options.refreshWorker) ctx.refreshWorker?.();
       const request = await toA1111Request(envelope, { lists: s.lists, strictNames: pool.config.strictNames, limits, signal: ctx.signal, log, jobId: job.id });
       // When the dialect chose the output (e.g. response_format "url"), refusals name its field, not input.output.
-      const plan = planOutput(request.route, request.options.output, job.s3Config, s.envBucket, request.translation?.outputField);
+      const plan = s.outputStage.plan(request.route, request.options.output, job.s3Config, request.translation?.outputField);
       await checkRequest(request, job.id, ctx.signal, s);
       lease = leaseBackend(request.route, s);
       const answer = await callA1111(request, lease, job.id, ctx, s);
-      // The limit of a /run or /runsync (a `sync-` id) job, or MAX_RESULT_MB for both.
-      const limit = resultLimitFor(s.output, job.id);
-      return await outputOf(answer, request, plan, { jobId: job.id, job: ctx, startedAtMs, limit }, s);
+      const { translation } = request;
+      return await s.outputStage.shape(answer, {
+        id: job.id,
+        route: request.route,
+        plan,
+        signal: ctx.signal,
+        rawJson: (bytes) => ctx.rawJson(bytes),
+        ...(translation ? { reshape: (body: Record<string, unknown>, uploaded: boolean) => translation.reshape(body, { uploaded, startedAtMs }) } : {}),
+      });
     } catch (e) {
       // One dead backend of several does not stop a pod whose others work.
       const failed = lease?.backend;

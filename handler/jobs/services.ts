@@ -1,6 +1,6 @@
 /**
  * What the job handler keeps from one job to the next: the backend pool, A1111's name lists and request models
- * (cached), the endpoint's bucket, the uploader and the output-file cleaner, built once from
+ * (cached), the output stage (the endpoint's bucket, the uploader) and the output-file cleaner, built once from
  * {@link A1111HandlerOptions}.
  */
 import type { LimitsConfig, OutputConfig } from '../config.js';
@@ -13,8 +13,8 @@ import type { ServerModel } from '../a1111/server-model.js';
 import { ServerModels } from '../a1111/server-models.js';
 import type { HostLookup } from './images/images.js';
 import { OutputFiles } from './output/files.js';
-import { resolveEnvBucket, type EnvBucket } from './output/output.js';
-import { S3Uploader, type S3UploaderOptions } from './output/s3.js';
+import { OutputStage } from './output/output.js';
+import type { S3UploaderOptions } from './output/s3.js';
 
 /** What {@link createJobServices} (and so `createA1111Handler`) needs. */
 export interface A1111HandlerOptions {
@@ -54,17 +54,16 @@ export interface JobServices {
   readonly log: Log;
   readonly lookup: HostLookup | undefined;
   readonly output: OutputConfig;
-  /** The endpoint's bucket (`BUCKET_*`), resolved once. */
-  readonly envBucket: EnvBucket;
-  readonly uploader: S3Uploader;
+  /** Where a job's images go, and its output from A1111's answer (output/stage.ts). */
+  readonly outputStage: OutputStage;
   readonly outputFiles: OutputFiles;
   /** The model a job is checked against: the ready backends' (common) model; the bundled one while none is ready. */
   modelForJob(): Promise<ServerModel>;
 }
 
 /**
- * Builds the handler's shared state, logs where outputs go (or why the endpoint's bucket is unusable), and keeps
- * each backend's request model fresh: read as soon as the backend is ready, again after a refresh-* job, and again
+ * Builds the handler's shared state (the output stage logs where outputs go, or why the endpoint's bucket is
+ * unusable), and keeps each backend's request model fresh: read as soon as the backend is ready, again after a refresh-* job, and again
  * when a backend that went down is back (it may have restarted with other extensions).
  */
 export function createJobServices(opts: A1111HandlerOptions): JobServices {
@@ -72,10 +71,7 @@ export function createJobServices(opts: A1111HandlerOptions): JobServices {
   const pool = opts.client instanceof A1111Pool ? opts.client : A1111Pool.fromClient(opts.client, log);
   const lists = opts.lists ?? new A1111Lists(pool.caller, log);
   const output = opts.output ?? DEFAULT_OUTPUT_CONFIG;
-  const envBucket = resolveEnvBucket(output);
-  if (envBucket.error) log.error(`Bucket settings unusable, image jobs will fail until fixed: ${envBucket.error}`);
-  else if (envBucket.target) log.info(`Outputs go to S3: ${envBucket.target.toString()}`);
-  const uploader = new S3Uploader(log, opts.s3);
+  const outputStage = new OutputStage({ output, log, ...(opts.s3 ? { s3: opts.s3 } : {}) });
   const models = opts.models ?? new ServerModels(log);
   const outputFiles = opts.outputFiles ?? new OutputFiles({ keep: output.keepOutputs === true, log });
   const prefetch = () => {
@@ -94,8 +90,7 @@ export function createJobServices(opts: A1111HandlerOptions): JobServices {
     log,
     lookup: opts.lookup,
     output,
-    envBucket,
-    uploader,
+    outputStage,
     outputFiles,
     modelForJob: () => {
       const ready = pool.backends.filter((b) => b.state === 'ready');
