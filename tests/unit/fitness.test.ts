@@ -12,10 +12,9 @@ import type { Log } from '../../handler/log.js';
 import { GIB, memoryInfo } from '../../handler/runpod/checks/fitness.js';
 import { loadStartupCheckConfig, type StartupCheckConfig } from '../../handler/config.js';
 import { checkDisk, checkGpu, checkMemory, runStartupChecks } from '../../handler/runpod/checks/startup-checks.js';
-import { classifyFatal } from '../../handler/runpod/platform/unhealthy.js';
 import { StartupCheckError, WarmupError } from '../../handler/errors/index.js';
 import { resolvePingUrl, unhealthyUrl } from '../../handler/runpod/platform/urls.js';
-import { RUNPOD_VERSION, userAgent, WORKER_NAME, WORKER_VERSION } from '../../handler/runpod/version.js';
+import { classifyFatal, RUNPOD_VERSION, userAgent, WORKER_NAME, WORKER_VERSION } from '../../handler/runpod/index.js';
 import { ROOT } from '../helpers/root.js';
 
 let tmp: string;
