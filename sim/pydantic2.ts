@@ -10,8 +10,7 @@
  * - issues are `{type, loc, msg, input[, ctx]}` (FastAPI drops pydantic's `url`).
  */
 import { SimHttpError } from './errors.js';
-import type { FieldSpec } from './validation.js';
-import type { ValidatedModel } from './validation.js';
+import { PY_FALSE, PY_TRUE, brokenLimit, pyFloat, pyInt, walkFields, type FieldSpec, type ModelDialect, type ValidatedModel } from './validation.js';
 
 /** One pydantic-2 error as FastAPI reports it in `{"detail": [...]}`. */
 export interface Pydantic2Issue {
@@ -20,23 +19,6 @@ export interface Pydantic2Issue {
   msg: string;
   input: unknown;
   ctx?: Record<string, unknown>;
-}
-
-const TRUE = new Set(['1', 'on', 't', 'true', 'y', 'yes']);
-const FALSE = new Set(['0', 'off', 'f', 'false', 'n', 'no']);
-
-function intFromString(s: string): number | undefined {
-  const t = s.trim();
-  if (!/^[+-]?\d+(_\d+)*$/.test(t)) return undefined;
-  return Number(t.replace(/_/g, ''));
-}
-
-function floatFromString(s: string): number | undefined {
-  const t = s.trim().toLowerCase();
-  if (/^[+-]?(inf|infinity)$/.test(t)) return t.startsWith('-') ? -Infinity : Infinity;
-  if (/^[+-]?nan$/.test(t)) return NaN;
-  if (!/^[+-]?((\d+(_\d+)*)?\.?\d+(_\d+)*|\d+(_\d+)*\.)(e[+-]?\d+)?$/.test(t)) return undefined;
-  return Number(t.replace(/_/g, ''));
 }
 
 function typeIssue(type: string, msg: string, loc: (string | number)[], input: unknown, ctx?: Record<string, unknown>): Pydantic2Issue {
@@ -55,19 +37,11 @@ function noneIssue(spec: FieldSpec, loc: (string | number)[]): Pydantic2Issue {
 }
 
 function numberLimits(spec: FieldSpec, n: number, loc: (string | number)[], input: unknown, issues: Pydantic2Issue[]): number | undefined {
-  if (spec.gt !== undefined && !(n > spec.gt)) {
-    issues.push(typeIssue('greater_than', `Input should be greater than ${spec.gt}`, loc, input, { gt: spec.gt }));
-    return undefined;
-  }
-  if (spec.ge !== undefined && !(n >= spec.ge)) {
-    issues.push(typeIssue('greater_than_equal', `Input should be greater than or equal to ${spec.ge}`, loc, input, { ge: spec.ge }));
-    return undefined;
-  }
-  if (spec.le !== undefined && !(n <= spec.le)) {
-    issues.push(typeIssue('less_than_equal', `Input should be less than or equal to ${spec.le}`, loc, input, { le: spec.le }));
-    return undefined;
-  }
-  return n;
+  const broken = brokenLimit(spec, n);
+  if (!broken) return n;
+  const [type, words] = { gt: ['greater_than', 'greater than'], ge: ['greater_than_equal', 'greater than or equal to'], le: ['less_than_equal', 'less than or equal to'] }[broken.key];
+  issues.push(typeIssue(type, `Input should be ${words} ${broken.limit}`, loc, input, { [broken.key]: broken.limit }));
+  return undefined;
 }
 
 function value(v: unknown, spec: FieldSpec, loc: (string | number)[], issues: Pydantic2Issue[]): unknown {
@@ -97,7 +71,7 @@ function value(v: unknown, spec: FieldSpec, loc: (string | number)[], issues: Py
       }
       n = v;
     } else if (typeof v === 'string') {
-      n = intFromString(v);
+      n = pyInt(v);
       if (n === undefined) {
         issues.push(typeIssue('int_parsing', 'Input should be a valid integer, unable to parse string as an integer', loc, v));
         return undefined;
@@ -113,7 +87,7 @@ function value(v: unknown, spec: FieldSpec, loc: (string | number)[], issues: Py
     if (typeof v === 'boolean') n = v ? 1 : 0;
     else if (typeof v === 'number') n = v;
     else if (typeof v === 'string') {
-      n = floatFromString(v);
+      n = pyFloat(v);
       if (n === undefined) {
         issues.push(typeIssue('float_parsing', 'Input should be a valid number, unable to parse string as a number', loc, v));
         return undefined;
@@ -127,8 +101,8 @@ function value(v: unknown, spec: FieldSpec, loc: (string | number)[], issues: Py
   if (t === 'bool') {
     if (typeof v === 'boolean') return v;
     if (typeof v === 'number' && (v === 0 || v === 1)) return v === 1;
-    if (typeof v === 'string' && TRUE.has(v.trim().toLowerCase())) return true;
-    if (typeof v === 'string' && FALSE.has(v.trim().toLowerCase())) return false;
+    if (typeof v === 'string' && PY_TRUE.has(v.trim().toLowerCase())) return true;
+    if (typeof v === 'string' && PY_FALSE.has(v.trim().toLowerCase())) return false;
     if (typeof v === 'string' || typeof v === 'number') {
       issues.push(typeIssue('bool_parsing', 'Input should be a valid boolean, unable to interpret input', loc, v));
     } else {
@@ -151,7 +125,7 @@ function value(v: unknown, spec: FieldSpec, loc: (string | number)[], issues: Py
     const items =
       t === 'list[str]'
         ? v.map((item, i) => value(item, { name: String(i), type: 'str' }, [...loc, i], issues))
-        : v.map((item, i) => object(item, t.listOf, [...loc, i], issues)?.values);
+        : v.map((item, i) => walkFields(item, t.listOf, [...loc, i], issues, PYDANTIC2)?.values);
     return issues.length === before ? items : undefined;
   }
   if ('literal' in t) {
@@ -166,31 +140,12 @@ function value(v: unknown, spec: FieldSpec, loc: (string | number)[], issues: Py
   return undefined;
 }
 
-function object(body: unknown, fields: FieldSpec[], loc: (string | number)[], issues: Pydantic2Issue[]): ValidatedModel | undefined {
-  if (body === null || body === undefined) {
-    issues.push(typeIssue('missing', 'Field required', loc, null));
-    return undefined;
-  }
-  if (typeof body !== 'object' || Array.isArray(body)) {
-    issues.push(typeIssue('model_attributes_type', 'Input should be a valid dictionary or object to extract fields from', loc, body));
-    return undefined;
-  }
-  const src = body as Record<string, unknown>;
-  const values: Record<string, unknown> = {};
-  const fieldsSet = new Set<string>();
-  const before = issues.length;
-  for (const f of fields) {
-    if (Object.prototype.hasOwnProperty.call(src, f.name)) {
-      fieldsSet.add(f.name);
-      values[f.name] = value(src[f.name], f, [...loc, f.name], issues);
-    } else if (f.required) {
-      issues.push(typeIssue('missing', 'Field required', [...loc, f.name], body));
-    } else {
-      values[f.name] = f.default === undefined ? null : (JSON.parse(JSON.stringify(f.default)) as unknown);
-    }
-  }
-  return issues.length === before ? { values, fieldsSet } : undefined;
-}
+const PYDANTIC2: ModelDialect<Pydantic2Issue> = {
+  value,
+  missingModel: (loc) => typeIssue('missing', 'Field required', loc, null),
+  notObject: (loc, input) => typeIssue('model_attributes_type', 'Input should be a valid dictionary or object to extract fields from', loc, input),
+  missingField: (loc, input) => typeIssue('missing', 'Field required', loc, input),
+};
 
 /**
  * Validates a parsed JSON body the way FastAPI + pydantic 2 (lax mode) would; unknown keys are ignored.
@@ -199,7 +154,7 @@ function object(body: unknown, fields: FieldSpec[], loc: (string | number)[], is
  */
 export function validateModel2(body: unknown, fields: FieldSpec[]): ValidatedModel {
   const issues: Pydantic2Issue[] = [];
-  const res = object(body, fields, ['body'], issues);
+  const res = walkFields(body, fields, ['body'], issues, PYDANTIC2);
   if (!res || issues.length > 0) throw new SimHttpError(422, { detail: issues });
   return res;
 }

@@ -1,7 +1,7 @@
 /**
- * A small pydantic-v1 imitation for the request models of A1111's API
- * (spec §2.6, §2.7, §2.13): type coercion rules, defaults for unsent fields,
- * unknown fields ignored, and FastAPI's 422 `detail[]` issues on wrong types.
+ * A small pydantic-v1 imitation for the request models of A1111's API (`modules/api/models.py`): type coercion
+ * rules, defaults for unsent fields, unknown fields ignored, and FastAPI's 422 `detail[]` issues on wrong types.
+ * The field walk (`walkFields`) is shared with the pydantic-2 imitation of `pydantic2.ts`.
  */
 import { validationError, type ValidationIssue } from './errors.js';
 
@@ -47,8 +47,9 @@ export interface ValidatedModel {
   fieldsSet: Set<string>;
 }
 
-const PY_TRUE = new Set(['1', 'on', 't', 'true', 'y', 'yes']);
-const PY_FALSE = new Set(['0', 'off', 'f', 'false', 'n', 'no']);
+/** Strings pydantic (1 and 2) reads as `True` / `False` for a `bool` field (lower case). */
+export const PY_TRUE = new Set(['1', 'on', 't', 'true', 'y', 'yes']);
+export const PY_FALSE = new Set(['0', 'off', 'f', 'false', 'n', 'no']);
 
 function issue(loc: (string | number)[], msg: string, type: string, ctx?: Record<string, unknown>): ValidationIssue {
   return ctx ? { loc, msg, type, ctx } : { loc, msg, type };
@@ -167,42 +168,51 @@ function validateValue(v: unknown, spec: FieldSpec, loc: (string | number)[], is
       return undefined;
     }
     const before = issues.length;
-    const items = v.map((item, i) => validateObject(item, t.listOf, [...loc, i], issues)?.values);
+    const items = v.map((item, i) => walkFields(item, t.listOf, [...loc, i], issues, PYDANTIC1)?.values);
     return issues.length === before ? items : undefined;
   }
   if (typeof out === 'number') {
-    if (spec.gt !== undefined && !(out > spec.gt)) {
-      issues.push(issue(loc, `ensure this value is greater than ${spec.gt}`, 'value_error.number.not_gt', { limit_value: spec.gt }));
-      return undefined;
-    }
-    if (spec.ge !== undefined && !(out >= spec.ge)) {
-      issues.push(
-        issue(loc, `ensure this value is greater than or equal to ${spec.ge}`, 'value_error.number.not_ge', { limit_value: spec.ge }),
-      );
-      return undefined;
-    }
-    if (spec.le !== undefined && !(out <= spec.le)) {
-      issues.push(
-        issue(loc, `ensure this value is less than or equal to ${spec.le}`, 'value_error.number.not_le', { limit_value: spec.le }),
-      );
+    const broken = brokenLimit(spec, out);
+    if (broken) {
+      const words = { gt: 'greater than', ge: 'greater than or equal to', le: 'less than or equal to' }[broken.key];
+      issues.push(issue(loc, `ensure this value is ${words} ${broken.limit}`, `value_error.number.not_${broken.key}`, { limit_value: broken.limit }));
       return undefined;
     }
   }
   return out;
 }
 
-function validateObject(
-  body: unknown,
-  fields: FieldSpec[],
-  loc: (string | number)[],
-  issues: ValidationIssue[],
-): ValidatedModel | undefined {
+/** How one pydantic version reports the issues of a model: the value check and the three structural issues. */
+export interface ModelDialect<I> {
+  value(v: unknown, spec: FieldSpec, loc: (string | number)[], issues: I[]): unknown;
+  /** the model (body or nested item) is `None` / absent */
+  missingModel(loc: (string | number)[]): I;
+  /** the model is not an object */
+  notObject(loc: (string | number)[], input: unknown): I;
+  /** a required field is absent (`input`: the model) */
+  missingField(loc: (string | number)[], input: unknown): I;
+}
+
+/** The first numeric constraint of `spec` that `n` breaks (checked in the order gt, ge, le), or null. */
+export function brokenLimit(spec: FieldSpec, n: number): { key: 'gt' | 'ge' | 'le'; limit: number } | null {
+  if (spec.gt !== undefined && !(n > spec.gt)) return { key: 'gt', limit: spec.gt };
+  if (spec.ge !== undefined && !(n >= spec.ge)) return { key: 'ge', limit: spec.ge };
+  if (spec.le !== undefined && !(n <= spec.le)) return { key: 'le', limit: spec.le };
+  return null;
+}
+
+/**
+ * Walks a model's fields as pydantic does: sent fields are checked (and recorded in `fieldsSet`), absent required
+ * fields are issues, absent optional ones get a copy of their default; unknown keys are ignored.
+ * @returns the values, or undefined when an issue was added
+ */
+export function walkFields<I>(body: unknown, fields: FieldSpec[], loc: (string | number)[], issues: I[], d: ModelDialect<I>): ValidatedModel | undefined {
   if (body === null || body === undefined) {
-    issues.push(issue(loc, 'field required', 'value_error.missing'));
+    issues.push(d.missingModel(loc));
     return undefined;
   }
   if (typeof body !== 'object' || Array.isArray(body)) {
-    issues.push(issue(loc, 'value is not a valid dict', 'type_error.dict'));
+    issues.push(d.notObject(loc, body));
     return undefined;
   }
   const src = body as Record<string, unknown>;
@@ -212,9 +222,9 @@ function validateObject(
   for (const f of fields) {
     if (Object.prototype.hasOwnProperty.call(src, f.name)) {
       fieldsSet.add(f.name);
-      values[f.name] = validateValue(src[f.name], f, [...loc, f.name], issues);
+      values[f.name] = d.value(src[f.name], f, [...loc, f.name], issues);
     } else if (f.required) {
-      issues.push(issue([...loc, f.name], 'field required', 'value_error.missing'));
+      issues.push(d.missingField([...loc, f.name], body));
     } else {
       values[f.name] = clone(f.default ?? null);
     }
@@ -222,9 +232,15 @@ function validateObject(
   return issues.length === before ? { values, fieldsSet } : undefined;
 }
 
+const PYDANTIC1: ModelDialect<ValidationIssue> = {
+  value: (v, spec, loc, issues) => validateValue(v, spec, loc, issues),
+  missingModel: (loc) => issue(loc, 'field required', 'value_error.missing'),
+  notObject: (loc) => issue(loc, 'value is not a valid dict', 'type_error.dict'),
+  missingField: (loc) => issue(loc, 'field required', 'value_error.missing'),
+};
+
 /**
- * Validates a parsed JSON request body against a model (spec §2.6/§2.7/§2.13)
- * the way FastAPI + pydantic v1 would. Unknown keys are ignored.
+ * Validates a parsed JSON request body against a model the way FastAPI + pydantic v1 would. Unknown keys are ignored.
  *
  * @param body parsed JSON body, or `undefined` when the request had no body
  * @returns coerced values (defaults filled) and the set of fields that were sent
@@ -232,7 +248,7 @@ function validateObject(
  */
 export function validateModel(body: unknown, fields: FieldSpec[]): ValidatedModel {
   const issues: ValidationIssue[] = [];
-  const res = validateObject(body, fields, ['body'], issues);
+  const res = walkFields(body, fields, ['body'], issues, PYDANTIC1);
   if (!res || issues.length > 0) throw validationError(issues);
   return res;
 }
