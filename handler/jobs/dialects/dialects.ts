@@ -18,7 +18,7 @@ import type { LimitsConfig } from '../../config.js';
 import type { A1111Lists } from '../../a1111/lists.js';
 import { JobInputError } from '../../errors/index.js';
 import type { Log } from '../../log.js';
-import type { OutputMode } from '../output/output.js';
+import type { OutputMode } from '../input/envelope.js';
 import { checkNamedValues, type NamedValue } from '../input/names.js';
 import type { RouteSpec } from '../input/routes.js';
 

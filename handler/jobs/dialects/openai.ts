@@ -40,7 +40,7 @@ import { JobInputError } from '../../errors/index.js';
 import { isObject, showValue } from '../format.js';
 import { checkBase64Image, ImageRefusal, isHttpUrl } from '../images/images.js';
 import type { NamedValue } from '../input/names.js';
-import type { OutputMode } from '../output/output.js';
+import type { OutputMode } from '../input/envelope.js';
 import { resolveRoute, type RouteSpec } from '../input/routes.js';
 import { compileDialectSchema, type DialectValidator } from './schema.js';
 import common from '../../../schemas/common.json' with { type: 'json' };

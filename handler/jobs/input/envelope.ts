@@ -6,8 +6,17 @@
  */
 import { JobInputError } from '../../errors/index.js';
 import { appendKey, showValue } from '../format.js';
-import { OUTPUT_MODES, type OutputMode } from '../output/output.js';
 import { resolveRoute, ROUTE_PREFIX, type RouteSpec } from './routes.js';
+
+/**
+ * Where a job asks its images to go (`"output"`): `base64` in the output, or `s3` (uploaded, presigned URLs). The
+ * output stage (output/plan.ts) decides with it; it is defined here, with the option it is read from, so that input/
+ * does not import output/.
+ */
+export type OutputMode = 'base64' | 's3';
+
+/** The values `"output"` may take. */
+export const OUTPUT_MODES: readonly OutputMode[] = ['base64', 's3'];
 
 /** The worker's own per-job options, read from the input next to `api`/`payload` (or next to a bare txt2img payload). */
 export interface JobOptions {
