@@ -1,24 +1,66 @@
 /**
  * `npm run bench`: the worker's own cost per job, its throughput on a large response and its peak memory.
  *
- * Set-up: the A1111 simulator in a child process, a loopback RunPod worker-protocol server in this process,
- * and the built worker (`dist/handler/main.js`) as a child process in platform mode — the production path.
+ * Set-up: the A1111 simulator in a child process, the local endpoint emulator (`startEndpoint`, recording every
+ * worker-API request) in this process, and the built worker (`dist/handler/main.js`) as a child process in
+ * platform mode — the production path.
  *
- * Per-job worker overhead = (job-done received − job-take answered) at the platform − (A1111's own time:
+ * Per-job worker overhead = (job-done received − job-take answered) at the emulator − (A1111's own time:
  * response sent − request received, measured in the simulator). Both clocks are `performance.timeOrigin +
  * performance.now()` on the same machine.
  *
- * Writes bench/RESULTS.md (figures, command, machine).
+ * Flags: `--rp_latency_ms N` delays every worker-API answer of the emulator by N ms (a platform round trip);
+ * default 0. `npm run bench -- --rp_latency_ms 20`.
+ *
+ * Writes bench/RESULTS.md (figures, command, machine), keeping its closing "History" paragraph.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startPlatform, type Platform } from '../tests/helpers/platform.js';
+import { parseArgs } from 'node:util';
+import { startEndpoint, type LocalEndpoint, type WorkerApiRecord } from '../handler/endpoint/index.js';
 import { startSimProcess, type SimProcess } from '../tests/helpers/sim-process.js';
+import { until } from '../tests/helpers/wait.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+const { values: flags } = parseArgs({ options: { rp_latency_ms: { type: 'string', default: '0' } } });
+/** Platform round-trip delay of the emulator, ms (`--rp_latency_ms`). */
+const LATENCY_MS = Number(flags.rp_latency_ms);
+if (!Number.isFinite(LATENCY_MS) || LATENCY_MS < 0) throw new Error(`--rp_latency_ms must be a number of ms >= 0, got ${flags.rp_latency_ms}`);
+
+/** The emulator for one worker: every worker-API request recorded (no bodies), results up to 64 MB. */
+function startBenchEndpoint(): Promise<LocalEndpoint> {
+  return startEndpoint({ port: 0, endpointId: 'bench', takeHoldMs: 1000, recordRequests: true, resultLimitRunBytes: 64 * 1024 * 1024, latencyMs: LATENCY_MS });
+}
+
+/** The env of a worker pointed at `ep` (as RunPod injects it), then `extra`. */
+function workerEnv(ep: LocalEndpoint, workerId: string, extra: Record<string, string>): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', RUNPOD_POD_ID: workerId, RUNPOD_AI_API_KEY: 'bench-key', ...ep.workerEnv(), ...extra };
+}
+
+/** The job-take that handed out `jobId` (answered) and the final job-done post of it (taken), once both exist. */
+async function handOutAndResult(ep: LocalEndpoint, jobId: string, timeoutMs: number): Promise<{ take: WorkerApiRecord; done: WorkerApiRecord }> {
+  let take: WorkerApiRecord | undefined;
+  const done = await until(
+    () => {
+      const records = ep.requests();
+      take ??= records.find((r) => r.kind === 'take' && r.status === 200 && r.jobIds?.includes(jobId));
+      return records.find((r) => r.kind === 'done' && r.jobId === jobId && r.progress === false && r.status === 200);
+    },
+    { timeoutMs, everyMs: 1, what: `the result of job ${jobId}` },
+  );
+  return { take: take!, done };
+}
+
+/** The closing "History" paragraph of the current bench/RESULTS.md ('' when there is none). */
+function historyParagraph(file: string): string {
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const i = text.indexOf('\nHistory on this machine');
+  return i < 0 ? '' : text.slice(i);
+}
 
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -31,22 +73,21 @@ function peakRss(pid: number): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-async function runJobs(platform: Platform, sim: SimProcess, prefix: string, n: number, input: unknown): Promise<{ overheadMs: number[]; a1111Ms: number[]; bytes: number[] }> {
+async function runJobs(ep: LocalEndpoint, sim: SimProcess, n: number, input: unknown): Promise<{ overheadMs: number[]; a1111Ms: number[]; bytes: number[] }> {
   const overheadMs: number[] = [];
   const a1111Ms: number[] = [];
   const bytes: number[] = [];
   for (let i = 0; i < n; i++) {
-    const id = `${prefix}-${i}`;
     const since = (await sim.requests()).length;
-    platform.enqueue({ id, input });
-    const done = await platform.waitForResult(id, 120_000);
-    const handed = platform.handedOut.get(id)!;
+    const [id] = ep.submit([{ input }]) as [string];
+    const { take, done } = await handOutAndResult(ep, id, 120_000);
+    const handed = take.answeredAt!;
     const gen = (await sim.requests(since)).filter((r) => r.path === '/sdapi/v1/txt2img');
     if (gen.length !== 1) throw new Error(`expected 1 txt2img call for ${id}, saw ${gen.length}`);
     const a = gen[0]!.respondedAt - gen[0]!.receivedAt;
     a1111Ms.push(a);
-    overheadMs.push(done.at - handed - a);
-    bytes.push(done.bytes ?? 0);
+    overheadMs.push(done.receivedAt - handed - a);
+    bytes.push(done.bytes);
   }
   return { overheadMs, a1111Ms, bytes };
 }
@@ -69,28 +110,24 @@ const BACKEND_STEP_MS = 10;
  */
 async function backendThroughput(n: number, jobs: number): Promise<{ jobsPerS: number; wallMs: number; perBackend: number[] }> {
   const sims = await Promise.all(Array.from({ length: n }, () => startSimProcess(['--step-ms', String(BACKEND_STEP_MS)])));
-  const platform = await startPlatform({ holdMs: 1000, keepBodies: false });
+  const ep = await startBenchEndpoint();
   const worker = spawn(process.execPath, [path.join(root, 'dist/handler/main.js')], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      ...platform.env(`w-backends-${n}`, { A1111_URLS: sims.map((x) => x.url).join(','), RUNPOD_DEBUG_LEVEL: 'WARN', RUNPOD_PING_INTERVAL: '10000', A1111_WARMUP: 'false', PROGRESS_INTERVAL_MS: '0' }),
-    },
+    env: workerEnv(ep, `w-backends-${n}`, { A1111_URLS: sims.map((x) => x.url).join(','), RUNPOD_DEBUG_LEVEL: 'WARN', RUNPOD_PING_INTERVAL: '10000', A1111_WARMUP: 'false', PROGRESS_INTERVAL_MS: '0' }),
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   try {
     // Warm-up: one job per backend at once (every backend ready, connections open, JIT warm).
-    const warm = Array.from({ length: n * 2 }, (_, i) => `warm-${n}-${i}`);
-    for (const id of warm) platform.enqueue({ id, input: MIX[0] });
-    await Promise.all(warm.map((id) => platform.waitForResult(id, 120_000)));
+    const warm = ep.submit(Array.from({ length: n * 2 }, () => ({ input: MIX[0] })));
+    await Promise.all(warm.map((id) => handOutAndResult(ep, id, 120_000)));
     const before = await Promise.all(sims.map(async (x) => (await x.requests()).length));
-    const ids = Array.from({ length: jobs }, (_, i) => `mix-${n}-${i}`);
-    ids.forEach((id, i) => platform.enqueue({ id, input: MIX[i % MIX.length] }));
-    const results = await Promise.all(ids.map((id) => platform.waitForResult(id, 300_000)));
-    for (const r of results) {
-      if (r.bytes === undefined || r.bytes < 1000) throw new Error(`job ${r.jobId} has no image result (${r.bytes} bytes)`);
+    // Queued in one step, as a burst of requests reaches the platform.
+    const ids = ep.submit(Array.from({ length: jobs }, (_, i) => ({ input: MIX[i % MIX.length] })));
+    const results = await Promise.all(ids.map((id) => handOutAndResult(ep, id, 300_000)));
+    for (const { done } of results) {
+      if (done.bytes < 1000) throw new Error(`job ${done.jobId} has no image result (${done.bytes} bytes)`);
     }
-    const start = Math.min(...ids.map((id) => platform.handedOut.get(id)!));
-    const end = Math.max(...results.map((r) => r.at));
+    const start = Math.min(...results.map((r) => r.take.answeredAt!));
+    const end = Math.max(...results.map((r) => r.done.receivedAt));
     const perBackend = await Promise.all(
       sims.map(async (x, i) => (await x.requests(before[i])).filter((r) => r.path === '/sdapi/v1/txt2img').length),
     );
@@ -99,24 +136,24 @@ async function backendThroughput(n: number, jobs: number): Promise<{ jobsPerS: n
     worker.kill('SIGTERM');
     await new Promise((r) => worker.once('exit', r));
     await Promise.all(sims.map((x) => x.close()));
-    await platform.close();
+    await ep.close();
   }
 }
 
 async function main(): Promise<void> {
   const sim = await startSimProcess(['--step-ms', '0']);
-  const platform = await startPlatform({ holdMs: 1000, keepBodies: false });
+  const ep = await startBenchEndpoint();
   const worker = spawn(process.execPath, [path.join(root, 'dist/handler/main.js')], {
-    env: { PATH: process.env.PATH ?? '', ...platform.env('w-bench', { A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: 'WARN', RUNPOD_PING_INTERVAL: '10000', A1111_WARMUP: 'false', MAX_RESULT_MB: '25' }) },
+    env: workerEnv(ep, 'w-bench', { A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: 'WARN', RUNPOD_PING_INTERVAL: '10000', A1111_WARMUP: 'false', MAX_RESULT_MB: '25' }),
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   try {
     const small = { api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: { prompt: 'a small benchmark image', steps: 20, width: 512, height: 512, seed: 1 } };
     const large = { api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: { prompt: 'a large benchmark batch', steps: 20, width: 1024, height: 1024, batch_size: 8, seed: 2 } };
-    await runJobs(platform, sim, 'warm', 20, small); // JIT and connection warm-up
-    await runJobs(platform, sim, 'warm-large', 2, large);
-    const s = await runJobs(platform, sim, 'small', 200, small);
-    const l = await runJobs(platform, sim, 'large', 10, large);
+    await runJobs(ep, sim, 20, small); // JIT and connection warm-up
+    await runJobs(ep, sim, 2, large);
+    const s = await runJobs(ep, sim, 200, small);
+    const l = await runJobs(ep, sim, 10, large);
     const rss = peakRss(worker.pid!);
     const one = await backendThroughput(1, 60);
     const two = await backendThroughput(2, 60);
@@ -133,9 +170,10 @@ async function main(): Promise<void> {
     const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
     const md = `# Benchmark results
 
-Command: \`npm run bench\` (built worker as a child process in platform mode; loopback RunPod worker-protocol
-server; A1111 simulator in its own process with \`--step-ms 0\`). Overhead = job-take answered → job-done
-received, minus A1111's own time (simulator: request received → response sent).
+Command: \`npm run bench${LATENCY_MS > 0 ? ` -- --rp_latency_ms ${LATENCY_MS}` : ''}\` (built worker as a child process in platform mode; the local
+endpoint emulator in the bench's process${LATENCY_MS > 0 ? `, answering worker-API calls ${LATENCY_MS} ms late` : ''}; A1111 simulator in its own process with
+\`--step-ms 0\`). Overhead = job-take answered → job-done received, minus A1111's own time (simulator: request
+received → response sent).
 
 Machine: ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.versions.node}.
 Date: ${new Date().toISOString()}.
@@ -158,13 +196,14 @@ queued at once, mixing native txt2img, SDCN \`/txt2img\` with a LoRA and OpenAI 
 | 2 | ${(two.wallMs / 1000).toFixed(2)} s | ${two.jobsPerS.toFixed(2)} jobs/s | ${two.perBackend.join(' / ')} |
 | 2 vs 1 | | **×${speedup.toFixed(2)}** | target ≥ ×1.8: ${ok(speedup >= 1.8)} |
 `;
-    writeFileSync(path.join(root, 'bench/RESULTS.md'), md);
+    const file = path.join(root, 'bench/RESULTS.md');
+    writeFileSync(file, md + historyParagraph(file));
     process.stdout.write(md);
   } finally {
     worker.kill('SIGTERM');
     await new Promise((r) => worker.once('exit', r));
     await sim.close();
-    await platform.close();
+    await ep.close();
   }
 }
 
