@@ -4,7 +4,7 @@
  */
 import catalogJson from './data/catalog.json' with { type: 'json' };
 
-/** A scheduler entry as `GET /sdapi/v1/schedulers` returns it (spec §2.5, §2.11). */
+/** A scheduler entry as `GET /sdapi/v1/schedulers` returns it (A1111 `modules/api/models.py`, `modules/sd_schedulers.py`). */
 export interface SimSchedulerInfo {
   name: string;
   label: string;
@@ -13,7 +13,7 @@ export interface SimSchedulerInfo {
   need_inner_model?: boolean;
 }
 
-/** A sampler entry as `GET /sdapi/v1/samplers` returns it (spec §2.5). */
+/** A sampler entry as `GET /sdapi/v1/samplers` returns it (A1111 `modules/api/models.py`). */
 export interface SamplerItem {
   name: string;
   aliases: string[];
@@ -21,7 +21,7 @@ export interface SamplerItem {
   options: Record<string, string>;
 }
 
-/** A checkpoint as `GET /sdapi/v1/sd-models` returns it (spec §2.5). */
+/** A checkpoint as `GET /sdapi/v1/sd-models` returns it (A1111 `modules/api/models.py`). */
 export interface SdModelItem {
   title: string;
   model_name: string;
@@ -31,7 +31,7 @@ export interface SdModelItem {
   config: string | null;
 }
 
-/** An upscaler as `GET /sdapi/v1/upscalers` returns it (spec §2.5). */
+/** An upscaler as `GET /sdapi/v1/upscalers` returns it (A1111 `modules/api/models.py`). */
 export interface UpscalerItem {
   name: string;
   model_name: string | null;
@@ -55,7 +55,7 @@ export interface SimLora {
   alias?: string;
 }
 
-/** A prompt style as `GET /sdapi/v1/prompt-styles` returns it (spec §2.5; rows of A1111's `styles.csv`). */
+/** A prompt style as `GET /sdapi/v1/prompt-styles` returns it (rows of A1111's `styles.csv`). */
 export interface SimPromptStyle {
   name: string;
   prompt?: string;
@@ -114,7 +114,7 @@ export const DEFAULT_UPSCALERS = CATALOG_DATA.upscalers.map((u) => u.name);
 /** Latent upscale modes (`GET /sdapi/v1/latent-upscale-modes`). */
 export const LATENT_UPSCALE_MODES = CATALOG_DATA.latentUpscaleModes;
 
-/** Resolved checkpoint with its aliases (spec §2.12). */
+/** Resolved checkpoint with its aliases (docs/a1111-api.md, "`override_settings`, model switching, options"). */
 export interface Checkpoint {
   item: SdModelItem;
   /** file name relative to the models dir, with extension */

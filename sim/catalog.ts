@@ -61,7 +61,7 @@ export class Catalog {
   private readonly pending: { models: string[]; vaes: string[]; loras: Required<SimLora>[] } = { models: [], vaes: [], loras: [] };
   /** current settings (`GET /sdapi/v1/options`) */
   readonly options: Record<string, unknown>;
-  /** title of the checkpoint in VRAM; `null` until the first load (spec §2.2: loads lazily here) */
+  /** title of the checkpoint in VRAM; `null` until the first load (A1111 loads it lazily: docs/a1111-api.md, "Startup sequence and readiness") */
   loadedModelTitle: string | null = null;
 
   /** @throws Error when a list is empty */
@@ -165,7 +165,7 @@ export class Catalog {
     return find();
   }
 
-  /** Finds a checkpoint by title, file name, model name or hash (spec §2.12 `checkpoint_aliases`). */
+  /** Finds a checkpoint by title, file name, model name or hash (A1111 `modules/sd_models.py` `checkpoint_aliases`). */
   findCheckpoint(name: string): Checkpoint | undefined {
     return this.checkpoints.find((c) => c.aliases.includes(name));
   }
@@ -183,7 +183,7 @@ export class Catalog {
   }
 
   /**
-   * Resolves a sampler/scheduler pair as A1111 v1.10 does (spec §2.11):
+   * Resolves a sampler/scheduler pair as A1111 v1.10 does (docs/a1111-api.md, "Sampler and scheduler resolution (v1.10)"):
    * a trailing " <scheduler label|name|alias>" is split off the sampler name,
    * unknown samplers become the first sampler, unknown schedulers "Automatic",
    * and (when `convertAutomatic`) a scheduler equal to the sampler's default is
@@ -213,7 +213,7 @@ export class Catalog {
     return { sampler: sampler.name, scheduler: found.label };
   }
 
-  /** Whether `name` is an upscaler or latent upscale mode (hires fix, spec §2.6). */
+  /** Whether `name` is an upscaler or latent upscale mode (hires fix). */
   isHiresUpscaler(name: string): boolean {
     return LATENT_UPSCALE_MODES.includes(name) || this.upscalers.some((u) => u.name === name);
   }

@@ -1,7 +1,7 @@
 /**
  * The shared runtime of one simulator instance (catalog, queue lock, state,
  * PNG cache, timing knobs) and helpers used by several routes: model loading
- * and decoding of image inputs (base64, data URI or URL, spec §2.10).
+ * and decoding of image inputs (base64, data URI or URL: docs/a1111-api.md, "Errors").
  */
 import { lookup } from 'node:dns/promises';
 import { isIPv4, isIPv6 } from 'node:net';
@@ -116,7 +116,7 @@ async function verifyUrl(url: string): Promise<boolean> {
 }
 
 /**
- * Decodes one image input as A1111's `decode_base64_to_image` (spec §2.10):
+ * Decodes one image input as A1111's `decode_base64_to_image` (docs/a1111-api.md, "Errors"):
  * http(s) URLs are fetched (subject to `api_enable_requests` /
  * `api_forbid_local_requests`), a `data:image/...;base64,` prefix is stripped,
  * base64 is decoded leniently and the header must be a known image format.

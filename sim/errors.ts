@@ -1,5 +1,5 @@
 /**
- * Error bodies shaped like A1111's (spec §2.10).
+ * Error bodies shaped like A1111's (docs/a1111-api.md, "Errors").
  *
  * - A1111's own wrapper for exceptions raised by route code:
  *   `{"error": "<ExceptionClass>", "detail": ..., "body": "", "errors": "<str(e)>"}`;
@@ -8,7 +8,7 @@
  * - Starlette router misses: `{"detail": "Not Found"}` / `{"detail": "Method Not Allowed"}`.
  */
 
-/** The A1111 exception wrapper body (spec §2.10). */
+/** The A1111 exception wrapper body (docs/a1111-api.md, "Errors"). */
 export interface A1111ErrorBody {
   error: string;
   detail: string;
@@ -16,7 +16,7 @@ export interface A1111ErrorBody {
   errors: string;
 }
 
-/** One pydantic v1 validation issue as FastAPI reports it (spec §2.10). */
+/** One pydantic v1 validation issue as FastAPI reports it (docs/a1111-api.md, "Errors"). */
 export interface ValidationIssue {
   loc: (string | number)[];
   msg: string;
@@ -74,7 +74,7 @@ export function methodNotAllowed(allow: string[]): SimHttpError {
   return new SimHttpError(405, { detail: 'Method Not Allowed' }, { allow: allow.join(', ') });
 }
 
-/** A1111's `decode_base64_to_image` failure (spec §2.10): 500 `Invalid encoded image`. */
+/** A1111's `decode_base64_to_image` failure (docs/a1111-api.md, "Errors"): 500 `Invalid encoded image`. */
 export function invalidEncodedImage(): SimHttpError {
   return httpException(500, 'Invalid encoded image');
 }

@@ -1,5 +1,5 @@
 /**
- * Image routes other than generation (spec §2.5, §2.13): extras upscaling
+ * Image routes other than generation (A1111 `modules/api/models.py`; docs/a1111-api.md, "Extras (upscale), interrogate, png-info"): extras upscaling
  * (single and batch), interrogate, and png-info.
  */
 import { decodeImageInput, validateRequest, type SimEnv } from './env.js';
@@ -20,21 +20,21 @@ import { PyFloat } from './pyjson.js';
 import { seededRandom } from './random.js';
 import { INTERROGATE_MODEL, PNGINFO_MODEL, extrasBatchModel, extrasSingleModel } from './models.js';
 
-/** `POST /sdapi/v1/extra-single-image` response (spec §2.5). */
+/** `POST /sdapi/v1/extra-single-image` response (A1111 `modules/api/models.py`). */
 export interface ExtrasSingleResponse {
   html_info: string;
   /** base64 PNG */
   image: string;
 }
 
-/** `POST /sdapi/v1/extra-batch-images` response (spec §2.5). */
+/** `POST /sdapi/v1/extra-batch-images` response (A1111 `modules/api/models.py`). */
 export interface ExtrasBatchResponse {
   html_info: string;
   /** base64 PNGs */
   images: string[];
 }
 
-/** `POST /sdapi/v1/png-info` response (spec §2.5, §2.13). */
+/** `POST /sdapi/v1/png-info` response (A1111 `modules/api/models.py`; docs/a1111-api.md, "Extras (upscale), interrogate, png-info"). */
 export interface PngInfoResponse {
   info: string;
   items: Record<string, string | number>;
@@ -194,7 +194,7 @@ async function runPostprocessing(env: SimEnv, images: { img: DecodedImage; name:
 }
 
 /**
- * `POST /sdapi/v1/extra-single-image` (spec §2.13). With `upscaler_1` other
+ * `POST /sdapi/v1/extra-single-image` (docs/a1111-api.md, "Extras (upscale), interrogate, png-info"). With `upscaler_1` other
  * than "None" the image is scaled by `upscaling_resize` (resize_mode 0) or to
  * fit `upscaling_resize_w × _h` (resize_mode 1, cropped to exactly that size
  * when `upscaling_crop`); like A1111's `Upscaler.upscale`, a scaled size is
@@ -211,7 +211,7 @@ export async function runExtrasSingle(env: SimEnv, body: unknown): Promise<Extra
   return { html_info: html, image: pngs.length ? pngs[0].toString('base64') : '' };
 }
 
-/** `POST /sdapi/v1/extra-batch-images` (spec §2.13): every `imageList[i].data` as in {@link runExtrasSingle}. */
+/** `POST /sdapi/v1/extra-batch-images` (docs/a1111-api.md, "Extras (upscale), interrogate, png-info"): every `imageList[i].data` as in {@link runExtrasSingle}. */
 export async function runExtrasBatch(env: SimEnv, body: unknown): Promise<ExtrasBatchResponse> {
   const { values: req } = validateRequest(env, body, extrasBatchModel([]));
   const list = req['imageList'] as { data: string; name: string }[];
@@ -231,7 +231,7 @@ function pick<T>(rnd: () => number, list: T[]): T {
 }
 
 /**
- * `POST /sdapi/v1/interrogate` (spec §2.5): a caption derived deterministically
+ * `POST /sdapi/v1/interrogate` (A1111 `modules/api/models.py`): a caption derived deterministically
  * from the image bytes; `model` must be `clip` or `deepdanbooru`.
  *
  * @throws SimHttpError 500 `Invalid encoded image`, 404 `Model not found`
@@ -259,7 +259,7 @@ export async function runInterrogate(env: SimEnv, body: unknown): Promise<{ capt
 }
 
 /**
- * `POST /sdapi/v1/png-info` (spec §2.9, §2.13): `info` = the `parameters` text
+ * `POST /sdapi/v1/png-info` (docs/a1111-api.md, "PNG infotext format", "Extras (upscale), interrogate, png-info"): `info` = the `parameters` text
  * chunk, `parameters` = it parsed by {@link parseGenerationParameters},
  * `items` = the other `Image.info` entries (text chunks, gamma, ...).
  *

@@ -1,5 +1,5 @@
 /**
- * A1111's `process_images` for txt2img and img2img (spec §2.4–§2.9, §2.12), run
+ * A1111's `process_images` for txt2img and img2img (docs/a1111-api.md, "Concurrency, queue lock, progress" to "PNG infotext format", "`override_settings`, model switching, options"), run
  * under the queue lock: override settings (unknown keys → `KeyError`, as
  * `Options.set` in A1111 v1.10.1 `modules/options.py`) and model loads, the
  * processing crashes of `crashes.ts`, timed sampling passes with live progress,
@@ -142,7 +142,7 @@ export async function processImages(env: SimEnv, p: ProcessingParams): Promise<P
   const { catalog, state } = env;
   state.begin(p.tab === 'txt2img' ? 'scripts_txt2img' : 'scripts_img2img');
   try {
-    // ---- override_settings (spec §2.12)
+    // ---- override_settings (docs/a1111-api.md, "`override_settings`, model switching, options")
     const ov = p.overrideSettings;
     let ckpt: Checkpoint = catalog.currentCheckpoint();
     const ovCkpt = ov['sd_model_checkpoint'];
@@ -257,7 +257,7 @@ export async function processImages(env: SimEnv, p: ProcessingParams): Promise<P
     extra.push(...p.scriptParams);
     if (Math.max(outW * outH, hrW * hrH) * batchSize > MAX_BATCH_PIXELS) oom(hrW * hrH * batchSize * 4 * 4);
 
-    // ---- seeds and prompts (spec §2.6)
+    // ---- seeds and prompts (docs/a1111-api.md, "`POST /sdapi/v1/txt2img` request fields")
     const seed0 = p.seed === null || p.seed === -1 ? randomInt(4294967294) : p.seed;
     const subseed0 = p.subseed === null || p.subseed === -1 ? randomInt(4294967294) : p.subseed;
     const allSeeds = Array.from({ length: totalImages }, (_, i) => seed0 + (p.subseedStrength === 0 ? i : 0));
@@ -314,7 +314,7 @@ export async function processImages(env: SimEnv, p: ProcessingParams): Promise<P
       state.nextjob();
     }
 
-    // ---- infotexts and info (spec §2.8, §2.9)
+    // ---- infotexts and info (docs/a1111-api.md, "Responses", "PNG infotext format")
     const restoreFaces = p.restoreFaces ?? Boolean(catalog.options['face_restoration']);
     const tiling = p.tiling ?? Boolean(catalog.options['tiling']);
     const infoParams = (index: number): [string, unknown][] => [

@@ -1,5 +1,5 @@
 /**
- * The PNG "infotext" (spec §2.9): creating it (`processing.create_infotext`) and
+ * The PNG "infotext" (docs/a1111-api.md, "PNG infotext format"): creating it (`processing.create_infotext`) and
  * parsing it back (`infotext_utils.parse_generation_parameters`, used by
  * `POST /sdapi/v1/png-info`).
  */
@@ -16,7 +16,7 @@ export function quoteInfoValue(v: unknown): string {
 }
 
 /**
- * Builds an infotext (spec §2.9):
+ * Builds an infotext (docs/a1111-api.md, "PNG infotext format"):
  * `<prompt>[\nNegative prompt: <neg>]\n<k: v, k: v, ...>`, stripped. Entries
  * whose value is `null`/`undefined` are omitted; an entry whose value equals its
  * key is written as the bare key.
@@ -59,7 +59,7 @@ function pyStrip(s: string): string {
 
 /**
  * Parses an infotext into the dict A1111's `parse_generation_parameters`
- * returns (spec §2.9, §2.13): `Prompt`, `Negative prompt`, every `Key: value`
+ * returns (docs/a1111-api.md, "PNG infotext format", "Extras (upscale), interrogate, png-info"): `Prompt`, `Negative prompt`, every `Key: value`
  * of the last line as strings (`Steps: 30` → `"Steps": "30"`, `Size: 512x768` →
  * `"Size-1": "512", "Size-2": "768"`, JSON-quoted values unquoted), plus the
  * defaults A1111 adds for missing keys (`Clip skip: "1"`, `RNG: "GPU"`,

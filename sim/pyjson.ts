@@ -2,7 +2,7 @@
  * Python-flavoured text helpers so that strings produced by the simulator look
  * like the ones Python/A1111 produces: `float` formatting (`7.0`), `repr()` of a
  * string, `str()` of values in infotexts, and `json.dumps()` with its default
- * settings (used for the `info` string of txt2img/img2img, spec §2.8).
+ * settings (used for the `info` string of txt2img/img2img, docs/a1111-api.md, "Responses").
  */
 
 /**

@@ -1,6 +1,6 @@
 /**
  * A1111's generation queue lock and its process-global `shared.state`
- * (spec §2.4): one generation at a time, FIFO waiters (no 429), and the
+ * (docs/a1111-api.md, "Concurrency, queue lock, progress"): one generation at a time, FIFO waiters (no 429), and the
  * progress numbers of `GET /sdapi/v1/progress` computed from the clock.
  */
 
@@ -10,7 +10,7 @@ export function nowMs(): number {
 }
 
 /**
- * FIFO mutex standing in for `modules.call_queue.queue_lock` (spec §2.4).
+ * FIFO mutex standing in for `modules.call_queue.queue_lock` (docs/a1111-api.md, "Concurrency, queue lock, progress").
  * Waiters are served in arrival order; nobody is ever rejected.
  */
 export class QueueLock {
@@ -46,7 +46,7 @@ export class QueueLock {
 /** How a simulated wait ended. */
 export type WaitResult = 'done' | 'interrupted' | 'skipped';
 
-/** `shared.state.dict()` (spec §2.4). */
+/** `shared.state.dict()` (A1111 `modules/shared_state.py`). */
 export interface StateDict {
   skipped: boolean;
   interrupted: boolean;
@@ -59,7 +59,7 @@ export interface StateDict {
   sampling_steps: number;
 }
 
-/** `ProgressResponse` of `GET /sdapi/v1/progress` (spec §2.4). */
+/** `ProgressResponse` of `GET /sdapi/v1/progress` (A1111 `modules/api/models.py`). */
 export interface ProgressResponse {
   progress: number;
   /** seconds */
@@ -214,7 +214,7 @@ export class SharedState {
   }
 
   /**
-   * The body of `GET /sdapi/v1/progress` (spec §2.4):
+   * The body of `GET /sdapi/v1/progress` (docs/a1111-api.md, "Concurrency, queue lock, progress"):
    * idle (`job_count == 0`) → progress 0, eta 0, no image; otherwise
    * `progress = 0.01 + job_no/job_count + (1/job_count)·step/steps` (capped at 1)
    * and `eta_relative = elapsed/progress − elapsed` (seconds).
