@@ -139,6 +139,19 @@ describe('named states', () => {
     expect(platform.unhealthy.map((u) => u.check)).toEqual(['worker_error']);
   });
 
+  it('beforeTake failing is a fatal end; a stop after it is harmless', async () => {
+    const { worker, changes, lines } = setup(async () => 'x', {
+      beforeTake: async () => {
+        throw new Error('backend gone for good');
+      },
+    });
+    expect(await worker.done).toBe(1);
+    expect(states(changes)).toEqual(['starting', 'ready', 'running', 'draining', 'stopped']);
+    expect(lines.some((l) => l.message === 'Worker cannot continue: backend gone for good')).toBe(true);
+    worker.stop('late');
+    expect(worker.state).toBe('stopped');
+  });
+
   it('the first of its signals drains the worker', async () => {
     const { worker, lines } = setup(async () => 'x', { signals: ['SIGUSR2'] });
     await until(() => worker.state === 'running', 'the running state');

@@ -90,7 +90,7 @@ export function startWorker(o: StartWorkerOptions): WorkerHandle {
     if (stopper.signal.aborted) return;
     log.info(`Stopping worker: ${reason}.`);
     stopper.abort(new Error(reason));
-    if (states.state !== 'stopped') states.to('draining', { reason });
+    if (states.state !== 'draining' && states.state !== 'stopped') states.to('draining', { reason });
   };
 
   /** Logs the fatal error and returns it, or returns undefined when the end was a stop. */
