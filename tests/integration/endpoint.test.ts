@@ -1,7 +1,8 @@
 /**
  * The local RunPod endpoint emulator (handler/endpoint/) over real loopback HTTP: the public API driven with plain
  * fetch and with `runpod-sdk` unchanged, the worker side played by hand exactly as the worker runtime speaks the
- * worker protocol (raw-key Authorization, job-done bodies as raw JSON labelled form-urlencoded, spec §3–§9).
+ * worker protocol (raw-key Authorization, job-done bodies as raw JSON labelled form-urlencoded; docs/runpod-protocol.md,
+ * "HTTP client conventions (all worker→platform traffic)").
  *
  * Every test starts its own endpoint on an ephemeral port and runs concurrently with the others, so the slow
  * policy tests (ttl ≥ 10 s, executionTimeout ≥ 5 s, as the platform's minimums require) overlap the rest.
@@ -47,7 +48,10 @@ async function api(ep: LocalEndpoint, method: string, path: string, body?: unkno
   return toAnswer(await fetch(`${ep.url}${path.startsWith('/') ? path : `/v2/local/${path}`}`, init));
 }
 
-/** Plays a worker: the URLs come from `workerEnv()` and are filled in the way the runtime fills them (spec §2). */
+/**
+ * Plays a worker: the URLs come from `workerEnv()` and are filled in the way the runtime fills them
+ * (docs/runpod-protocol.md, "Process entry and mode selection").
+ */
 class FakeWorker {
   private readonly env: ReturnType<LocalEndpoint['workerEnv']>;
   constructor(
@@ -69,22 +73,22 @@ class FakeWorker {
   take(signal?: AbortSignal): Promise<Answer> {
     return this.get(`${this.takeUrl}&job_in_progress=0`, signal);
   }
-  /** GET job-take-batch with `batch_size` first (spec §4.1). */
+  /** GET job-take-batch with `batch_size` first (runpod-python `rp_job.py` `_job_get_url`). */
   takeBatch(n: number): Promise<Answer> {
     return this.get(`${this.takeUrl.replace('/job-take/', '/job-take-batch/')}&batch_size=${n}&job_in_progress=0`);
   }
-  /** GET job-stop: the job-take URL with `/job-stop/` and no extra query (spec §8). */
+  /** GET job-stop: the job-take URL with `/job-stop/` and no extra query (runpod-python `rp_job.py` `get_stop_signals`). */
   stop(): Promise<Answer> {
     return this.get(this.takeUrl.replace('/job-take/', '/job-stop/'));
   }
   ping(): Promise<Answer> {
     return this.get(`${this.env.RUNPOD_WEBHOOK_PING.split('$RUNPOD_POD_ID').join(this.id)}&runpod_version=1.12.0`);
   }
-  /** POST job-done with a raw JSON body labelled form-urlencoded (spec §3.3, §5.1). */
+  /** POST job-done with a raw JSON body labelled form-urlencoded (runpod-python `rp_http.py` `_transmit`). */
   async done(jobId: string, raw: string | Json, isStream = false): Promise<Answer> {
     return this.post(this.doneUrl(this.env.RUNPOD_WEBHOOK_POST_OUTPUT, jobId, isStream), jobId, raw);
   }
-  /** POST job-stream `{"output": chunk}` with `isStream=false` (spec §6). */
+  /** POST job-stream `{"output": chunk}` with `isStream=false` (docs/runpod-protocol.md, "Streaming (generator handlers)"). */
   async stream(jobId: string, chunk: unknown): Promise<Answer> {
     return this.post(this.doneUrl(this.env.RUNPOD_WEBHOOK_POST_STREAM, jobId, false), jobId, { output: chunk });
   }
