@@ -7,7 +7,7 @@
  * information as the `/status/JOB_ID` endpoint"); the cloud webhook body with `input` and `webhook` is the one
  * shown in runpod-python#409.
  */
-import type { Job, JobStatus } from './jobs.js';
+import type { Job, JobStatus } from './job.js';
 
 /** Body of `/status`, keys in the platform's (alphabetical) order. */
 export interface StatusBody {
