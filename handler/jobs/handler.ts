@@ -54,7 +54,7 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
   return async (job, ctx) => {
     const startedAtMs = Date.now();
     // REFRESH_WORKER: every result (FAILED ones included) gets stopPod, as runpod-python's refresh_worker config.
-    if (s.output.refreshWorker) ctx.refreshWorker?.();
+    if (s.refreshWorker) ctx.refreshWorker?.();
     let lease: Lease | undefined;
     try {
       checkInputShape(job.input, limits);

@@ -53,7 +53,8 @@ export interface JobServices {
   readonly limits: LimitsConfig;
   readonly log: Log;
   readonly lookup: HostLookup | undefined;
-  readonly output: OutputConfig;
+  /** `REFRESH_WORKER`: every result (FAILED ones included) carries `stopPod`. */
+  readonly refreshWorker: boolean;
   /** Where a job's images go, and its output from A1111's answer (output/stage.ts). */
   readonly outputStage: OutputStage;
   readonly outputFiles: OutputFiles;
@@ -89,7 +90,7 @@ export function createJobServices(opts: A1111HandlerOptions): JobServices {
     limits: opts.limits,
     log,
     lookup: opts.lookup,
-    output,
+    refreshWorker: output.refreshWorker === true,
     outputStage,
     outputFiles,
     modelForJob: () => {
