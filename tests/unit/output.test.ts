@@ -5,19 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { JobInputError } from '../../handler/errors/index.js';
 import { parseEnvelope } from '../../handler/jobs/handler.js';
-import {
-  dropInputEchoes,
-  imageOutputKey,
-  OutputStage,
-  planOutput,
-  RESULT_ENVELOPE_BYTES,
-  resolveEnvBucket,
-  resultTooLargeMessage,
-  shapeOutput,
-  type EnvBucket,
-  type OutputJob,
-  type ShapeContext,
-} from '../../handler/jobs/output/output.js';
+import { OutputStage, type EnvBucket, type OutputJob } from '../../handler/jobs/output/output.js';
+import { imageOutputKey, planOutput, resolveEnvBucket } from '../../handler/jobs/output/plan.js';
+import { shapeOutput, type ShapeContext } from '../../handler/jobs/output/shape.js';
+import { dropInputEchoes, RESULT_ENVELOPE_BYTES, resultTooLargeMessage } from '../../handler/jobs/output/size-guard.js';
 import { resolveRoute } from '../../handler/jobs/input/routes.js';
 import { S3Uploader } from '../../handler/jobs/output/uploader.js';
 import { silentLog, type Log } from '../../handler/log.js';

@@ -19,7 +19,7 @@
  *   <data_path>/outputs`, `modules/paths_internal.py`, `data_path` = `--data-dir`, default A1111's own folder). A
  *   relative value is relative to A1111's working directory; `docker/start.sh` runs A1111 from its own folder, which is
  *   the default data dir, so relative values are resolved against `GET /sdapi/v1/cmd-flags` `data_dir`. Jobs cannot
- *   change `outdir_*` (the settings deny-list, settings.ts), so the folders are read once per backend.
+ *   change `outdir_*` (the settings deny-list, input/settings.ts), so the folders are read once per backend.
  *
  * How: before A1111 is called, {@link OutputFiles.begin} lists what is in those folders (recursively, never following
  * a symbolic link); after A1111 answered, {@link OutputFiles.end} lists them again and removes what is new: files
@@ -36,6 +36,7 @@ import { lstat, readdir, realpath, rmdir, stat, unlink } from 'node:fs/promises'
 import path from 'node:path';
 import type { A1111Client } from '../../a1111/client.js';
 import type { Log } from '../../log.js';
+import { isObject } from '../format.js';
 
 /** The options naming A1111's output folders (`modules/shared_options.py`, section "Paths for saving"). */
 export const OUTDIR_OPTIONS = [
@@ -128,8 +129,6 @@ function pyTruthy(v: unknown): boolean {
   if (typeof v === 'object' && v !== null) return Object.keys(v).length > 0;
   return v !== false && v !== 0 && v !== '' && v !== null && v !== undefined;
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * The cleaner, one per handler (all backends). `begin`/`end` never throw; their file-system work is run one at a

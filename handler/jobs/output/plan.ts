@@ -7,14 +7,9 @@
  */
 import type { OutputConfig } from '../../config.js';
 import { BucketConfigError, JobInputError } from '../../errors/index.js';
+import type { OutputMode } from '../input/envelope.js';
 import type { RouteSpec } from '../input/routes.js';
 import { parseJobS3Config, resolveBucket, type BucketTarget } from './bucket.js';
-
-/** Where a job asks its images to go (`"output"` in the job input). */
-export type OutputMode = 'base64' | 's3';
-
-/** The values `"output"` may take. */
-export const OUTPUT_MODES: readonly OutputMode[] = ['base64', 's3'];
 
 /** The output key holding a route's images: `images` (a list) or `image` (one string); undefined: no images. */
 export function imageOutputKey(route: RouteSpec): 'images' | 'image' | undefined {
@@ -94,7 +89,7 @@ export const HOW_TO_BUCKET =
 /**
  * Decides where a job's images go (see the module comment).
  * @param route the job's route.
- * @param flag the input's `"output"` (already checked to be one of {@link OUTPUT_MODES}), or undefined.
+ * @param flag the input's `"output"` (already checked by input/envelope.ts), or undefined.
  * @param jobS3Config the job's `s3Config` key as received (undefined/null: none).
  * @param env the endpoint's bucket ({@link resolveEnvBucket}).
  * @param s3Label how messages name the request for `"s3"`: `input.output: "s3"` by default; a request dialect

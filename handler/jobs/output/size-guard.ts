@@ -6,7 +6,7 @@
  * docs/runpod-protocol.md, "Platform (public queue API) facts").
  */
 import type { OutputConfig } from '../../config.js';
-import { appendIndex, appendKey, plural } from '../format.js';
+import { appendIndex, appendKey, isObject, plural } from '../format.js';
 import { HOW_TO_BUCKET, type OutputPlan } from './plan.js';
 
 /** Bytes the runtime adds around an output when it posts it: `{"output":` and `}`. */
@@ -19,10 +19,6 @@ const SCRIPT_KEYS = ['alwayson_scripts', 'script_args'] as const;
 
 /** Shortest string inside script arguments taken for an image. */
 const MIN_SCRIPT_IMAGE_CHARS = 256;
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** True for a base64 PNG / JPEG / WebP (raw, by its first characters, or as a `data:image/…` URI). */
 function looksLikeImage(s: string): boolean {

@@ -7,8 +7,10 @@
 import { jsonSkeleton } from '../../a1111/json-skeleton.js';
 import type { OutputConfig } from '../../config.js';
 import type { Log } from '../../log.js';
+import { isObject } from '../format.js';
+import type { OutputMode } from '../input/envelope.js';
 import type { RouteSpec } from '../input/routes.js';
-import { planOutput, resolveEnvBucket, type EnvBucket, type OutputMode, type OutputPlan } from './plan.js';
+import { planOutput, resolveEnvBucket, type EnvBucket, type OutputPlan } from './plan.js';
 import { shapeDialectOutput, shapeOutput, shapeSpecialAnswer, type ShapeContext } from './shape.js';
 import { resultLimitFor } from './size-guard.js';
 import { S3Uploader, type S3UploaderOptions } from './uploader.js';
@@ -42,10 +44,6 @@ export interface OutputJob {
   rawJson(bytes: Buffer): unknown;
   /** A request dialect's reshaping of A1111's answer; `uploaded`: `images` now holds presigned URLs. */
   reshape?: (answer: Record<string, unknown>, uploaded: boolean) => unknown;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
