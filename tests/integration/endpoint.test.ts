@@ -842,3 +842,68 @@ describe('local RunPod endpoint emulator: large bodies', () => {
     expect(((await api(ep, 'GET', `status/${id}`)).json.output as string).length).toBe(9 * MB);
   });
 });
+
+describe('local RunPod endpoint emulator: what tests and the bench read and script', () => {
+  it('records every worker-API request with its answer; submit queues several jobs in one step', async ({ expect, onTestFinished }) => {
+    const ep = await start(onTestFinished, { recordBodies: true });
+    const w = new FakeWorker(ep, 'w-rec');
+    const held = w.takeBatch(3);
+    await until(() => ep.requests().length === 1, 'the held job-take to be recorded');
+    expect(ep.requests()[0]).toMatchObject({ kind: 'take', workerId: 'w-rec', jobIds: [] });
+    expect(ep.requests()[0]!.status).toBeUndefined(); // held: not answered yet
+    const ids = ep.submit([{ input: { n: 1 } }, { input: { n: 2 } }]);
+    expect((await held).json).toEqual([
+      { id: ids[0], input: { n: 1 } },
+      { id: ids[1], input: { n: 2 } },
+    ]);
+    await w.done(ids[0]!, { status: 'IN_PROGRESS', output: { step: 1 } });
+    await w.done(ids[0]!, { output: 'ok' }, true);
+    await w.ping();
+    const [take, progress, done, ping] = ep.requests();
+    expect(take).toMatchObject({ kind: 'take', status: 200, jobIds: ids, query: { gpu: 'local', batch_size: '3', job_in_progress: '0' } });
+    expect(take!.answeredAt!).toBeGreaterThanOrEqual(take!.receivedAt);
+    expect(progress).toMatchObject({ kind: 'done', jobId: ids[0], progress: true, status: 200 });
+    expect(done).toMatchObject({ kind: 'done', jobId: ids[0], progress: false, status: 200, raw: '{"output":"ok"}', bytes: 15, query: { isStream: 'true' } });
+    expect(done!.headers['x-request-id']).toBe(ids[0]);
+    expect(ping).toMatchObject({ kind: 'ping', workerId: 'w-rec', status: 200, query: { runpod_version: '1.12.0' } });
+    expect(() => ep.submit([{ input: 1 }, { nothing: true }])).toThrow(/missing "input"/);
+    expect((await api(ep, 'GET', 'health')).json.jobs).toMatchObject({ inQueue: 0, inProgress: 1 }); // the invalid batch queued nothing
+    const plain = await start(onTestFinished);
+    await new FakeWorker(plain, 'w-plain').ping();
+    expect(plain.requests()).toEqual([]); // records only when asked for
+  });
+
+  it('scripted faults answer the next requests of a route before anything else; stopJob reaches job-stop without a state change', async ({ expect, onTestFinished }) => {
+    const ep = await start(onTestFinished, { recordRequests: true });
+    const w = new FakeWorker(ep, 'w-script');
+    const id = (await api(ep, 'POST', 'run', { input: 'x' })).json.id as string;
+    ep.injectFault({ route: 'take', count: 2, answer: { status: 503, body: 'upstream down' } });
+    ep.injectFault({ route: 'take', answer: { status: 200, body: '{"id":"hand-made","input":{}}', contentType: 'application/json' } });
+    ep.injectFault({ route: 'ping', answer: 'reset' });
+    for (let i = 0; i < 2; i++) expect(await w.take()).toMatchObject({ status: 503, text: 'upstream down' });
+    expect((await w.take()).json).toEqual({ id: 'hand-made', input: {} });
+    await expect(w.ping()).rejects.toThrow();
+    expect((await api(ep, 'GET', `status/${id}`)).json.status).toBe('IN_QUEUE'); // nothing was assigned
+    expect((await w.take()).json).toEqual({ id, input: 'x' });
+    expect(ep.stats().takes).toBe(4);
+    expect(ep.requests().map((r) => `${r.kind}:${r.status}`)).toEqual(['take:503', 'take:503', 'take:200', 'ping:0', 'take:200']);
+    expect(() => ep.injectFault({ route: 'done', count: 0, answer: 'reset' })).toThrow(/positive integer/);
+
+    expect(ep.stopJob('no-such-job')).toBe(false);
+    expect(ep.stopJob(id)).toBe(true);
+    expect((await w.stop()).json).toEqual({ jobsToStop: [id] });
+    expect((await api(ep, 'GET', `status/${id}`)).json.status).toBe('IN_PROGRESS');
+  });
+
+  it('latencyMs delays every worker-API answer; the public API answers at once', async ({ expect, onTestFinished }) => {
+    const ep = await start(onTestFinished, { latencyMs: 200, recordRequests: true });
+    const t0 = performance.now();
+    expect((await new FakeWorker(ep, 'w-far').ping()).status).toBe(200);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
+    const rec = ep.requests()[0]!;
+    expect(rec.answeredAt! - rec.receivedAt).toBeGreaterThanOrEqual(190);
+    const t1 = performance.now();
+    await api(ep, 'GET', 'health');
+    expect(performance.now() - t1).toBeLessThan(190);
+  });
+});
