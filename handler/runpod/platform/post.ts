@@ -49,7 +49,7 @@ export function isRetryablePostError(err: unknown): boolean {
  * 2 s doubling to a 30 s cap, 90 s in all — a deliberate improvement over the SDK's 3 attempts on 5xx only, docs/runpod-protocol.md, "Result reporting (job-done)");
  * any other status fails at once. A body given as chunks is streamed (with its `Content-Length`), never joined.
  * Never throws: a give-up is logged at ERROR with the job id and returned (with the last status); the caller
- * decides whether the result is lost (a refused job result gets one FAILED fallback first, see `worker.ts`).
+ * decides whether the result is lost (a refused job result gets one FAILED fallback first, see `worker/run-job.ts`).
  */
 export async function postResult(
   client: AxiosInstance,
