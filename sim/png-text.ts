@@ -18,10 +18,11 @@ const isLatin1 = (s: string) => /^[\x01-\xff]*$/.test(s);
  * when the value is Latin-1 encodable, otherwise an uncompressed `iTXt` (UTF-8).
  */
 export function textChunk(key: string, value: string): Buffer {
-  const chunk = isLatin1(value)
-    ? encodeText(key, value)
-    : // keyword\0 compression-flag(0) method(0) language\0 translated-keyword\0 text
-      { name: 'iTXt', data: Buffer.concat([Buffer.from(key, 'latin1'), Buffer.from([0, 0, 0, 0, 0]), Buffer.from(value, 'utf8')]) };
+  let chunk: { name: string; data: Uint8Array };
+  if (value === '') chunk = { name: 'tEXt', data: Buffer.from(`${key}\0`, 'latin1') }; // png-chunk-text refuses empty text
+  else if (isLatin1(value)) chunk = encodeText(key, value);
+  // keyword\0 compression-flag(0) method(0) language\0 translated-keyword\0 text
+  else chunk = { name: 'iTXt', data: Buffer.concat([Buffer.from(key, 'latin1'), Buffer.from([0, 0, 0, 0, 0]), Buffer.from(value, 'utf8')]) };
   return Buffer.from(encodeChunks([chunk]).subarray(PNG_SIGNATURE.length));
 }
 
