@@ -28,7 +28,7 @@
  *
  * The schemas are `schemas/openai-generations.json` and `schemas/openai-edits.json`, each with the properties of
  * `txt2img.json` / `img2img.json` merged in at load time (the OpenAI file's definition wins where both define a
- * field). The translated payload then goes through the A1111 checks like a native one (handler.ts).
+ * field). The translated payload then goes through the A1111 checks like a native one (jobs/checks.ts).
  *
  * Output ({@link openaiImagesResponse}): `{"created": <unix s>, "data": [{"b64_json": "…"} | {"url": "…"}, …]}`, one
  * item per A1111 image, with `revised_prompt` when the prompt A1111 used differs from the one sent (a prompt style

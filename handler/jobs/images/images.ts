@@ -5,9 +5,9 @@
  * Image fields ({@link imageFields}): img2img `init_images[i]` and `mask`; interrogate, png-info and
  * extra-single-image `image`; extra-batch-images `imageList[i].data`; and, in txt2img and img2img, the images
  * of each ControlNet unit ({@link controlNetImageFields}). Each must be base64 as A1111 reads it (rules and
- * caps in image-decode.ts: any `data:image/…;base64,` prefix, whitespace allowed, every format `image-size`
+ * caps in decode.ts: any `data:image/…;base64,` prefix, whitespace allowed, every format `image-size`
  * reads but SVG, `MAX_INPUT_IMAGE_BYTES`, `MAX_IMAGE_SIDE`) or an `http(s)://` URL under the URL policy
- * (image-urls.ts, `ALLOW_IMAGE_URLS`). Strings starting with `http://` or `https://` anywhere else inside
+ * (urls.ts, `ALLOW_IMAGE_URLS`). Strings starting with `http://` or `https://` anywhere else inside
  * `alwayson_scripts` and `script_args` get the URL policy too: extensions pass their image arguments through
  * A1111's `decode_base64_to_image`, which fetches URLs.
  *
