@@ -5,7 +5,7 @@
  * Forge's own (`modules_forge/shared_options.py`), and how a POST sets them
  * (A1111 `Options.set` in `modules/options.py`; Forge `modules/sysinfo.py` `set_config`).
  */
-import type { Checkpoint } from './catalog.js';
+import type { Checkpoint } from './catalog-data.js';
 import a1111OptionsJson from './data/options-a1111.json' with { type: 'json' };
 import { pyException } from './errors.js';
 import { builtinOptions } from './options-builtin.js';

@@ -9,7 +9,16 @@
  * `choices`; `InputAccordion(False, label=self.title())` is a checkbox labelled with the title). Every one of them
  * `show()`s `scripts.AlwaysVisible` on both tabs, except Soft Inpainting (img2img only).
  */
-import type { ScriptArg } from './scripts.js';
+
+/** One `GET /sdapi/v1/script-info` argument (A1111 `ScriptArg`). */
+export interface ScriptArg {
+  label: string | null;
+  value: unknown;
+  minimum: unknown;
+  maximum: unknown;
+  step: unknown;
+  choices: string[] | null;
+}
 
 /** One `ScriptArg` (A1111 `modules/api/models.py`). */
 export const scriptArg = (

@@ -5,7 +5,9 @@
  */
 import { httpException, pyException, pyTypeName } from './errors.js';
 import type { SimFlavor } from './models.js';
-import { FORGE_ALWAYSON, WILDCARDS_TITLE, forgeScriptArgs, scriptArg } from './scripts-builtin.js';
+import { FORGE_ALWAYSON, WILDCARDS_TITLE, forgeScriptArgs, scriptArg, type ScriptArg } from './scripts-builtin.js';
+
+export type { ScriptArg } from './scripts-builtin.js';
 
 /** Script titles of one tab. */
 export interface ScriptSet {
@@ -17,16 +19,6 @@ export interface ScriptSet {
 export interface SimScripts {
   txt2img: ScriptSet;
   img2img: ScriptSet;
-}
-
-/** One `GET /sdapi/v1/script-info` argument (A1111 `ScriptArg`). */
-export interface ScriptArg {
-  label: string | null;
-  value: unknown;
-  minimum: unknown;
-  maximum: unknown;
-  step: unknown;
-  choices: string[] | null;
 }
 
 const arg = (label: string | null, value: unknown, minimum: unknown = null, maximum: unknown = null, step: unknown = null): ScriptArg =>
