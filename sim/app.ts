@@ -2,9 +2,11 @@
  * The simulator's HTTP server on fastify's router: every route of `routes/` and the test controls of
  * `controls.ts` registered on it, A1111's answers where fastify would answer otherwise (router 404/405,
  * Starlette's trailing-slash redirect, FastAPI's body reading), faults applied before a route runs, and
- * FastAPI's `GZipMiddleware` (`minimum_size=1000`, gzip only) through `@fastify/compress`.
+ * FastAPI's `GZipMiddleware` (`minimum_size=1000`, gzip only, when the client accepts it) through
+ * `@fastify/compress`: small answers get a `content-length`, large ones are streamed (chunked) from zlib's thread.
  */
 import type { Socket } from 'node:net';
+import { EventEmitter } from 'node:events';
 import fastifyCompress from '@fastify/compress';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { registerControls, type ControlDeps } from './controls.js';
@@ -137,8 +139,20 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   if (deps.gzip) {
-    await app.register(fastifyCompress, { encodings: ['gzip'], threshold: 1000, zlibOptions: { level: 1 }, globalDecompression: false });
+    await app.register(fastifyCompress, { encodings: ['gzip'], threshold: 1000, zlibOptions: { level: 1, chunkSize: 256 * 1024 }, globalDecompression: false });
   }
+  // `respondedAt` is when the answer is handed to node, compression included (the benchmark subtracts A1111's
+  // time): this `onSend` runs after the compressor's; a compressed stream is handed over once read to its end.
+  const handedOver = async (request: FastifyRequest, _reply: FastifyReply, payload: unknown) => {
+    const { rec } = request.sim;
+    if (!rec || rec.status === 0) return payload;
+    if (payload instanceof EventEmitter && 'pipe' in payload) payload.once('end', () => (rec.respondedAt = nowMs()));
+    else rec.respondedAt = nowMs();
+    return payload;
+  };
+  app.addHook('onRoute', (route) => {
+    route.onSend = [...(route.onSend === undefined ? [] : Array.isArray(route.onSend) ? route.onSend : [route.onSend]), handedOver];
+  });
 
   // Which methods each A1111 path has: a path with other methods answers 405, as Starlette's router does.
   const methods = new Map<string, string[]>();
