@@ -5,6 +5,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIPv4, isIPv6 } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import type { Catalog, Checkpoint } from './catalog.js';
 import { httpException, invalidEncodedImage, pyException, pyTypeName } from './errors.js';
 import type { RequestModel, SimFlavor } from './models.js';
@@ -66,29 +67,13 @@ export async function ensureModelLoaded(env: SimEnv, ckpt: Checkpoint): Promise<
   env.log(`Model loaded in ${secs.toFixed(1)}s (load weights from disk: ${(secs * 0.3).toFixed(1)}s, create model: ${(secs * 0.2).toFixed(1)}s, apply weights to model: ${(secs * 0.5).toFixed(1)}s).`);
 }
 
-function ipv4Global(ip: string): boolean {
-  const [a, b] = ip.split('.').map(Number);
-  if (a === 0 || a === 10 || a === 127 || a >= 224) return false;
-  if (a === 100 && b >= 64 && b <= 127) return false;
-  if (a === 169 && b === 254) return false;
-  if (a === 172 && b >= 16 && b <= 31) return false;
-  if (a === 192 && b === 168) return false;
-  if (a === 192 && b === 0) return false;
-  if (a === 198 && (b === 18 || b === 19)) return false;
-  return true;
-}
-
+/**
+ * Python's `ipaddress.ip_address(ip).is_global`, which A1111's `verify_url` asks of every address, as ipaddr.js
+ * classifies it: only `unicast` is global (private, loopback, link-local, carrier-grade NAT, documentation,
+ * benchmarking, reserved… are not); an IPv4-mapped IPv6 address counts as its IPv4 address.
+ */
 function ipGlobal(ip: string): boolean {
-  if (isIPv4(ip)) return ipv4Global(ip);
-  if (isIPv6(ip)) {
-    const l = ip.toLowerCase();
-    if (l === '::1' || l === '::') return false;
-    if (l.startsWith('fc') || l.startsWith('fd') || l.startsWith('fe8') || l.startsWith('fe9') || l.startsWith('fea') || l.startsWith('feb')) return false;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(l);
-    if (mapped) return ipv4Global(mapped[1]);
-    return true;
-  }
-  return false;
+  return ipaddr.isValid(ip) && ipaddr.process(ip).range() === 'unicast';
 }
 
 /**
@@ -106,7 +91,7 @@ async function verifyUrl(url: string): Promise<boolean> {
   if (u.port !== '' || u.username !== '' || u.password !== '') return false;
   const host = u.hostname.replace(/^\[|\]$/g, '');
   try {
-    if (isIPv4(host)) return ipv4Global(host);
+    if (isIPv4(host)) return ipGlobal(host);
     if (isIPv6(host)) return false;
     const addrs = await lookup(host, { all: true, family: 4 });
     return addrs.length > 0 && addrs.every((a) => ipGlobal(a.address));
