@@ -31,9 +31,21 @@ const { values: flags } = parseArgs({ options: { rp_latency_ms: { type: 'string'
 const LATENCY_MS = Number(flags.rp_latency_ms);
 if (!Number.isFinite(LATENCY_MS) || LATENCY_MS < 0) throw new Error(`--rp_latency_ms must be a number of ms >= 0, got ${flags.rp_latency_ms}`);
 
-/** The emulator for one worker: every worker-API request recorded (no bodies), results up to 64 MB. */
+/**
+ * The emulator for one worker: every worker-API request recorded (no bodies), results up to 64 MB, a final job
+ * dropped at once (the bench reads the records, not `/status`; kept results would grow this process's heap and its
+ * GC pauses, which slow the reading of the next result).
+ */
 function startBenchEndpoint(): Promise<LocalEndpoint> {
-  return startEndpoint({ port: 0, endpointId: 'bench', takeHoldMs: 1000, recordRequests: true, resultLimitRunBytes: 64 * 1024 * 1024, latencyMs: LATENCY_MS });
+  return startEndpoint({
+    port: 0,
+    endpointId: 'bench',
+    takeHoldMs: 1000,
+    recordRequests: true,
+    resultLimitRunBytes: 64 * 1024 * 1024,
+    retentionRunMs: 0,
+    latencyMs: LATENCY_MS,
+  });
 }
 
 /** The env of a worker pointed at `ep` (as RunPod injects it), then `extra`. */
