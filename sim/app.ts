@@ -3,7 +3,8 @@
  * `controls.ts` registered on it, A1111's answers where fastify would answer otherwise (router 404/405,
  * Starlette's trailing-slash redirect, FastAPI's body reading), faults applied before a route runs, and
  * FastAPI's `GZipMiddleware` (`minimum_size=1000`, gzip only, when the client accepts it) through
- * `@fastify/compress`: small answers get a `content-length`, large ones are streamed (chunked) from zlib's thread.
+ * `@fastify/compress`: answers up to 256 KiB are compressed at once and get a `content-length`, as there; larger
+ * ones (images) are streamed (chunked) from zlib's thread pool.
  */
 import type { Socket } from 'node:net';
 import { EventEmitter } from 'node:events';
@@ -139,7 +140,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   if (deps.gzip) {
-    await app.register(fastifyCompress, { encodings: ['gzip'], threshold: 1000, zlibOptions: { level: 1, chunkSize: 256 * 1024 }, globalDecompression: false });
+    await app.register(fastifyCompress, { encodings: ['gzip'], threshold: 1000, zlibOptions: { level: 1, chunkSize: 256 * 1024 }, syncThreshold: 256 * 1024, globalDecompression: false });
   }
   // `respondedAt` is when the answer is handed to node, compression included (the benchmark subtracts A1111's
   // time): this `onSend` runs after the compressor's; a compressed stream is handed over once read to its end.
