@@ -22,7 +22,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startEndpoint, type LocalEndpoint, type WorkerApiRecord } from '../handler/endpoint/index.js';
 import { startSimProcess, type SimProcess } from '../tests/helpers/sim-process.js';
-import { until } from '../tests/helpers/wait.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -53,18 +52,12 @@ function workerEnv(ep: LocalEndpoint, workerId: string, extra: Record<string, st
   return { PATH: process.env.PATH ?? '', RUNPOD_POD_ID: workerId, RUNPOD_AI_API_KEY: 'bench-key', ...ep.workerEnv(), ...extra };
 }
 
-/** The job-take that handed out `jobId` (answered) and the final job-done post of it (taken), once both exist. */
+/** The job-take that handed out `jobId` (answered) and the final job-done post of it (answered), once both exist. */
 async function handOutAndResult(ep: LocalEndpoint, jobId: string, timeoutMs: number): Promise<{ take: WorkerApiRecord; done: WorkerApiRecord }> {
-  let take: WorkerApiRecord | undefined;
-  const done = await until(
-    () => {
-      const records = ep.requests();
-      take ??= records.find((r) => r.kind === 'take' && r.status === 200 && r.jobIds?.includes(jobId));
-      return records.find((r) => r.kind === 'done' && r.jobId === jobId && r.progress === false && r.status === 200);
-    },
-    { timeoutMs, everyMs: 1, what: `the result of job ${jobId}` },
-  );
-  return { take: take!, done };
+  const done = await ep.waitForRequest((r) => r.kind === 'done' && r.jobId === jobId && r.progress === false && r.status === 200, `result of job ${jobId}`, timeoutMs);
+  const take = ep.requests().find((r) => r.kind === 'take' && r.status === 200 && r.jobIds?.includes(jobId));
+  if (!take) throw new Error(`no job-take handed out ${jobId}`);
+  return { take, done };
 }
 
 /** The closing "History" paragraph of the current bench/RESULTS.md ('' when there is none). */

@@ -7,6 +7,7 @@
  * ones (images) are streamed (chunked) from zlib's thread pool.
  */
 import type { Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { EventEmitter } from 'node:events';
 import fastifyCompress from '@fastify/compress';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -144,11 +145,11 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   // `respondedAt` is when the answer is handed to node, compression included (the benchmark subtracts A1111's
   // time): this `onSend` runs after the compressor's; a compressed stream is handed over once read to its end.
-  const handedOver = async (request: FastifyRequest, _reply: FastifyReply, payload: unknown) => {
+  const handedOver = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     const { rec } = request.sim;
     if (!rec || rec.status === 0) return payload;
     if (payload instanceof EventEmitter && 'pipe' in payload) payload.once('end', () => (rec.respondedAt = nowMs()));
-    else rec.respondedAt = nowMs();
+    else afterEnd(reply.raw, () => (rec.respondedAt = nowMs()));
     return payload;
   };
   app.addHook('onRoute', (route) => {
@@ -225,4 +226,18 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     return sendJson(reply, 500, flavorErrorBody(env.flavor, wrapper));
   });
   return app;
+}
+
+/**
+ * Calls `then` right after the answer's `end()` returned: the body is then handed to the socket (written, or
+ * queued when the socket is full), as A1111's time ends when uvicorn has written the answer. Fastify writes after
+ * the `onSend` hooks, so a time taken in them would leave that write out of A1111's time.
+ */
+function afterEnd(res: ServerResponse, then: () => void): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.end = ((...args: unknown[]) => {
+    const r = end(...args);
+    then();
+    return r;
+  }) as ServerResponse['end'];
 }

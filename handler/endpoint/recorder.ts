@@ -42,6 +42,8 @@ export interface WorkerApiRecord {
 export interface WorkerApiHookOptions {
   /** Where to record requests; none when undefined. */
   records?: WorkerApiRecord[];
+  /** Called once per record when its answer was sent (or its connection closed without one). */
+  onAnswered?: (rec: WorkerApiRecord) => void;
   /** Keep request bodies as text in the records. */
   recordBodies: boolean;
   /** Delay before a request is handled, ms (0: none). */
@@ -104,6 +106,7 @@ export function workerApiHook(kind: WorkerRoute, o: WorkerApiHookOptions): preHa
         if (rec.status !== undefined) return;
         rec.answeredAt = epochMs();
         rec.status = status;
+        o.onAnswered?.(rec);
       };
       reply.raw.once('finish', () => answered(reply.raw.statusCode));
       reply.raw.once('close', () => answered(reply.raw.writableFinished ? reply.raw.statusCode : 0));

@@ -111,6 +111,11 @@ export interface LocalEndpoint {
    * filled in when sent). Empty unless `recordRequests` or `recordBodies` is set.
    */
   requests(): readonly WorkerApiRecord[];
+  /**
+   * Resolves with the first recorded request, answered already or answered later, for which `match` is true;
+   * rejects after `timeoutMs` (default 30 s) with an error naming `what`. Needs `recordRequests` or `recordBodies`.
+   */
+  waitForRequest(match: (rec: WorkerApiRecord) => boolean, what: string, timeoutMs?: number): Promise<WorkerApiRecord>;
   /** Stops the timers, answers held long-polls (204 / current status), abandons webhook retries, closes the server. */
   close(): Promise<void>;
 }
@@ -180,6 +185,7 @@ export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEn
   registerPublicApi(app, { store, log, apiKey: opts.apiKey, streamHoldMs: o.streamHoldMs, executionTimeoutDefaultMs: o.executionTimeoutDefaultMs });
   const counters: WorkerApiCounters = { refusedResults: 0, streamFinalJobIds: [], stopPodJobIds: [] };
   const records: WorkerApiRecord[] = [];
+  const answeredListeners = new Set<(rec: WorkerApiRecord) => void>();
   const recordBodies = opts.recordBodies === true;
   registerWorkerApi(app, {
     store,
@@ -187,7 +193,7 @@ export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEn
     takeHoldMs: o.takeHoldMs,
     faults,
     counters,
-    ...(opts.recordRequests === true || recordBodies ? { records } : {}),
+    ...(opts.recordRequests === true || recordBodies ? { records, onAnswered: (rec: WorkerApiRecord) => answeredListeners.forEach((l) => l(rec)) } : {}),
     recordBodies,
     latencyMs: Math.max(0, opts.latencyMs ?? 0),
     ...(opts.resultLimitRunBytes !== undefined ? { resultLimitRunBytes: opts.resultLimitRunBytes } : {}),
@@ -240,6 +246,23 @@ export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEn
     stopJob: (id) => store.requestStop(id),
     injectFault: (fault) => faults.inject(fault),
     requests: () => records,
+    waitForRequest(match, what, timeoutMs = 30_000) {
+      const seen = records.find((r) => r.status !== undefined && match(r));
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const listener = (rec: WorkerApiRecord): void => {
+          if (!match(rec)) return;
+          answeredListeners.delete(listener);
+          clearTimeout(timer);
+          resolve(rec);
+        };
+        const timer = setTimeout(() => {
+          answeredListeners.delete(listener);
+          reject(new Error(`no ${what} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        answeredListeners.add(listener);
+      });
+    },
     close() {
       closing ??= (async () => {
         store.close();
