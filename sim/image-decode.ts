@@ -16,7 +16,7 @@
  * it draws a deterministic pattern of the right size seeded by the file's bytes instead.
  */
 import { imageSize } from 'image-size';
-import { crc32 } from 'node:zlib';
+import CRC32 from 'crc-32';
 import { PNG_SIGNATURE } from './png-text.js';
 
 /** Image format (Pillow's `Image.format` name) and size read from a file header. */
@@ -91,7 +91,7 @@ function imageSizeHeader(b: Buffer): ImageHeader | null {
  */
 export function sniffImage(b: Buffer): ImageHeader | null {
   if (b.length >= 8 && b.subarray(0, 8).equals(PNG_SIGNATURE)) {
-    const ihdrOk = b.length >= 33 && b.readUInt32BE(8) === 13 && b.toString('latin1', 12, 16) === 'IHDR' && crc32(b.subarray(12, 29)) === b.readUInt32BE(29);
+    const ihdrOk = b.length >= 33 && b.readUInt32BE(8) === 13 && b.toString('latin1', 12, 16) === 'IHDR' && CRC32.buf(b.subarray(12, 29)) >>> 0 === b.readUInt32BE(29);
     if (!ihdrOk) return null;
   }
   if (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return jpegHeader(b);
