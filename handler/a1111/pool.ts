@@ -7,9 +7,11 @@
  * - {@link A1111Pool.readyCount} is the worker's concurrency: the runtime takes as many jobs as there are ready
  *   backends (job-take-batch when more than one is free, docs/runpod-protocol.md, "Job acquisition (job-take)"); {@link A1111Pool.onChange} tells it
  *   when that number changes.
- * - {@link A1111Pool.acquire} gives a job the least-busy ready backend (fewest jobs in flight; ties to the first
- *   listed). The in-flight count is decremented when the lease is released, which callers do in `finally`
- *   (sd-proxy-server only ever increments it, docs/runpod-conventions.md, "(b) LlamaEdge **sd-proxy-server**: A1111-compatible load balancer").
+ * - {@link A1111Pool.acquire} gives a job the least-busy ready backend (fewest jobs in flight). Ties go round-robin:
+ *   the search starts after the backend leased last, so that jobs one at a time visit every idle backend in turn
+ *   (ties to the first listed put most short jobs on the first backends). The in-flight count is decremented when
+ *   the lease is released, which callers do in `finally` (sd-proxy-server only ever increments it,
+ *   docs/runpod-conventions.md, "(b) LlamaEdge **sd-proxy-server**: A1111-compatible load balancer").
  * - A backend found unreachable during a job (its client's `needsReadyCheck`) is taken out when the lease is
  *   released and re-probed in the background until it answers again.
  * - The local endpoint's admin API (sd-proxy-server's `/admin/register/image` …) adds and removes backends at run
@@ -67,6 +69,8 @@ export class A1111Pool {
   private readonly missed = new Map<Backend, Error>();
   private failure: Error | undefined;
   private failWaiters: Array<(e: Error) => void> = [];
+  /** The backend leased last: the next search for the least busy starts after it (round-robin among ties). */
+  private lastLeased: Backend | undefined;
   /** The caller for name lists: any ready backend (A1111Lists); the backends are meant to serve the same models. */
   readonly caller: A1111Caller;
 
@@ -262,20 +266,31 @@ export class A1111Pool {
     }
   }
 
-  /** The least-busy ready backend (fewest in flight; ties to the first listed), or undefined when none is ready. */
+  /**
+   * The least-busy ready backend (fewest in flight), or undefined when none is ready. The search starts after the
+   * backend leased last (from the first listed when there is none, or it has left the list), so that ties go to the
+   * next one round the list.
+   */
   private pick(): Backend | undefined {
+    const n = this.list.length;
+    const start = this.lastLeased ? this.list.indexOf(this.lastLeased) + 1 : 0;
     let best: Backend | undefined;
-    for (const b of this.list) if (b.state === 'ready' && (!best || b.inFlight < best.inFlight)) best = b;
+    for (let k = 0; k < n; k++) {
+      const b = this.list[(start + k) % n]!;
+      if (b.state === 'ready' && (!best || b.inFlight < best.inFlight)) best = b;
+    }
     return best;
   }
 
   /**
-   * Lends the least-busy ready backend to a job: its in-flight count rises until the lease is released.
+   * Lends the least-busy ready backend to a job (ties: the next one after the backend leased last, round-robin):
+   * its in-flight count rises until the lease is released.
    * @returns the lease, or undefined when no backend is ready (the job should fail as A1111 unreachable).
    */
   acquire(): Lease | undefined {
     const backend = this.pick();
     if (!backend) return undefined;
+    this.lastLeased = backend;
     backend.inFlight++;
     backend.jobs++;
     let released = false;

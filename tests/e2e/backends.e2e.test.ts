@@ -2,7 +2,7 @@
  * End to end, several A1111 backends (issue 6 item 5): the built worker in platform mode with `A1111_URLS` of two
  * simulator processes, against the local endpoint emulator. Concurrency = ready backends, job-take-batch when both
  * are free, no job-take while both are busy (docs/runpod-protocol.md, "Acquisition loop and timing"), jobs spread
- * over both and run at the same time; a backend killed mid-job fails that job without `stopPod` and the worker
+ * over both and run at the same time, jobs one at a time alternate between them; a backend killed mid-job fails that job without `stopPod` and the worker
  * carries on with one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +69,16 @@ describe('two A1111 backends', () => {
     // The first job on each backend ran at the same time as the other's.
     expect(g0[0]!.receivedAt).toBeLessThan(g1[0]!.respondedAt);
     expect(g1[0]!.receivedAt).toBeLessThan(g0[0]!.respondedAt);
+  });
+
+  it('jobs one at a time (both backends idle at each lease) alternate between the backends', async () => {
+    const before = await Promise.all(sims.map(async (s) => (await generations(s)).length));
+    for (const x of [1, 2, 3, 4]) {
+      const [id] = ep.submit([{ input: job(`one at a time ${x}`, 2) }]);
+      expect(body(await resultOf(ep, id!, 30_000)).output?.images).toHaveLength(1);
+    }
+    const after = await Promise.all(sims.map(async (s) => (await generations(s)).length));
+    expect(after.map((n, i) => n - before[i]!)).toEqual([2, 2]);
   });
 
   it('a backend killed mid-job: that job FAILS without stopPod, the other backend keeps serving one job at a time', async () => {

@@ -39,6 +39,13 @@ function ctx(signal: AbortSignal = new AbortController().signal, progress: unkno
   };
 }
 
+/** Leases a backend and gives it back at once (a job that finds every backend as it left them); returns its URL. */
+function leaseOnce(p: A1111Pool): string {
+  const lease = p.acquire()!;
+  lease.release();
+  return lease.backend.url;
+}
+
 const txt2img = (prompt: string, steps = 1) => ({ api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: { prompt, steps, width: 64, height: 64 } });
 const generations = (s: Simulator) => s.requests.filter((r) => r.path === '/sdapi/v1/txt2img');
 
@@ -55,14 +62,48 @@ describe('A1111Pool', () => {
     const l1 = p.acquire()!;
     const l2 = p.acquire()!;
     expect(new Set([l1.backend.url, l2.backend.url])).toEqual(new Set([a.url, b.url]));
-    const l3 = p.acquire()!; // both busy with one job: ties go to the first listed
-    expect(l3.backend.url).toBe(a.url);
-    expect(p.backends.map((x) => x.inFlight)).toEqual([2, 1]);
+    const l3 = p.acquire()!; // both busy with one job: the tie goes to the one after the last leased, round the list
+    expect(l3.backend.url).toBe(l1.backend.url);
+    expect(l1.backend.inFlight).toBe(2);
+    expect(l2.backend.inFlight).toBe(1);
     l1.release();
     l1.release(); // idempotent
     l3.release();
-    expect(p.backends.map((x) => x.inFlight)).toEqual([0, 1]);
-    expect(p.acquire()!.backend.url).toBe(a.url);
+    expect(l1.backend.inFlight).toBe(0);
+    expect(p.acquire()!.backend.url).toBe(l1.backend.url); // the least busy, though the rotation is at the other
+  });
+
+  it('ties go round-robin: leases one at a time (all idle) visit the backends in turn; with one busy, the others share', async () => {
+    const sims = await Promise.all([0, 1, 2, 3].map(() => sim()));
+    const urls = sims.map((s) => s.url);
+    const p = pool(urls);
+    await p.start();
+    await until(() => p.readyCount === 4, 'all four ready');
+    const oneAtATime = (n: number): string[] => Array.from({ length: n }, () => leaseOnce(p));
+    const first = oneAtATime(4);
+    expect(new Set(first)).toEqual(new Set(urls));
+    expect(oneAtATime(8)).toEqual([...first, ...first]);
+
+    const busy = p.acquire()!;
+    const others = urls.filter((u) => u !== busy.backend.url);
+    const shared = oneAtATime(6);
+    expect(new Set(shared.slice(0, 3))).toEqual(new Set(others));
+    expect(shared.slice(3)).toEqual(shared.slice(0, 3));
+    busy.release();
+    expect(p.backends.map((x) => x.inFlight)).toEqual([0, 0, 0, 0]);
+    expect(p.backends.map((x) => x.jobs).reduce((a, b) => a + b)).toBe(19);
+  });
+
+  it('the rotation skips a backend that is down and goes on from the last leased once one is removed', async () => {
+    const [a, b, c] = [await sim(), await sim(), await sim()];
+    const port = await closedPort();
+    const p = pool([a.url, b.url, c.url, `http://127.0.0.1:${port}`], { readyTimeoutMs: 300 });
+    await p.start();
+    await until(() => p.readyCount === 3 && p.backends[3]!.state === 'down', 'three ready, the closed port down');
+    const next = (): string => leaseOnce(p);
+    expect([next(), next(), next(), next()]).toEqual([a.url, b.url, c.url, a.url]);
+    expect(p.remove(a.url)).toBe(true); // the backend leased last leaves: the search starts from the first listed
+    expect([next(), next(), next()]).toEqual([b.url, c.url, b.url]);
   });
 
   it('a backend that never answers is down after its deadline with its own error; the pool runs on the other; it joins once it answers', async () => {
@@ -99,6 +140,20 @@ describe('the handler on a pool', () => {
     expect(generations(b)).toHaveLength(2);
     expect(p.backends.map((x) => x.inFlight)).toEqual([0, 0]);
     expect(p.backends.map((x) => x.jobs)).toEqual([2, 2]);
+  });
+
+  it('jobs one at a time go to each of four backends in turn', async () => {
+    const sims = await Promise.all([0, 1, 2, 3].map(() => sim()));
+    const p = pool(sims.map((s) => s.url));
+    await p.start();
+    await until(() => p.readyCount === 4, 'all four ready');
+    const handler = createA1111Handler({ client: p, limits, log: silentLog });
+    for (let i = 0; i < 8; i++) {
+      const out = (await handler({ id: `s${i}`, input: txt2img(`job ${i}`) }, ctx())) as { images: string[] };
+      expect(out.images).toHaveLength(1);
+    }
+    expect(sims.map((s) => generations(s).length)).toEqual([2, 2, 2, 2]);
+    expect(p.backends.map((x) => x.jobs)).toEqual([2, 2, 2, 2]);
   });
 
   it('the in-flight count drops also when the job fails (A1111 500)', async () => {
