@@ -3,7 +3,21 @@
  * results land here, and posts can be made to fail — no network. The wire itself (`createHttpPlatform`) is tested
  * alone against a loopback server (tests/integration/runpod-platform.test.ts).
  */
-import type { Job, Platform, PostOutcome, StopPoll, TakeOutcome, UnhealthyCheck } from '../../handler/runpod/index.js';
+import { Writable } from 'node:stream';
+import { createLogger, type Log } from '../../handler/log.js';
+import {
+  startWorker,
+  type Handler,
+  type Job,
+  type Platform,
+  type PostOutcome,
+  type StartWorkerOptions,
+  type StateChange,
+  type StopPoll,
+  type TakeOutcome,
+  type UnhealthyCheck,
+  type WorkerHandle,
+} from '../../handler/runpod/index.js';
 
 /** One call the worker made. */
 export interface MemoryCall {
@@ -33,6 +47,11 @@ export interface MemoryPlatform extends Platform {
   answerNextTake(outcome: TakeOutcome): void;
   /** The next `count` job-done posts (progress included) fail with this status (null: no answer). */
   failDone(count: number, status: number | null): void;
+  /**
+   * The final job-done post of `jobId` (not its progress posts) is not answered (nor recorded) until the returned
+   * function is called: a slow platform, or a result post still in flight.
+   */
+  holdDone(jobId: string): () => void;
   /** Names a job on the next job-stop poll. */
   stopJob(jobId: string): void;
   /** Acknowledged final results (job-done posts that are not progress), in order. */
@@ -54,6 +73,7 @@ export function memoryPlatform(opts: { hasStopChannel?: boolean } = {}): MemoryP
   const answers: TakeOutcome[] = [];
   const doneFaults: Array<number | null> = [];
   const toStop: string[] = [];
+  const doneGates = new Map<string, Promise<void>>();
   let wakeTakes: Array<() => void> = [];
   let wakeStops: Array<() => void> = [];
   let waiting = 0;
@@ -106,6 +126,11 @@ export function memoryPlatform(opts: { hasStopChannel?: boolean } = {}): MemoryP
     failDone(count, status) {
       for (let i = 0; i < count; i++) doneFaults.push(status);
     },
+    holdDone(jobId) {
+      let release!: () => void;
+      doneGates.set(jobId, new Promise<void>((r) => (release = r)));
+      return release;
+    },
     stopJob(jobId) {
       toStop.push(jobId);
       wake('stops');
@@ -139,7 +164,12 @@ export function memoryPlatform(opts: { hasStopChannel?: boolean } = {}): MemoryP
       calls.push({ kind: 'take', at: performance.now(), count, jobInProgress, outcome: outcome.kind, ...(ids ? { jobId: ids } : {}) });
       return outcome;
     },
-    done: async (jobId, body, isStream, what) => post('done', jobId, Buffer.concat(body), { isStream, ...(what ? { what } : {}) }),
+    async done(jobId, body, isStream, what) {
+      const gate = doneGates.get(jobId);
+      doneGates.delete(jobId);
+      await gate;
+      return post('done', jobId, Buffer.concat(body), { isStream, ...(what ? { what } : {}) });
+    },
     progress: async (jobId, body) => post('progress', jobId, body),
     stream: async (jobId, body) => post('stream', jobId, body),
     hasStopChannel: opts.hasStopChannel ?? true,
@@ -161,4 +191,47 @@ export function memoryPlatform(opts: { hasStopChannel?: boolean } = {}): MemoryP
       return { sent: true, status: 200 };
     },
   };
+}
+
+/** One JSON log line as the runtime wrote it. */
+export type LogLine = { level: string; requestId: string | null; message: string };
+
+/** A DEBUG logger whose lines are kept for assertions. */
+export function memoryLog(): { log: Log; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const out = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as LogLine);
+      cb();
+    },
+  });
+  return { log: createLogger({ level: 'DEBUG', json: true, out }), lines };
+}
+
+/** A worker started on an in-memory platform, with its log lines and state changes. */
+export interface MemoryWorker {
+  platform: MemoryPlatform;
+  worker: WorkerHandle;
+  lines: LogLine[];
+  changes: StateChange[];
+}
+
+/**
+ * Starts the runtime (`startWorker`) with `handler` on `platform`: no signals, a 300 ms pause after a 429, the
+ * identity `host1`/`w42`/`0.1.0`; `opts` overrides any of these. The caller stops it (`worker.stop`, `worker.done`).
+ */
+export function startMemoryWorker(handler: Handler, opts: Partial<StartWorkerOptions> = {}, platform = memoryPlatform()): MemoryWorker {
+  const { log, lines } = memoryLog();
+  const changes: StateChange[] = [];
+  const worker = startWorker({
+    platform,
+    handler,
+    log,
+    identity: { hostname: 'host1', workerId: 'w42', version: '0.1.0' },
+    signals: [],
+    throttlePauseMs: 300,
+    onState: (c) => changes.push(c),
+    ...opts,
+  });
+  return { platform, worker, lines, changes };
 }

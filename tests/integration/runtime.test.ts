@@ -4,57 +4,24 @@
  * A1111, and the loop knows no wire (the HTTP platform is tested in runpod-platform.test.ts).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
 import { A1111ExitedError, StartupCheckError } from '../../handler/errors/index.js';
-import { createLogger, type Log } from '../../handler/log.js';
-import { startWorker, type Handler, type StartWorkerOptions, type StateChange, type WorkerHandle } from '../../handler/runpod/index.js';
-import { memoryPlatform, type MemoryPlatform } from '../helpers/memory-platform.js';
+import type { Handler, StartWorkerOptions, StateChange } from '../../handler/runpod/index.js';
+import { memoryPlatform, startMemoryWorker, type MemoryWorker } from '../helpers/memory-platform.js';
 import { until } from '../helpers/wait.js';
-
-type Line = { level: string; requestId: string | null; message: string };
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-/** A logger whose lines are kept for assertions. */
-function memoryLog(): { log: Log; lines: Line[] } {
-  const lines: Line[] = [];
-  const out = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-      cb();
-    },
-  });
-  return { log: createLogger({ level: 'DEBUG', json: true, out }), lines };
-}
-
-interface Setup {
-  platform: MemoryPlatform;
-  worker: WorkerHandle;
-  lines: Line[];
-  changes: StateChange[];
-}
-
-function setup(handler: Handler, opts: Partial<StartWorkerOptions> = {}, platform = memoryPlatform()): Setup {
-  const { log, lines } = memoryLog();
-  const changes: StateChange[] = [];
-  const worker = startWorker({
-    platform,
-    handler,
-    log,
-    identity: { hostname: 'host1', workerId: 'w42', version: '0.1.0' },
-    signals: [],
-    throttlePauseMs: 300,
-    onState: (c) => changes.push(c),
-    ...opts,
-  });
+/** A worker on an in-memory platform, stopped after the test. */
+function setup(handler: Handler, opts: Partial<StartWorkerOptions> = {}, platform = memoryPlatform()): MemoryWorker {
+  const started = startMemoryWorker(handler, opts, platform);
   cleanups.push(async () => {
-    worker.stop('test over');
-    await worker.done;
+    started.worker.stop('test over');
+    await started.worker.done;
   });
-  return { platform, worker, lines, changes };
+  return started;
 }
 
 const states = (changes: StateChange[]): string[] => changes.map((c) => c.to);
@@ -187,7 +154,7 @@ describe('job-take → handler → job-done', () => {
     expect(JSON.parse(b.error)).toMatchObject({ error_type: "<class 'RangeError'>", error_message: 'kaboom', hostname: 'host1', worker_id: 'w42', runpod_version: '0.1.0' });
   });
 
-  it('runs one job at a time and never takes while a job runs (concurrency 1)', async () => {
+  it('runs one job at a time and never takes while a handler runs (concurrency 1)', async () => {
     let running = 0;
     let maxRunning = 0;
     const { platform } = setup(async () => {
@@ -201,7 +168,8 @@ describe('job-take → handler → job-done', () => {
     await platform.waitForResult('c3');
     expect(maxRunning).toBe(1);
     const takes = platform.calls.filter((c) => c.kind === 'take');
-    expect(takes.every((t) => t.count === 1 && t.jobInProgress === false)).toBe(true);
+    expect(takes.every((t) => t.count === 1)).toBe(true);
+    expect(takes[0]!.jobInProgress).toBe(false);
   });
 
   it('asks for as many jobs as there are free slots (job-take-batch) and says a job is in progress', async () => {
@@ -227,6 +195,65 @@ describe('job-take → handler → job-done', () => {
     expect((await platform.waitForResult('ok-1')).body).toEqual({ output: 'fine' });
     await until(() => worker.stats.failed === 1 && worker.stats.completed === 1, 'both counted');
     expect(worker.stats.malformedJobs).toBe(2);
+  });
+});
+
+describe('a result post and the next job-take do not wait on each other', () => {
+  it('the slot frees when the handler returns: the next job runs during the post (job_in_progress=1, both in the heartbeat)', async () => {
+    const { platform } = setup(async (job) => ({ id: job.id }));
+    const release = platform.holdDone('h1');
+    cleanups.push(release);
+    platform.enqueue({ id: 'h1', input: {} }, { id: 'h2', input: {} });
+    // h2 is taken, run and posted while the platform has not answered h1's post.
+    await platform.waitForResult('h2');
+    expect(platform.results().map((c) => c.jobId)).toEqual(['h2']);
+    expect(platform.calls.find((c) => c.kind === 'take' && c.jobId === 'h2')).toMatchObject({ count: 1, jobInProgress: true });
+    await until(() => platform.heartbeat.held.length === 3, 'h2 to leave the heartbeat');
+    expect(platform.heartbeat.held).toEqual([['h1'], ['h1', 'h2'], ['h1']]);
+    release();
+    expect((await platform.waitForResult('h1')).body).toEqual({ output: { id: 'h1' } });
+    await until(() => platform.heartbeat.held.at(-1)?.length === 0, 'h1 to leave the heartbeat');
+  });
+
+  it('at most one post per slot in flight: a third job waits until a held post ends', async () => {
+    const returned = new Set<string>();
+    const { platform } = setup(async (job) => void returned.add(job.id));
+    const release1 = platform.holdDone('q1');
+    const release2 = platform.holdDone('q2');
+    cleanups.push(release1, release2);
+    platform.enqueue({ id: 'q1', input: {} }, { id: 'q2', input: {} }, { id: 'q3', input: {} });
+    await until(() => returned.has('q2'), 'q2 to run during the post of q1');
+    release1();
+    await platform.waitForResult('q1');
+    await until(() => returned.has('q3'), 'q3 to run once a post ended');
+    const takeOfQ3 = platform.calls.find((c) => c.kind === 'take' && c.jobId === 'q3')!;
+    expect(takeOfQ3.at).toBeGreaterThanOrEqual(platform.results().find((c) => c.jobId === 'q1')!.at);
+    release2();
+    await platform.waitForResult('q3');
+  });
+
+  it('a stop while a post is held and the next job runs: both are posted, then exit 0', async () => {
+    let started!: () => void;
+    const startedP = new Promise<void>((r) => (started = r));
+    const { platform, worker } = setup(async (job) => {
+      if (job.id === 'd2') {
+        started();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return job.id;
+    });
+    const release = platform.holdDone('d1');
+    cleanups.push(release);
+    platform.enqueue({ id: 'd1', input: {} }, { id: 'd2', input: {} });
+    await startedP;
+    worker.stop('SIGTERM');
+    await platform.waitForResult('d2');
+    release();
+    expect(await worker.done).toBe(0);
+    expect(platform.results().map((c) => [c.jobId, c.body])).toEqual([
+      ['d2', { output: 'd2' }],
+      ['d1', { output: 'd1' }],
+    ]);
   });
 });
 

@@ -2,6 +2,10 @@
  * The job-take loop: job-take → handler → job-done, up to `concurrency()` jobs at once (job-take-batch when more
  * than one slot is free, none while every slot is busy), a graceful drain on stop, and the per-job stop channel
  * alongside. It knows no wire: every platform call goes through the {@link Platform} it receives.
+ *
+ * A slot frees as soon as its handler returns: the result post and the next job-take do not wait on each other (the
+ * backend never idles for the post's round trip). The job stays held (heartbeat, `job_in_progress=1`) until its
+ * post ended, and at most `concurrency()` posts run beside the handlers (a slow platform cannot pile up results).
  * Sources: runpod-python `rp_scale.py` (`JobScaler.get_jobs`, `monitor_stop_signals`) and `rp_job.py`.
  */
 import pRetry from 'p-retry';
@@ -45,7 +49,12 @@ export class JobLoop {
   readonly stats: WorkerStats = newStats();
   /** The running jobs' abort controllers, by job id. */
   private readonly running = new Map<string, AbortController>();
+  /** Every job the worker holds (handler running or result being posted): the heartbeat's list. */
   private readonly held = new Set<string>();
+  /** Jobs whose handler runs now (each takes a slot). */
+  private handlers = 0;
+  /** Jobs whose handler returned and whose result post has not ended. */
+  private posting = 0;
   /** Jobs running now and result posts in flight. */
   private readonly active = new Set<Promise<void>>();
   /** Resolves the loop's wait for a free slot. */
@@ -113,15 +122,23 @@ export class JobLoop {
   private async turn(stop: AbortSignal): Promise<TakeOutcome | undefined> {
     await this.o.beforeTake?.(stop);
     if (stop.aborted) return undefined;
-    const free = Math.max(1, this.o.concurrency?.() ?? 1) - this.held.size;
+    const free = this.freeSlots(Math.max(1, this.o.concurrency?.() ?? 1));
     if (free <= 0) {
-      // Every slot is busy: no job-take until a job finishes or the concurrency rises.
+      // Every slot is busy: no job-take until a handler returns, a post ends or the concurrency rises.
       await this.waitForSlot(stop);
       return undefined;
     }
     const outcome = await this.o.platform.take(free, this.held.size > 0, stop);
     if (outcome.kind === 'error') throw new TakeError(outcome.message);
     return outcome;
+  }
+
+  /**
+   * Slots free for a job-take: `concurrency` minus the running handlers, less any posts beyond `concurrency`
+   * (so at most 2 × `concurrency` jobs are held, and at most one result per slot waits for its post).
+   */
+  private freeSlots(concurrency: number): number {
+    return concurrency - this.handlers - Math.max(0, this.posting - concurrency);
   }
 
   private waitForSlot(signal: AbortSignal): Promise<void> {
@@ -145,6 +162,17 @@ export class JobLoop {
       const abort = new AbortController();
       this.running.set(job.id, abort);
       this.setHeld(job.id, true);
+      this.handlers++;
+      let handlerRuns = true;
+      const handlerDone = (): void => {
+        if (!handlerRuns) return;
+        handlerRuns = false;
+        // From here on a stop signal finds no job: the result is posted. The slot is free for the next job-take.
+        this.running.delete(job.id);
+        this.handlers--;
+        this.posting++;
+        this.wake();
+      };
       const running: Promise<void> = withBatchId(job.batchId, () =>
         runJob(job, {
           platform: this.o.platform,
@@ -153,10 +181,11 @@ export class JobLoop {
           identity: this.o.identity,
           stats: this.stats,
           signal: abort.signal,
-          // From here on a stop signal finds no job: the result is posted.
-          handlerDone: () => this.running.delete(job.id),
+          handlerDone,
         }),
       ).finally(() => {
+        handlerDone();
+        this.posting--;
         this.setHeld(job.id, false);
         this.active.delete(running);
         this.wake();
