@@ -85,10 +85,12 @@ async function alternate(rigs: readonly Rig[], input: unknown, n: number): Promi
  * Runs the cost section: warm-up (20 small and 2 large jobs each: JIT, connections, our worker's readiness), then
  * every job type of {@link COST_JOBS}.
  * @param latencyMs the emulator's round-trip delay (`--rp_latency_ms`); the overhead excludes it
+ * @param cpuProfDir when set, both workers run with `node --cpu-prof` into this folder (`ours-worker.cpuprofile`,
+ *   `raw-worker.cpuprofile`, written when they exit on SIGINT); the profile adds to the figures
  */
-export async function runCost(latencyMs: number): Promise<CostResult> {
-  const ours = await startRig('ours', latencyMs, ['--step-ms', '0'], { MAX_RESULT_MB: '25' });
-  const raw = await startRig('raw', latencyMs, ['--step-ms', '0']);
+export async function runCost(latencyMs: number, cpuProfDir?: string): Promise<CostResult> {
+  const ours = await startRig('ours', latencyMs, ['--step-ms', '0'], { MAX_RESULT_MB: '25' }, cpuProfDir);
+  const raw = await startRig('raw', latencyMs, ['--step-ms', '0'], {}, cpuProfDir);
   const rigs = [ours, raw];
   try {
     await alternate(rigs, COST_JOBS[1]!.input, 20);

@@ -40,20 +40,31 @@ export function startBenchEndpoint(latencyMs: number): Promise<LocalEndpoint> {
 
 /**
  * Starts a worker of `kind` pointed at `ep` (the env RunPod injects) and at the A1111 backend(s) in `a1111Env`
- * (`A1111_URL` or `A1111_URLS`), with `extra` env for ours (the raw worker reads only `A1111_URL`).
+ * (`A1111_URL` or `A1111_URLS`), with `extra` env for ours (the raw worker reads only `A1111_URL`) and `nodeArgs`
+ * before the script (e.g. `--cpu-prof`).
  */
-export function spawnWorker(kind: WorkerKind, ep: LocalEndpoint, workerId: string, a1111Env: Record<string, string>, extra: Record<string, string> = {}): ChildProcess {
+export function spawnWorker(
+  kind: WorkerKind,
+  ep: LocalEndpoint,
+  workerId: string,
+  a1111Env: Record<string, string>,
+  extra: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): ChildProcess {
   const script = kind === 'ours' ? 'dist/handler/main.js' : 'dist/bench/raw-worker.js';
   const base = { PATH: process.env.PATH ?? '', RUNPOD_POD_ID: workerId, RUNPOD_AI_API_KEY: 'bench-key', ...ep.workerEnv(), ...a1111Env };
   const ours = { RUNPOD_DEBUG_LEVEL: 'WARN', RUNPOD_PING_INTERVAL: '10000', A1111_WARMUP: 'false', ...extra };
-  return spawn(process.execPath, [path.join(ROOT, script)], { env: kind === 'ours' ? { ...base, ...ours } : base, stdio: ['ignore', 'inherit', 'inherit'] });
+  return spawn(process.execPath, [...nodeArgs, path.join(ROOT, script)], { env: kind === 'ours' ? { ...base, ...ours } : base, stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
-/** Ends a worker with SIGTERM (ours drains) and waits for its exit. */
-export async function stopWorker(worker: ChildProcess): Promise<void> {
+/**
+ * Ends a worker with `signal` (ours drains on SIGTERM and SIGINT, and exits, which writes a `--cpu-prof` profile)
+ * and waits for its exit.
+ */
+export async function stopWorker(worker: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (worker.exitCode !== null || worker.signalCode !== null) return;
   const exited = new Promise((r) => worker.once('exit', r));
-  worker.kill('SIGTERM');
+  worker.kill(signal);
   await exited;
 }
 
@@ -69,18 +80,20 @@ export interface Rig {
 /**
  * Starts a simulator (`simArgs`), an emulator at `latencyMs` and a worker of `kind` on them.
  * @param extra env of our worker (see {@link spawnWorker})
+ * @param cpuProfDir when set, the worker runs with `--cpu-prof` writing into this folder, and is ended by SIGINT
  */
-export async function startRig(kind: WorkerKind, latencyMs: number, simArgs: string[], extra: Record<string, string> = {}): Promise<Rig> {
+export async function startRig(kind: WorkerKind, latencyMs: number, simArgs: string[], extra: Record<string, string> = {}, cpuProfDir?: string): Promise<Rig> {
   const sim = await startSimProcess(simArgs);
   const ep = await startBenchEndpoint(latencyMs);
-  const worker = spawnWorker(kind, ep, `w-${kind}`, { A1111_URL: sim.url }, extra);
+  const nodeArgs = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `${kind}-worker.cpuprofile`] : [];
+  const worker = spawnWorker(kind, ep, `w-${kind}`, { A1111_URL: sim.url }, extra, nodeArgs);
   return {
     kind,
     ep,
     sim,
     worker,
     async close() {
-      await stopWorker(worker);
+      await stopWorker(worker, cpuProfDir ? 'SIGINT' : 'SIGTERM');
       await sim.close();
       await ep.close();
     },

@@ -7,7 +7,7 @@
  * No checks, no heartbeat, no retries, no progress: any error ends the process.
  *
  * Env: `RUNPOD_WEBHOOK_GET_JOB`, `RUNPOD_WEBHOOK_POST_OUTPUT`, `RUNPOD_POD_ID`, `A1111_URL`. Run as
- * `node dist/bench/raw-worker.js`; SIGTERM ends it at once.
+ * `node dist/bench/raw-worker.js`; SIGTERM or SIGINT ends it at once (exit code 0).
  */
 import http from 'node:http';
 
@@ -68,7 +68,7 @@ async function loop(): Promise<never> {
   }
 }
 
-process.once('SIGTERM', () => process.exit(0));
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => process.exit(0));
 loop().catch((e: unknown) => {
   console.error(e);
   process.exit(1);

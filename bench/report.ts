@@ -15,7 +15,8 @@ export interface Figures {
   commit: string;
   date: string;
   latencyMs: number;
-  cost: CostResult;
+  /** Undefined when the section did not run (`--only`); so are empty lists. */
+  cost?: CostResult;
   idle: IdleGap[];
   backends: BackendRun[];
 }
@@ -48,7 +49,8 @@ function costLine(r: CostRow, before: CostRow | undefined): string {
 }
 
 function costTable(f: Figures, b: Figures | undefined): string {
-  const rows = f.cost.rows.map((r) => costLine(r, b?.cost.rows.find((x) => x.job.label === r.job.label)));
+  if (!f.cost) return '';
+  const rows = f.cost.rows.map((r) => costLine(r, b?.cost?.rows.find((x) => x.job.label === r.job.label)));
   const a1111 = f.cost.rows.map((r) => `${r.job.label.replace(/^\w+: /, '')} ${ms(r.ours.a1111Ms, 1)} / ${ms(r.raw.a1111Ms, 1)}`).join(', ');
   return `## Per-job cost against the raw floor
 
@@ -65,6 +67,7 @@ ${rows.join('\n')}
 }
 
 function idleTable(f: Figures, b: Figures | undefined): string {
+  if (f.idle.length === 0) return '';
   const lines = f.idle
     .filter((g) => g.kind === 'ours')
     .map((g) => {
@@ -93,6 +96,7 @@ function spreadPercent(perBackend: readonly number[]): number {
 }
 
 function backendTable(f: Figures, b: Figures | undefined): string {
+  if (f.backends.length === 0) return '';
   const one = f.backends.find((r) => r.backends === 1 && r.stepMs === BACKEND_STEP_MS.long);
   const lines = f.backends.map((r) => {
     const speedup = one && r.stepMs === one.stepMs && r.backends > 1 ? `×${(r.jobsPerS / one.jobsPerS).toFixed(2)}` : '';
@@ -121,6 +125,7 @@ ${lines.join('\n')}
 }
 
 function memoryTable(f: Figures, b: Figures | undefined): string {
+  if (!f.cost) return '';
   const largest = f.cost.largestResult;
   const target = 2 * largest + 100 * 1024 * 1024;
   const old = 3 * largest + 150 * 1024 * 1024;
@@ -131,8 +136,8 @@ Peak RSS (VmHWM) of the worker after every job of the cost section; largest resu
 
 | worker | peak RSS | target (issue 15): ≤ 2 × largest result + 100 MB | target before: ≤ 3 × largest + 150 MB | before issue 15 |
 |---|---|---|---|---|
-| ours | **${mib(rss)}** | ${mib(target)}: ${ok(rss <= target)} | ${mib(old)}: ${ok(rss <= old)} | ${b ? mib(b.cost.peakRss.ours) : '—'} |
-| raw (reads each answer into one buffer) | ${mib(f.cost.peakRss.raw)} | | | ${b ? mib(b.cost.peakRss.raw) : '—'} |
+| ours | **${mib(rss)}** | ${mib(target)}: ${ok(rss <= target)} | ${mib(old)}: ${ok(rss <= old)} | ${b?.cost ? mib(b.cost.peakRss.ours) : '—'} |
+| raw (reads each answer into one buffer) | ${mib(f.cost.peakRss.raw)} | | | ${b?.cost ? mib(b.cost.peakRss.raw) : '—'} |
 `;
 }
 
@@ -150,8 +155,5 @@ bench's process; A1111 simulators in their own processes).${lat} ${was}
 Machine: ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.versions.node}.
 Tree: \`${f.commit}\`. Date: ${f.date}.
 
-${costTable(f, before)}
-${idleTable(f, before)}
-${backendTable(f, before)}
-${memoryTable(f, before)}`;
+${[costTable(f, before), idleTable(f, before), backendTable(f, before), memoryTable(f, before)].filter((t) => t !== '').join('\n')}`;
 }

@@ -12,8 +12,13 @@
  *   (the idle section always measures 0, 50 and 150 ms); default 0. `npm run bench -- --rp_latency_ms 20`.
  * - `--json FILE` also writes the figures as JSON (bench/baseline.json is such a file, from the tree before
  *   issue 15).
+ * - `--only SECTION` (repeatable: `cost`, `idle`, `backends`) runs only those sections and prints their tables
+ *   without writing bench/RESULTS.md.
+ * - `--cpu-prof DIR` runs both workers of the cost section under `node --cpu-prof` into DIR (`ours-worker.cpuprofile`,
+ *   `raw-worker.cpuprofile`), ended by SIGINT so that the profiles are written; the profiler adds to the figures.
+ *   `npm run bench -- --only cost --cpu-prof /tmp/prof`.
  *
- * Writes bench/RESULTS.md, keeping its closing "History" paragraph.
+ * Writes bench/RESULTS.md when every section ran without `--cpu-prof`, keeping its closing "History" paragraph.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -25,10 +30,17 @@ import { ROOT } from './harness.js';
 import { runIdle } from './idle.js';
 import { historyParagraph, readFigures, renderResults, type Figures } from './report.js';
 
-const { values: flags } = parseArgs({ options: { rp_latency_ms: { type: 'string', default: '0' }, json: { type: 'string' } } });
+const { values: flags } = parseArgs({
+  options: { rp_latency_ms: { type: 'string', default: '0' }, json: { type: 'string' }, only: { type: 'string', multiple: true }, 'cpu-prof': { type: 'string' } },
+});
 /** Platform round-trip delay of the emulator in the cost and backends sections, ms (`--rp_latency_ms`). */
 const LATENCY_MS = Number(flags.rp_latency_ms);
 if (!Number.isFinite(LATENCY_MS) || LATENCY_MS < 0) throw new Error(`--rp_latency_ms must be a number of ms >= 0, got ${flags.rp_latency_ms}`);
+const SECTIONS = ['cost', 'idle', 'backends'] as const;
+const only = flags.only ?? [...SECTIONS];
+for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only must be one of ${SECTIONS.join(', ')}, got ${s}`);
+/** Whether section `s` runs (`--only`). */
+const runs = (s: (typeof SECTIONS)[number]): boolean => only.includes(s);
 
 /** `git describe --always --dirty` of the repository, or 'unknown' outside a git checkout. */
 function treeName(): string {
@@ -41,14 +53,16 @@ function treeName(): string {
 
 async function main(): Promise<void> {
   const started = new Date().toISOString();
-  const cost = await runCost(LATENCY_MS);
-  const idle = await runIdle();
-  const backends = await runBackends(LATENCY_MS);
-  const figures: Figures = { commit: treeName(), date: started, latencyMs: LATENCY_MS, cost, idle, backends };
+  const cost = runs('cost') ? await runCost(LATENCY_MS, flags['cpu-prof']) : undefined;
+  const idle = runs('idle') ? await runIdle() : [];
+  const backends = runs('backends') ? await runBackends(LATENCY_MS) : [];
+  const figures: Figures = { commit: treeName(), date: started, latencyMs: LATENCY_MS, ...(cost ? { cost } : {}), idle, backends };
   if (flags.json) writeFileSync(flags.json, `${JSON.stringify(figures, null, 2)}\n`);
   const md = renderResults(figures, readFigures(path.join(ROOT, 'bench/baseline.json')));
-  const file = path.join(ROOT, 'bench/RESULTS.md');
-  writeFileSync(file, md + historyParagraph(file));
+  if (only.length === SECTIONS.length && !flags['cpu-prof']) {
+    const file = path.join(ROOT, 'bench/RESULTS.md');
+    writeFileSync(file, md + historyParagraph(file));
+  }
   process.stdout.write(md);
 }
 
