@@ -36,6 +36,11 @@ export interface RunpodConfig {
   webhookPing: string | undefined;
   /** `RUNPOD_PING_INTERVAL` in ms (default 10000), clamped to ≥ 1000 (docs/runpod-protocol.md, "Quirks to decide on (faithful vs. fixed)" Q9). */
   pingIntervalMs: number;
+  /**
+   * `TAKE_AHEAD_MS` (default 250, 0 = off): once a generation is due to end within this time (A1111's
+   * `eta_relative`), the next job is taken and held until the backend frees; about one platform round trip.
+   */
+  takeAheadMs: number;
   /** `RUNPOD_REALTIME_PORT` (0 = off). */
   realtimePort: number;
   /** `RUNPOD_REALTIME_CONCURRENCY` (default 1). */
@@ -320,6 +325,7 @@ export function loadConfig(argv: readonly string[], env: Env = process.env): Con
       webhookPostStream: env.RUNPOD_WEBHOOK_POST_STREAM || undefined,
       webhookPing: env.RUNPOD_WEBHOOK_PING || undefined,
       pingIntervalMs: Math.max(1000, pingRaw),
+      takeAheadMs: envInt(env, 'TAKE_AHEAD_MS', 250, 0, 60_000),
       realtimePort,
       realtimeConcurrency: envInt(env, 'RUNPOD_REALTIME_CONCURRENCY', 1, 1),
       uaIntegration: env.RUNPOD_UA_INTEGRATION || undefined,

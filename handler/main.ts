@@ -102,6 +102,7 @@ function runWorker(cfg: Config, log: Log, handler: Handler, pool: A1111Pool, pla
     log,
     identity: identity(cfg),
     concurrency: () => pool.readyCount,
+    takeAheadMs: cfg.runpod.takeAheadMs,
     beforeTake: (signal) => waitForBackend(pool, log, signal),
     ready: async (signal) => void (await pool.start(signal)),
     onDrained: () => {

@@ -82,7 +82,11 @@ async function callWithProgress(
     signal: AbortSignal.any([stopWatch.signal, ctx.signal]),
     log,
     jobId,
-    onProgress: (report) => ctx.progress(report),
+    onProgress: (report) => {
+      ctx.progress(report);
+      // Sampling has begun (progress > 0): eta_relative estimates the rest (docs/a1111-api.md, `/sdapi/v1/progress`).
+      if (report.progress > 0) ctx.endsIn?.(report.eta_relative * 1000);
+    },
     ...(options.preview
       ? {
           preview: {

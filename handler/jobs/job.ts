@@ -23,4 +23,6 @@ export interface JobContext {
   stream(output: unknown): Promise<void>;
   /** Marks the job's result with `"stopPod": true` (RunPod's `refresh_worker`); optional in test contexts. */
   refreshWorker?(): void;
+  /** Tells the runtime the job will end in about `ms` (from A1111's `eta_relative`), so it can take the next job ahead. */
+  endsIn?(ms: number): void;
 }

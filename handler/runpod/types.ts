@@ -40,6 +40,13 @@ export interface HandlerContext {
    * `runpod.serverless.start`; `rp_job.py` `run_job` / `handle_job`). Optional: runtimes without it ignore the call.
    */
   refreshWorker?(): void;
+  /**
+   * Tells the runtime that this job's handler will return in about `ms` (e.g. from A1111's `eta_relative`, read
+   * from `/sdapi/v1/progress`); call it again as the estimate changes. Once a running job is due within the
+   * runtime's take-ahead time (about one platform round trip), the runtime takes the next job and holds it until a
+   * slot frees, so that the backend does not wait for the job-take. Optional: runtimes without it ignore the call.
+   */
+  endsIn?(ms: number): void;
 }
 
 /**

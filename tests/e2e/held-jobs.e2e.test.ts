@@ -2,12 +2,16 @@
  * End to end: the built worker against the endpoint emulator with a platform round trip (`latencyMs`: every
  * worker-API call is answered that long after it arrived) and the A1111 simulator. A result post and the next
  * job-take do not wait on each other: the slot frees when the handler returns, and the job stays held
- * (`job_in_progress=1` on the take) until its post ended. Ordering only; the idle time itself is measured by
- * `npm run bench`.
+ * (`job_in_progress=1` on the take) until its post ended. Take-ahead (`TAKE_AHEAD_MS`): the next job is taken while
+ * a generation is due to end (A1111's `eta_relative`) and held until the backend frees; a held job is listed in the
+ * heartbeat, a cancel drops it with nothing posted, SIGTERM runs and posts it, its `timeout_s` counts from its start.
+ * Ordering only; the idle time itself is measured by `npm run bench`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../sim/server.js';
-import { finalPostsOf, resultOf, startTestEndpoint, takeOf, workerEnv, type LocalEndpoint } from '../helpers/endpoint-worker.js';
+import { finalPostsOf, recordsOf, resultOf, startTestEndpoint, takeOf, workerEnv, type LocalEndpoint } from '../helpers/endpoint-worker.js';
+import { postJson } from '../helpers/http-json.js';
+import { until } from '../helpers/wait.js';
 import { startWorker, type WorkerProcess } from '../helpers/worker-process.js';
 
 /** The platform's round trip: far above the few ms between a handler's return and the next job-take's arrival. */
@@ -42,5 +46,79 @@ describe('queued jobs on a platform with a round trip', () => {
       // Sent before the platform answered the previous job's result post (which it answers LATENCY_MS after receiving it).
       expect(takes[i]!.receivedAt, `the job-take of job ${i + 1} against the post of job ${i}`).toBeLessThan(previousPost.answeredAt!);
     }
+  });
+});
+
+/** A txt2img job of `steps` × 40 ms on the simulator, with a prompt to find it by in the simulator's log. */
+const gen = (prompt: string, steps: number, extra: Record<string, unknown> = {}) => ({
+  input: { api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: { prompt, steps, width: 64, height: 64 }, ...extra },
+});
+
+describe('take-ahead: a job held while the generation before it ends', () => {
+  let sim: Simulator;
+  let ep: LocalEndpoint;
+  let worker: WorkerProcess;
+
+  /** The simulator's txt2img call of the job with `prompt`. */
+  const call = (prompt: string) => sim.requests.find((r) => r.path === '/sdapi/v1/txt2img' && (r.body as { prompt?: string }).prompt === prompt);
+
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0, stepMs: 40 });
+    ep = await startTestEndpoint();
+    // 100 steps × 40 ms: a 4 s generation, progress polled every 200 ms; the next job is taken 3 s before its end,
+    // so that it is held over a heartbeat (1 s) and a job-stop poll (1 s apart).
+    worker = startWorker(
+      workerEnv(ep, 'w-ahead', { A1111_URL: sim.url, RUNPOD_PING_INTERVAL: '1000', PROGRESS_INTERVAL_MS: '200', TAKE_AHEAD_MS: '3000', RUNPOD_DEBUG_LEVEL: 'INFO' }),
+    );
+  });
+
+  afterAll(async () => {
+    if (worker && worker.child.exitCode === null) worker.child.kill('SIGKILL');
+    await ep?.close();
+    await sim?.close();
+  });
+
+  it('takes the next job before A1111 answered (job_in_progress=1); the heartbeat lists both; the held job starts after', async () => {
+    const [first, held] = ep.submit([gen('ahead 1', 100), gen('ahead 2', 2)]);
+    await resultOf(ep, held!);
+    await resultOf(ep, first!);
+    const take = takeOf(ep, held!)!;
+    expect(take.query.job_in_progress).toBe('1');
+    expect(take.answeredAt!).toBeLessThan(call('ahead 1')!.respondedAt);
+    expect(call('ahead 2')!.receivedAt).toBeGreaterThanOrEqual(call('ahead 1')!.respondedAt);
+    const both = recordsOf(ep, 'ping').filter((p) => p.receivedAt < call('ahead 1')!.respondedAt && p.query.job_id?.split(',').includes(held!));
+    expect(both.length, 'a ping listing the held job while the first generates').toBeGreaterThan(0);
+    expect(both[0]!.query.job_id!.split(',').sort()).toEqual([first!, held!].sort());
+  });
+
+  it("a held job's timeout_s counts from its start, not from its job-take", async () => {
+    // Held about 3 s, then 2 steps (80 ms): a 1 s timeout counted from the job-take would have expired.
+    const [first, timed] = ep.submit([gen('timed 1', 100), gen('timed 2', 2, { timeout_s: 1 })]);
+    await until(() => takeOf(ep, timed!), 'the timed job taken while the first generates');
+    expect(((await resultOf(ep, timed!)).body as { output?: { images?: string[] } }).output?.images).toHaveLength(1);
+    await resultOf(ep, first!);
+    // The test's premise: the job was held longer than its timeout.
+    expect(takeOf(ep, timed!)!.answeredAt! + 1000).toBeLessThan(call('timed 2')!.respondedAt);
+  });
+
+  it('a cancelled held job is dropped: nothing posted, never sent to A1111; the running job completes', async () => {
+    const [first, cancelled] = ep.submit([gen('cancel 1', 100), gen('cancel 2', 2)]);
+    await until(() => takeOf(ep, cancelled!), 'the second job taken while the first generates');
+    expect((await postJson(`${ep.url}/v2/ep1/cancel/${cancelled}`, {})).status).toBe(200);
+    await until(() => worker.stdout().split('\n').some((l) => l.includes('Job stopped.') && l.includes(cancelled!)), 'the held job dropped');
+    await resultOf(ep, first!);
+    const next = ep.submit([gen('after cancel', 2)])[0]!;
+    await resultOf(ep, next);
+    expect(finalPostsOf(ep, cancelled!)).toEqual([]);
+    expect(call('cancel 2')).toBeUndefined();
+  });
+
+  it('SIGTERM with a held job: the running job and the held one run and are posted, then exit 0', async () => {
+    const [first, held] = ep.submit([gen('drain 1', 100), gen('drain 2', 2)]);
+    await until(() => takeOf(ep, held!), 'the second job taken while the first generates');
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(finalPostsOf(ep, first!).map((r) => r.status)).toEqual([200]);
+    expect(((await resultOf(ep, held!, 100)).body as { output?: { images?: string[] } }).output?.images).toHaveLength(1);
   });
 });

@@ -6,6 +6,12 @@
  * A slot frees as soon as its handler returns: the result post and the next job-take do not wait on each other (the
  * backend never idles for the post's round trip). The job stays held (heartbeat, `job_in_progress=1`) until its
  * post ended, and at most `concurrency()` posts run beside the handlers (a slow platform cannot pile up results).
+ *
+ * Take-ahead: a handler may say when it will return (`HandlerContext.endsIn`). Once a running job is due
+ * within `takeAheadMs` (about one platform round trip), one more job is taken and held, not started, until a slot
+ * frees: the backend then starts it without waiting for a job-take. A held job is like a running one for the
+ * platform (heartbeat, `job_in_progress=1`); a job-stop drops it with nothing posted; a drain runs and posts it; its
+ * handler, and so any per-job timeout in it, starts only when its slot frees.
  * Sources: runpod-python `rp_scale.py` (`JobScaler.get_jobs`, `monitor_stop_signals`) and `rp_job.py`.
  */
 import pRetry from 'p-retry';
@@ -39,6 +45,11 @@ export interface LoopOptions {
   throttlePauseMs?: number;
   /** Called whenever the set of held job ids changes (the heartbeat sends them). */
   onHeld?: (ids: readonly string[]) => void;
+  /**
+   * Take-ahead, ms: a running job due to end within this time (by its handler's `endsIn`) lets one more job be taken
+   * and held until a slot frees. About one platform round trip; 0 (the default) turns take-ahead off.
+   */
+  takeAheadMs?: number;
 }
 
 /** A job-take answer that is an error; retried with back-off. */
@@ -57,6 +68,10 @@ export class JobLoop {
   private posting = 0;
   /** Jobs running now and result posts in flight. */
   private readonly active = new Set<Promise<void>>();
+  /** Jobs taken ahead, waiting for a slot (held, handler not started), in take order. */
+  private readonly waiting: Job[] = [];
+  /** Running jobs' announced end (`performance.now()` ms) and the timer that wakes the loop at take-ahead time. */
+  private readonly due = new Map<string, { endsAt: number; timer?: NodeJS.Timeout }>();
   /** Resolves the loop's wait for a free slot. */
   private wakeUp: (() => void) | undefined;
 
@@ -83,8 +98,11 @@ export class JobLoop {
         if (outcome.kind === 'jobs') this.start(outcome.jobs, outcome.malformed);
         else if (outcome.kind === 'throttled') await pause(this.o.throttlePauseMs ?? TOO_MANY_REQUESTS_PAUSE_MS, stop);
       }
-      // Drain: every running job finishes and posts its result.
-      while (this.active.size > 0) await Promise.all([...this.active]);
+      // Drain: every running job, and every job held for a slot, runs and posts its result.
+      while (this.active.size > 0 || this.waiting.length > 0) {
+        this.startWaiting();
+        await Promise.all([...this.active]);
+      }
     } finally {
       stopPollEnd.abort();
       await stopPoll;
@@ -122,15 +140,49 @@ export class JobLoop {
   private async turn(stop: AbortSignal): Promise<TakeOutcome | undefined> {
     await this.o.beforeTake?.(stop);
     if (stop.aborted) return undefined;
-    const free = this.freeSlots(Math.max(1, this.o.concurrency?.() ?? 1));
-    if (free <= 0) {
-      // Every slot is busy: no job-take until a handler returns, a post ends or the concurrency rises.
+    this.startWaiting();
+    const free = this.freeSlots(this.concurrency());
+    const ahead = free < 0 ? 0 : Math.max(0, this.dueSoon() - this.waiting.length);
+    const count = Math.max(0, free) + ahead;
+    if (count <= 0) {
+      // Every slot is busy: no job-take until a handler returns or is due soon, a post ends or the concurrency rises.
       await this.waitForSlot(stop);
       return undefined;
     }
-    const outcome = await this.o.platform.take(free, this.held.size > 0, stop);
+    const outcome = await this.o.platform.take(count, this.held.size > 0, stop);
     if (outcome.kind === 'error') throw new TakeError(outcome.message);
     return outcome;
+  }
+
+  private concurrency(): number {
+    return Math.max(1, this.o.concurrency?.() ?? 1);
+  }
+
+  /** Running jobs due to end within the take-ahead time. */
+  private dueSoon(): number {
+    const ahead = this.o.takeAheadMs ?? 0;
+    if (ahead <= 0) return 0;
+    const horizon = performance.now() + ahead;
+    let n = 0;
+    for (const d of this.due.values()) if (d.endsAt <= horizon) n++;
+    return n;
+  }
+
+  /** Records a running job's announced end and wakes the loop when it comes within the take-ahead time. */
+  private endsIn(id: string, ms: number): void {
+    const ahead = this.o.takeAheadMs ?? 0;
+    if (ahead <= 0) return;
+    const prev = this.due.get(id);
+    if (prev?.timer) clearTimeout(prev.timer);
+    const d: { endsAt: number; timer?: NodeJS.Timeout } = { endsAt: performance.now() + ms };
+    if (ms <= ahead) this.wake();
+    else d.timer = setTimeout(() => this.wake(), ms - ahead).unref();
+    this.due.set(id, d);
+  }
+
+  /** Starts held jobs while a slot is free. */
+  private startWaiting(): void {
+    while (this.waiting.length > 0 && this.freeSlots(this.concurrency()) > 0) this.launch(this.waiting.shift()!);
   }
 
   /**
@@ -159,43 +211,68 @@ export class JobLoop {
     this.stats.jobsTaken += jobs.length;
     this.o.log.info(`Jobs in queue: ${jobs.length}`);
     for (const job of jobs) {
-      const abort = new AbortController();
-      this.running.set(job.id, abort);
       this.setHeld(job.id, true);
-      this.handlers++;
-      let handlerRuns = true;
-      const handlerDone = (): void => {
-        if (!handlerRuns) return;
-        handlerRuns = false;
-        // From here on a stop signal finds no job: the result is posted. The slot is free for the next job-take.
-        this.running.delete(job.id);
-        this.handlers--;
-        this.posting++;
-        this.wake();
-      };
-      const running: Promise<void> = withBatchId(job.batchId, () =>
-        runJob(job, {
-          platform: this.o.platform,
-          handler: this.o.handler,
-          log: this.o.log,
-          identity: this.o.identity,
-          stats: this.stats,
-          signal: abort.signal,
-          handlerDone,
-        }),
-      ).finally(() => {
-        handlerDone();
-        this.posting--;
-        this.setHeld(job.id, false);
-        this.active.delete(running);
-        this.wake();
-      });
-      this.active.add(running);
+      if (this.waiting.length === 0 && this.freeSlots(this.concurrency()) > 0) {
+        this.launch(job);
+      } else {
+        this.o.log.info('Held until a slot frees.', job.id);
+        this.waiting.push(job);
+      }
     }
+  }
+
+  /** Runs a held job's handler in a free slot, then posts its result. */
+  private launch(job: Job): void {
+    const abort = new AbortController();
+    this.running.set(job.id, abort);
+    this.handlers++;
+    let handlerRuns = true;
+    const handlerDone = (): void => {
+      if (!handlerRuns) return;
+      handlerRuns = false;
+      // From here on a stop signal finds no job: the result is posted. The slot is free for the next job-take.
+      this.running.delete(job.id);
+      clearTimeout(this.due.get(job.id)?.timer);
+      this.due.delete(job.id);
+      this.handlers--;
+      this.posting++;
+      this.startWaiting();
+      this.wake();
+    };
+    const running: Promise<void> = withBatchId(job.batchId, () =>
+      runJob(job, {
+        platform: this.o.platform,
+        handler: this.o.handler,
+        log: this.o.log,
+        identity: this.o.identity,
+        stats: this.stats,
+        signal: abort.signal,
+        handlerDone,
+        endsIn: (ms) => this.endsIn(job.id, ms),
+      }),
+    ).finally(() => {
+      handlerDone();
+      this.posting--;
+      this.setHeld(job.id, false);
+      this.active.delete(running);
+      this.startWaiting();
+      this.wake();
+    });
+    this.active.add(running);
   }
 
   /** Aborts a running job on the platform's request; nothing will be posted for it. */
   private stopJob(id: string): void {
+    const w = this.waiting.findIndex((j) => j.id === id);
+    if (w >= 0) {
+      // Held for a slot, never started: dropped, nothing posted (the platform has decided the job's state).
+      this.waiting.splice(w, 1);
+      this.setHeld(id, false);
+      this.stats.stopped++;
+      this.o.log.info('Job stopped.', id);
+      this.wake();
+      return;
+    }
     const ac = this.running.get(id);
     if (!ac) {
       this.o.log.debug(`No in-progress job for stop signal ${id}.`);

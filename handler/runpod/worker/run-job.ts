@@ -20,6 +20,8 @@ export interface RunJobContext {
   signal: AbortSignal;
   /** Called once the handler has returned or thrown (before the result is posted). */
   handlerDone?: () => void;
+  /** The handler's estimate of the time left until it returns, ms ({@link HandlerContext.endsIn}). */
+  endsIn?: (ms: number) => void;
 }
 
 /** The handler's context for one job; `state` records what the handler asked for. */
@@ -47,6 +49,9 @@ function handlerContext(job: Job, c: RunJobContext, state: { finished: boolean; 
     },
     rawJson: (bytes: Buffer) => new RawJson(bytes),
     refreshWorker: () => void (state.refresh = true),
+    endsIn: (ms: number) => {
+      if (!state.finished && Number.isFinite(ms)) c.endsIn?.(Math.max(0, ms));
+    },
   };
 }
 

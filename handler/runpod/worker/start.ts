@@ -45,6 +45,11 @@ export interface StartWorkerOptions {
   reportUnhealthy?: boolean;
   /** Pause after a job-take 429, ms (default 5000). */
   throttlePauseMs?: number;
+  /**
+   * Take-ahead, ms (default 0, off): once a running job's handler says it ends within this time
+   * (`HandlerContext.endsIn`), the next job is taken and held until a slot frees. About one platform round trip.
+   */
+  takeAheadMs?: number;
 }
 
 /** A started worker. */
@@ -83,6 +88,7 @@ export function startWorker(o: StartWorkerOptions): WorkerHandle {
     ...(o.beforeTake ? { beforeTake: o.beforeTake } : {}),
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),
     ...(o.throttlePauseMs !== undefined ? { throttlePauseMs: o.throttlePauseMs } : {}),
+    ...(o.takeAheadMs !== undefined ? { takeAheadMs: o.takeAheadMs } : {}),
     onHeld: (ids) => heartbeat?.setJobs(ids),
   });
 

@@ -1,0 +1,135 @@
+/**
+ * Take-ahead in the worker runtime, on an in-memory platform: a handler says when it will return
+ * (`HandlerContext.endsIn`); once that is within `takeAheadMs` the next job is taken and held, not started, until the
+ * slot frees. A held job is like a running one for the platform: the heartbeat lists it, the job-takes say
+ * `job_in_progress=1`, a job-stop drops it with nothing posted, a drain runs and posts it, its handler starts when
+ * its slot frees.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Handler, HandlerContext, StartWorkerOptions } from '../../handler/runpod/index.js';
+import { startMemoryWorker, type MemoryWorker } from '../helpers/memory-platform.js';
+import { until } from '../helpers/wait.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  // In order: the handlers' gates open before the worker is stopped (a drain waits for them).
+  while (cleanups.length) await cleanups.shift()!();
+});
+
+/** A worker with take-ahead on (1 s unless `opts` says otherwise), stopped after the test. */
+function setup(handler: Handler, opts: Partial<StartWorkerOptions> = {}): MemoryWorker {
+  const started = startMemoryWorker(handler, { takeAheadMs: 1000, ...opts });
+  cleanups.push(async () => {
+    started.worker.stop('test over');
+    await started.worker.done;
+  });
+  return started;
+}
+
+/** A handler whose jobs run until released; each records when it started and returned (`performance.now()`). */
+function gatedHandler(onStart: (id: string, ctx: HandlerContext) => void = () => undefined) {
+  const gates = new Map<string, () => void>();
+  let over = false;
+  const started = new Map<string, number>();
+  const returned = new Map<string, number>();
+  const handler: Handler = async (job, ctx) => {
+    started.set(job.id, performance.now());
+    const gate = over ? Promise.resolve() : new Promise<void>((r) => gates.set(job.id, r));
+    onStart(job.id, ctx);
+    await gate;
+    returned.set(job.id, performance.now());
+    return { done: job.id };
+  };
+  const release = (id: string): void => gates.get(id)!();
+  cleanups.push(() => {
+    over = true;
+    gates.forEach((r) => r());
+  });
+  return { handler, started, returned, release };
+}
+
+const takeOf = (w: MemoryWorker, id: string) => w.platform.calls.find((c) => c.kind === 'take' && c.jobId === id);
+
+/** Jobs `<p>1` (running, due at once) and `<p>2` (taken ahead and held), on a new worker. */
+async function oneRunningOneHeld(p: string): Promise<{ g: ReturnType<typeof gatedHandler>; w: MemoryWorker }> {
+  const g = gatedHandler((_id, ctx) => ctx.endsIn!(10));
+  const w = setup(g.handler);
+  w.platform.enqueue({ id: `${p}1`, input: {} }, { id: `${p}2`, input: {} });
+  await until(() => takeOf(w, `${p}2`), `${p}2 taken and held`);
+  return { g, w };
+}
+
+describe('take-ahead (HandlerContext.endsIn)', () => {
+  it('a job due within the take-ahead time: the next job is taken (job_in_progress=1) and held, listed in the heartbeat, started when the slot frees', async () => {
+    const g = gatedHandler((id, ctx) => ctx.endsIn!(id === 'a1' ? 50 : 60_000));
+    const w = setup(g.handler);
+    w.platform.enqueue({ id: 'a1', input: {} }, { id: 'a2', input: {} });
+    await until(() => takeOf(w, 'a2'), 'a2 taken while a1 runs');
+    expect(takeOf(w, 'a2')).toMatchObject({ count: 1, jobInProgress: true });
+    expect(g.started.has('a2')).toBe(false);
+    await until(() => w.platform.heartbeat.held.at(-1)?.length === 2, 'a1 and a2 in the heartbeat');
+    expect(w.platform.heartbeat.held.at(-1)).toEqual(['a1', 'a2']);
+    g.release('a1');
+    await until(() => g.started.has('a2'), 'a2 to start once a1 returned');
+    expect(g.started.get('a2')!).toBeGreaterThanOrEqual(g.returned.get('a1')!);
+    g.release('a2');
+    expect((await w.platform.waitForResult('a2')).body).toEqual({ output: { done: 'a2' } });
+    expect((await w.platform.waitForResult('a1')).body).toEqual({ output: { done: 'a1' } });
+  });
+
+  it('a job due later takes nothing until its estimate comes within the take-ahead time', async () => {
+    let update!: (ms: number) => void;
+    let updatedAt = 0;
+    const g = gatedHandler((id, ctx) => {
+      if (id !== 'b1') return;
+      ctx.endsIn!(60_000);
+      update = (ms) => {
+        updatedAt = performance.now();
+        ctx.endsIn!(ms);
+      };
+    });
+    const w = setup(g.handler, { takeAheadMs: 200 });
+    w.platform.enqueue({ id: 'b1', input: {} }, { id: 'b2', input: {} });
+    await until(() => update !== undefined, 'b1 to run');
+    update(100);
+    await until(() => takeOf(w, 'b2'), 'b2 taken once b1 is due');
+    expect(takeOf(w, 'b2')!.at).toBeGreaterThanOrEqual(updatedAt);
+    expect(g.returned.has('b1')).toBe(false);
+  });
+
+  it('off by default (takeAheadMs 0): endsIn is ignored, the next job-take waits for the handler', async () => {
+    const g = gatedHandler((_id, ctx) => ctx.endsIn!(0));
+    const w = setup(g.handler, { takeAheadMs: 0 });
+    w.platform.enqueue({ id: 'c1', input: {} }, { id: 'c2', input: {} });
+    await until(() => g.started.has('c1'), 'c1 to run');
+    g.release('c1');
+    await until(() => takeOf(w, 'c2'), 'c2 taken after c1');
+    expect(takeOf(w, 'c2')!.at).toBeGreaterThanOrEqual(g.returned.get('c1')!);
+  });
+
+  it('a job-stop of a held job drops it: nothing posted, never started; the running job is posted', async () => {
+    const { g, w } = await oneRunningOneHeld('d');
+    w.platform.stopJob('d2');
+    await until(() => w.worker.stats.stopped === 1, 'd2 to be dropped');
+    expect(w.platform.heartbeat.held.at(-1)).toEqual(['d1']);
+    expect(w.lines.some((l) => l.message === 'Job stopped.' && l.requestId === 'd2')).toBe(true);
+    g.release('d1');
+    await w.platform.waitForResult('d1');
+    w.worker.stop('SIGTERM');
+    expect(await w.worker.done).toBe(0);
+    expect(g.started.has('d2')).toBe(false);
+    expect(w.platform.calls.filter((c) => c.jobId === 'd2' && c.kind !== 'take')).toEqual([]);
+  });
+
+  it('a drain with a held job: the running job and then the held one run and are posted, no further take, exit 0', async () => {
+    const { g, w } = await oneRunningOneHeld('e');
+    w.worker.stop('SIGTERM');
+    g.release('e1');
+    await until(() => g.started.has('e2'), 'e2 to start after e1');
+    g.release('e2');
+    expect(await w.worker.done).toBe(0);
+    expect(w.platform.results().map((c) => c.jobId).sort()).toEqual(['e1', 'e2']);
+    const lastTake = Math.max(...w.platform.calls.filter((c) => c.kind === 'take').map((c) => c.at));
+    expect(lastTake).toBeLessThan(g.started.get('e2')!);
+  });
+});
