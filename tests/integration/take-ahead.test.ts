@@ -91,7 +91,8 @@ describe('take-ahead (HandlerContext.endsIn)', () => {
     const w = setup(g.handler, { takeAheadMs: 200 });
     w.platform.enqueue({ id: 'b1', input: {} }, { id: 'b2', input: {} });
     await until(() => update !== undefined, 'b1 to run');
-    update(100);
+    // Due in 400 ms: taken by the loop's timer 200 ms from now (no further estimate comes).
+    update(400);
     await until(() => takeOf(w, 'b2'), 'b2 taken once b1 is due');
     expect(takeOf(w, 'b2')!.at).toBeGreaterThanOrEqual(updatedAt);
     expect(g.returned.has('b1')).toBe(false);

@@ -70,8 +70,12 @@ export class JobLoop {
   private readonly active = new Set<Promise<void>>();
   /** Jobs taken ahead, waiting for a slot (held, handler not started), in take order. */
   private readonly waiting: Job[] = [];
-  /** Running jobs' announced end (`performance.now()` ms) and the timer that wakes the loop at take-ahead time. */
-  private readonly due = new Map<string, { endsAt: number; timer?: NodeJS.Timeout }>();
+  /**
+   * Running jobs' announced end (`performance.now()` ms), the timer that wakes the loop at take-ahead time, and
+   * whether that time has come (set by the timer: a timer may fire a fraction of a ms before `performance.now()`
+   * reaches its time).
+   */
+  private readonly due = new Map<string, { endsAt: number; timer?: NodeJS.Timeout; now?: boolean }>();
   /** Resolves the loop's wait for a free slot. */
   private wakeUp: (() => void) | undefined;
 
@@ -164,7 +168,7 @@ export class JobLoop {
     if (ahead <= 0) return 0;
     const horizon = performance.now() + ahead;
     let n = 0;
-    for (const d of this.due.values()) if (d.endsAt <= horizon) n++;
+    for (const d of this.due.values()) if (d.now === true || d.endsAt <= horizon) n++;
     return n;
   }
 
@@ -174,9 +178,13 @@ export class JobLoop {
     if (ahead <= 0) return;
     const prev = this.due.get(id);
     if (prev?.timer) clearTimeout(prev.timer);
-    const d: { endsAt: number; timer?: NodeJS.Timeout } = { endsAt: performance.now() + ms };
-    if (ms <= ahead) this.wake();
-    else d.timer = setTimeout(() => this.wake(), ms - ahead).unref();
+    const d: { endsAt: number; timer?: NodeJS.Timeout; now?: boolean } = { endsAt: performance.now() + ms, now: ms <= ahead };
+    if (d.now === true) this.wake();
+    else
+      d.timer = setTimeout(() => {
+        d.now = true;
+        this.wake();
+      }, ms - ahead).unref();
     this.due.set(id, d);
   }
 
