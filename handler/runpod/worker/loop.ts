@@ -52,6 +52,13 @@ export interface LoopOptions {
   takeAheadMs?: number;
 }
 
+/** A running job's announced end (`performance.now()` ms), its take-ahead timer, and whether take-ahead time came. */
+interface DueEnd {
+  endsAt: number;
+  timer?: NodeJS.Timeout;
+  now?: boolean;
+}
+
 /** A job-take answer that is an error; retried with back-off. */
 class TakeError extends Error {}
 
@@ -75,7 +82,7 @@ export class JobLoop {
    * whether that time has come (set by the timer: a timer may fire a fraction of a ms before `performance.now()`
    * reaches its time).
    */
-  private readonly due = new Map<string, { endsAt: number; timer?: NodeJS.Timeout; now?: boolean }>();
+  private readonly due = new Map<string, DueEnd>();
   /** Resolves the loop's wait for a free slot. */
   private wakeUp: (() => void) | undefined;
 
@@ -175,10 +182,11 @@ export class JobLoop {
   /** Records a running job's announced end and wakes the loop when it comes within the take-ahead time. */
   private endsIn(id: string, ms: number): void {
     const ahead = this.o.takeAheadMs ?? 0;
-    if (ahead <= 0) return;
+    // A report that arrives after the handler returned would leave an entry no handlerDone removes.
+    if (ahead <= 0 || !this.running.has(id)) return;
     const prev = this.due.get(id);
     if (prev?.timer) clearTimeout(prev.timer);
-    const d: { endsAt: number; timer?: NodeJS.Timeout; now?: boolean } = { endsAt: performance.now() + ms, now: ms <= ahead };
+    const d: DueEnd = { endsAt: performance.now() + ms, now: ms <= ahead };
     if (d.now === true) this.wake();
     else
       d.timer = setTimeout(() => {
