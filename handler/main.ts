@@ -158,6 +158,8 @@ async function runServeApi(cfg: Config, log: Log, handler: Handler, pool: A1111P
         register: (u) => pool.add(u),
         unregister: (u) => pool.remove(u),
       },
+      playground: true,
+      apiDocs: {},
     });
   } catch (e) {
     log.error(`Cannot start the local endpoint on ${cfg.api.host}:${cfg.api.port}: ${(e as Error).message}`);

@@ -8,10 +8,12 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } f
 import { silentLog, type Log } from '../log.js';
 import { registerAdminApi, type BackendRegistry } from './admin.js';
 import { FaultInjector, type EndpointFaultOptions, type EndpointStats, type ScriptedFault } from './faults.js';
+import { registerApiDocs, type ApiDocsOptions } from './docs/index.js';
 import { readRawBody } from './http.js';
 import { JobStore } from './jobs.js';
 import { registerPublicApi } from './public-api.js';
 import type { WorkerApiRecord } from './recorder.js';
+import { registerPlayground } from './playground/index.js';
 import { HttpError, parseRunRequest } from './request.js';
 import { WebhookSender } from './webhook.js';
 import { registerWorkerApi, type WorkerApiCounters } from './worker-api.js';
@@ -75,6 +77,10 @@ export interface EndpointOptions {
    * `apiKey` like the public API. Default: no admin routes.
    */
   backends?: BackendRegistry;
+  /** Serve the playground page at `/` (what `--rp_serve_api` does). Default false. */
+  playground?: boolean;
+  /** Serve the OpenAPI description and the interactive docs at `/docs` (what `--rp_serve_api` does). Default: not served. */
+  apiDocs?: ApiDocsOptions;
 }
 
 /** A running emulator. */
@@ -201,6 +207,9 @@ export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEn
     ...(opts.resultTooLargeStatus !== undefined ? { resultTooLargeStatus: opts.resultTooLargeStatus } : {}),
   });
   if (opts.backends) registerAdminApi(app, { registry: opts.backends, apiKey: opts.apiKey });
+  const pageOpts = { endpointId: o.endpointId, ...(opts.apiKey !== undefined ? { apiKey: opts.apiKey } : {}) };
+  if (opts.apiDocs) await registerApiDocs(app, { ...opts.apiDocs, ...pageOpts });
+  if (opts.playground === true) await registerPlayground(app, pageOpts);
 
   try {
     await app.listen({ host: o.host, port: o.port });
