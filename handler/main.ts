@@ -13,6 +13,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Log } from './log.js';
 import { A1111Pool } from './a1111/pool.js';
 import { warmUp } from './a1111/warmup.js';
+import { EXAMPLE_REQUESTS, JOB_INPUT_SCHEMAS } from './a1111/input-schemas.js';
 import { startEndpoint, type LocalEndpoint } from './endpoint/index.js';
 import { createA1111Handler } from './jobs/handler.js';
 import {
@@ -103,6 +104,8 @@ function runWorker(cfg: Config, log: Log, handler: Handler, pool: A1111Pool, pla
     identity: identity(cfg),
     concurrency: () => pool.readyCount,
     takeAheadMs: cfg.runpod.takeAheadMs,
+    // The A1111 handler awaits ctx.slot() after its checks: a job taken ahead is checked while the GPU finishes.
+    checksWhileHeld: true,
     beforeTake: (signal) => waitForBackend(pool, log, signal),
     ready: async (signal) => void (await pool.start(signal)),
     onDrained: () => {
@@ -159,7 +162,8 @@ async function runServeApi(cfg: Config, log: Log, handler: Handler, pool: A1111P
         unregister: (u) => pool.remove(u),
       },
       playground: true,
-      apiDocs: {},
+      // The API docs at /docs describe the job input with the bundled request schemas; test_input.json is the example.
+      apiDocs: { inputSchemas: JOB_INPUT_SCHEMAS, examples: EXAMPLE_REQUESTS },
     });
   } catch (e) {
     log.error(`Cannot start the local endpoint on ${cfg.api.host}:${cfg.api.port}: ${(e as Error).message}`);

@@ -23,6 +23,12 @@ export interface ProgressReport {
 export interface WatchOptions {
   /** Poll interval, ms (`PROGRESS_INTERVAL_MS`). */
   intervalMs: number;
+  /**
+   * Until sampling has begun (a report with `progress` > 0, whose `eta_relative` estimates the end), poll after
+   * this many ms, doubling up to `intervalMs`: take-ahead needs the end's estimate early, and a generation of a fast
+   * model can end within one `intervalMs`. Default: `intervalMs` (the first poll one interval in).
+   */
+  etaPollMs?: number;
   /** Called with each report whose `progress` is higher than the last one sent (reports never go backwards). */
   onProgress(report: ProgressReport): void;
   /** Live previews: asked for at most once per `intervalMs` (`PREVIEW_INTERVAL_MS`); `image` is A1111's base64. */
@@ -51,8 +57,10 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 export async function watchProgress(client: A1111Client, o: WatchOptions): Promise<void> {
   let last = -1;
   let lastPreview = -Infinity;
-  // The first poll comes one interval in: a generation shorter than that has no progress worth reporting.
-  await pause(o.intervalMs, o.signal);
+  // The first poll comes one interval in (a generation shorter than that has no progress worth reporting), or
+  // sooner when the end's estimate is wanted.
+  let untilEstimate = Math.min(o.etaPollMs ?? o.intervalMs, o.intervalMs);
+  await pause(untilEstimate, o.signal);
   while (!o.signal.aborted) {
     const started = performance.now();
     const wantPreview = o.preview !== undefined && started - lastPreview >= o.preview.intervalMs;
@@ -85,7 +93,9 @@ export async function watchProgress(client: A1111Client, o: WatchOptions): Promi
       if (o.signal.aborted) break;
       o.log.debug(`Progress poll failed: ${(e as Error).message}`, o.jobId);
     }
-    await pause(o.intervalMs - (performance.now() - started), o.signal);
+    const every = last > 0 ? o.intervalMs : untilEstimate;
+    untilEstimate = Math.min(untilEstimate * 2, o.intervalMs);
+    await pause(every - (performance.now() - started), o.signal);
   }
 }
 

@@ -21,6 +21,12 @@ import type { JobServices } from './services.js';
 const MAX_PREVIEW_CHARS = 1_000_000;
 
 /**
+ * First progress poll of a job whose runtime wants its end's estimate (take-ahead), ms, doubling until sampling has
+ * begun: a fast model's generation (LCM, Turbo: 0.3–1 s) must be seen well before its end.
+ */
+export const ETA_POLL_MS = 50;
+
+/**
  * Leases the least-busy ready backend for a job. A refresh-* job makes the cached lists and request models stale:
  * they are dropped here, as the job goes to A1111.
  * @throws A1111Error `unreachable` when no backend is ready (`A1111 unreachable: no backend ready (<url> <state>, …)`)
@@ -79,6 +85,7 @@ async function callWithProgress(
   let streams: Promise<void> = Promise.resolve();
   const watching = watchProgress(client, {
     intervalMs: cfg.progressIntervalMs,
+    ...(ctx.endsIn ? { etaPollMs: ETA_POLL_MS } : {}),
     signal: AbortSignal.any([stopWatch.signal, ctx.signal]),
     log,
     jobId,

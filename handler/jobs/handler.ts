@@ -64,6 +64,8 @@ export function createA1111Handler(opts: A1111HandlerOptions): (job: JobLike, ct
       // When the dialect chose the output (e.g. response_format "url"), refusals name its field, not input.output.
       const plan = s.outputStage.plan(request.route, request.options.output, job.s3Config, request.translation?.outputField);
       await checkRequest(request, job.id, ctx.signal, s);
+      // A job taken ahead (take-ahead) was checked while the backend finished the one before; it waits here.
+      await ctx.slot?.();
       lease = leaseBackend(request.route, s);
       const answer = await callA1111(request, lease, job.id, ctx, s);
       const { translation } = request;

@@ -25,4 +25,6 @@ export interface JobContext {
   refreshWorker?(): void;
   /** Tells the runtime the job will end in about `ms` (from A1111's `eta_relative`), so it can take the next job ahead. */
   endsIn?(ms: number): void;
+  /** Resolves when the job may use a backend (at once, or when a job taken ahead gets its slot); rejects when stopped first. */
+  slot?(): Promise<void>;
 }

@@ -47,6 +47,13 @@ export interface HandlerContext {
    * slot frees, so that the backend does not wait for the job-take. Optional: runtimes without it ignore the call.
    */
   endsIn?(ms: number): void;
+  /**
+   * Resolves when the job may use the backend: at once for a job started in a free slot; for a job taken ahead
+   * (take-ahead) when a slot frees. Rejects with the stop reason when the job is stopped first. A handler started
+   * with `checksWhileHeld` runs its checks, then awaits this before its backend work, so that a held job is checked
+   * while it waits. Optional: runtimes without it start the handler only in a free slot.
+   */
+  slot?(): Promise<void>;
 }
 
 /**

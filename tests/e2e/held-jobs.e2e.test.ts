@@ -122,3 +122,43 @@ describe('take-ahead: a job held while the generation before it ends', () => {
     expect(((await resultOf(ep, held!, 100)).body as { output?: { images?: string[] } }).output?.images).toHaveLength(1);
   });
 });
+
+describe('take-ahead of a fast generation: checks while held, the end estimated before the first progress interval', () => {
+  let sim: Simulator;
+  let ep: LocalEndpoint;
+  let worker: WorkerProcess;
+  const call = (prompt: string) => sim.requests.find((r) => r.path === '/sdapi/v1/txt2img' && (r.body as { prompt?: string }).prompt === prompt);
+
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0, stepMs: 40 });
+    ep = await startTestEndpoint();
+    // Progress every 5 s: a 1.6 s generation ends before the first regular poll, so only the early polls for the
+    // end's estimate (from 50 ms, doubling) can announce it.
+    worker = startWorker(workerEnv(ep, 'w-fast', { A1111_URL: sim.url, PROGRESS_INTERVAL_MS: '5000', TAKE_AHEAD_MS: '500', RUNPOD_DEBUG_LEVEL: 'INFO' }));
+  });
+
+  afterAll(async () => {
+    if (worker && worker.child.exitCode === null) worker.child.kill('SIGKILL');
+    await ep?.close();
+    await sim?.close();
+  });
+
+  it('the next job is taken before the 1.6 s generation ends, though no regular progress poll came', async () => {
+    const [first, next] = ep.submit([gen('fast 1', 40), gen('fast 2', 2)]);
+    await resultOf(ep, next!);
+    await resultOf(ep, first!);
+    expect(takeOf(ep, next!)!.answeredAt!).toBeLessThan(call('fast 1')!.respondedAt);
+    expect(call('fast 2')!.receivedAt).toBeGreaterThanOrEqual(call('fast 1')!.respondedAt);
+  });
+
+  it('a held job that its checks refuse is posted FAILED while the generation before it runs', async () => {
+    // An unknown sampler: refused by the name checks, which run while the job is held (taken 0.5 s before the end).
+    const bad = { input: { api: { method: 'POST', endpoint: '/sdapi/v1/txt2img' }, payload: { prompt: 'refused 2', sampler_name: 'No Such Sampler' } } };
+    const [first, refused] = ep.submit([gen('long 1', 100), bad]);
+    const failed = await resultOf(ep, refused!);
+    expect(JSON.stringify(failed.body)).toContain('No Such Sampler');
+    await resultOf(ep, first!);
+    expect(failed.receivedAt).toBeLessThan(call('long 1')!.respondedAt);
+    expect(call('refused 2')).toBeUndefined();
+  });
+});

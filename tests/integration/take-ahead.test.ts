@@ -98,14 +98,16 @@ describe('take-ahead (HandlerContext.endsIn)', () => {
     expect(g.returned.has('b1')).toBe(false);
   });
 
-  it('off by default (takeAheadMs 0): endsIn is ignored, the next job-take waits for the handler', async () => {
-    const g = gatedHandler((_id, ctx) => ctx.endsIn!(0));
+  it('off by default (takeAheadMs 0): the context has no endsIn (nothing to poll for), the next job-take waits for the handler', async () => {
+    let endsIn: unknown = 'not seen';
+    const g = gatedHandler((_id, ctx) => void (endsIn = ctx.endsIn));
     const w = setup(g.handler, { takeAheadMs: 0 });
     w.platform.enqueue({ id: 'c1', input: {} }, { id: 'c2', input: {} });
     await until(() => g.started.has('c1'), 'c1 to run');
     g.release('c1');
     await until(() => takeOf(w, 'c2'), 'c2 taken after c1');
     expect(takeOf(w, 'c2')!.at).toBeGreaterThanOrEqual(g.returned.get('c1')!);
+    expect(endsIn).toBeUndefined();
   });
 
   it('a job-stop of a held job drops it: nothing posted, never started; the running job is posted', async () => {
@@ -132,5 +134,73 @@ describe('take-ahead (HandlerContext.endsIn)', () => {
     expect(w.platform.results().map((c) => c.jobId).sort()).toEqual(['e1', 'e2']);
     const lastTake = Math.max(...w.platform.calls.filter((c) => c.kind === 'take').map((c) => c.at));
     expect(lastTake).toBeLessThan(g.started.get('e2')!);
+  });
+});
+
+/**
+ * A handler that checks first (records `checked`), then awaits `ctx.slot()` (records `slotted`) and runs until
+ * released. Jobs whose id ends in `x` are refused at their checks (return `{error}` without a slot).
+ */
+function checkingHandler() {
+  const g = gatedHandler();
+  const checked = new Map<string, number>();
+  const slotted = new Map<string, number>();
+  const handler: Handler = async (job, ctx) => {
+    checked.set(job.id, performance.now());
+    if (job.id.endsWith('x')) return { error: `refused ${job.id}` };
+    ctx.endsIn!(10);
+    await ctx.slot!();
+    slotted.set(job.id, performance.now());
+    return g.handler(job, ctx);
+  };
+  return { ...g, handler, checked, slotted };
+}
+
+describe('take-ahead with checksWhileHeld (HandlerContext.slot)', () => {
+  it("a held job's checks run at once; its backend work waits for the slot, which frees when the running job returns", async () => {
+    const h = checkingHandler();
+    const w = setup(h.handler, { checksWhileHeld: true });
+    w.platform.enqueue({ id: 'f1', input: {} }, { id: 'f2', input: {} });
+    await until(() => h.checked.has('f2'), 'f2 checked while f1 runs');
+    expect(h.slotted.has('f2')).toBe(false);
+    await until(() => w.platform.heartbeat.held.at(-1)?.length === 2, 'f1 and f2 in the heartbeat');
+    h.release('f1');
+    await until(() => h.slotted.has('f2'), 'f2 to get the slot once f1 returned');
+    expect(h.slotted.get('f2')!).toBeGreaterThanOrEqual(h.returned.get('f1')!);
+    h.release('f2');
+    expect((await w.platform.waitForResult('f2')).body).toEqual({ output: { done: 'f2' } });
+  });
+
+  it('a held job refused at its checks is posted FAILED without waiting for a slot; the running job goes on', async () => {
+    const h = checkingHandler();
+    const w = setup(h.handler, { checksWhileHeld: true });
+    w.platform.enqueue({ id: 'g1', input: {} }, { id: 'g2x', input: {} }, { id: 'g3', input: {} });
+    expect((await w.platform.waitForResult('g2x')).body).toEqual({ error: 'refused g2x' });
+    expect(h.returned.has('g1')).toBe(false);
+    // The refused job took no slot: the next job is taken ahead in its place and waits for g1's slot.
+    await until(() => h.checked.has('g3'), 'g3 taken ahead and checked');
+    expect(h.slotted.has('g3')).toBe(false);
+    h.release('g1');
+    await until(() => h.slotted.has('g3'), 'g3 to get the slot');
+    h.release('g3');
+    await w.platform.waitForResult('g3');
+  });
+
+  it('a job-stop of a held job ends its wait for the slot: nothing posted, no error logged, the running job is posted', async () => {
+    const h = checkingHandler();
+    const w = setup(h.handler, { checksWhileHeld: true });
+    w.platform.enqueue({ id: 'k1', input: {} }, { id: 'k2', input: {} });
+    await until(() => h.checked.has('k2'), 'k2 checked while k1 runs');
+    w.platform.stopJob('k2');
+    await until(() => w.worker.stats.stopped === 1, 'k2 to be dropped');
+    await until(() => w.platform.heartbeat.held.at(-1)?.length === 1, 'k2 out of the heartbeat');
+    expect(w.platform.heartbeat.held.at(-1)).toEqual(['k1']);
+    expect(w.lines.filter((l) => l.level === 'ERROR')).toEqual([]);
+    h.release('k1');
+    await w.platform.waitForResult('k1');
+    w.worker.stop('SIGTERM');
+    expect(await w.worker.done).toBe(0);
+    expect(h.slotted.has('k2')).toBe(false);
+    expect(w.platform.calls.filter((c) => c.jobId === 'k2' && c.kind !== 'take')).toEqual([]);
   });
 });

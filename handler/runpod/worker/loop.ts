@@ -11,7 +11,8 @@
  * within `takeAheadMs` (about one platform round trip), one more job is taken and held, not started, until a slot
  * frees: the backend then starts it without waiting for a job-take. A held job is like a running one for the
  * platform (heartbeat, `job_in_progress=1`); a job-stop drops it with nothing posted; a drain runs and posts it; its
- * handler, and so any per-job timeout in it, starts only when its slot frees.
+ * handler starts only when its slot frees — or at once with `checksWhileHeld`, for a handler that does its checks
+ * first and then awaits `HandlerContext.slot()` before it uses the backend (and starts any per-job timeout).
  * Sources: runpod-python `rp_scale.py` (`JobScaler.get_jobs`, `monitor_stop_signals`) and `rp_job.py`.
  */
 import pRetry from 'p-retry';
@@ -50,6 +51,18 @@ export interface LoopOptions {
    * and held until a slot frees. About one platform round trip; 0 (the default) turns take-ahead off.
    */
   takeAheadMs?: number;
+  /**
+   * The handler awaits `HandlerContext.slot()` before it uses the backend: a held job's handler is called at once, so
+   * that its checks run while it waits (and a refusal is posted without waiting for a slot). Default false: a held
+   * job's handler is called when its slot frees.
+   */
+  checksWhileHeld?: boolean;
+}
+
+/** A job taken ahead, waiting for a slot; `open` gives it the slot. */
+interface WaitingJob {
+  job: Job;
+  open: () => void;
 }
 
 /** A running job's announced end (`performance.now()` ms), its take-ahead timer, and whether take-ahead time came. */
@@ -75,8 +88,8 @@ export class JobLoop {
   private posting = 0;
   /** Jobs running now and result posts in flight. */
   private readonly active = new Set<Promise<void>>();
-  /** Jobs taken ahead, waiting for a slot (held, handler not started), in take order. */
-  private readonly waiting: Job[] = [];
+  /** Jobs taken ahead, waiting for a slot (held; handler not started, or past its checks), in take order. */
+  private readonly waiting: WaitingJob[] = [];
   /**
    * Running jobs' announced end (`performance.now()` ms), the timer that wakes the loop at take-ahead time, and
    * whether that time has come (set by the timer: a timer may fire a fraction of a ms before `performance.now()`
@@ -196,9 +209,9 @@ export class JobLoop {
     this.due.set(id, d);
   }
 
-  /** Starts held jobs while a slot is free. */
+  /** Gives slots to held jobs while a slot is free. */
   private startWaiting(): void {
-    while (this.waiting.length > 0 && this.freeSlots(this.concurrency()) > 0) this.launch(this.waiting.shift()!);
+    while (this.waiting.length > 0 && this.freeSlots(this.concurrency()) > 0) this.waiting.shift()!.open();
   }
 
   /**
@@ -228,20 +241,32 @@ export class JobLoop {
     this.o.log.info(`Jobs in queue: ${jobs.length}`);
     for (const job of jobs) {
       this.setHeld(job.id, true);
-      if (this.waiting.length === 0 && this.freeSlots(this.concurrency()) > 0) {
-        this.launch(job);
-      } else {
-        this.o.log.info('Held until a slot frees.', job.id);
-        this.waiting.push(job);
-      }
+      const inSlot = this.waiting.length === 0 && this.freeSlots(this.concurrency()) > 0;
+      if (!inSlot) this.o.log.info('Held until a slot frees.', job.id);
+      this.launch(job, inSlot);
     }
   }
 
-  /** Runs a held job's handler in a free slot, then posts its result. */
-  private launch(job: Job): void {
+  /**
+   * Runs a job: its handler in a free slot, or, for a job held for a slot, once the slot frees (with
+   * `checksWhileHeld`: at once, its backend work gated by `HandlerContext.slot()`); then posts its result.
+   */
+  private launch(job: Job, inSlot: boolean): void {
     const abort = new AbortController();
     this.running.set(job.id, abort);
-    this.handlers++;
+    let hasSlot = inSlot;
+    let giveSlot = (): void => undefined;
+    const slot = inSlot ? Promise.resolve() : new Promise<void>((resolve) => (giveSlot = resolve));
+    const waiting: WaitingJob = {
+      job,
+      open: () => {
+        hasSlot = true;
+        this.handlers++;
+        giveSlot();
+      },
+    };
+    if (inSlot) this.handlers++;
+    else this.waiting.push(waiting);
     let handlerRuns = true;
     const handlerDone = (): void => {
       if (!handlerRuns) return;
@@ -250,7 +275,8 @@ export class JobLoop {
       this.running.delete(job.id);
       clearTimeout(this.due.get(job.id)?.timer);
       this.due.delete(job.id);
-      this.handlers--;
+      if (hasSlot) this.handlers--;
+      else this.dropWaiting(job.id); // refused by its checks while held: it never needed a slot
       this.posting++;
       this.startWaiting();
       this.wake();
@@ -264,7 +290,9 @@ export class JobLoop {
         stats: this.stats,
         signal: abort.signal,
         handlerDone,
-        endsIn: (ms) => this.endsIn(job.id, ms),
+        slot,
+        callEarly: this.o.checksWhileHeld === true,
+        ...((this.o.takeAheadMs ?? 0) > 0 ? { endsIn: (ms: number) => this.endsIn(job.id, ms) } : {}),
       }),
     ).finally(() => {
       handlerDone();
@@ -277,18 +305,20 @@ export class JobLoop {
     this.active.add(running);
   }
 
-  /** Aborts a running job on the platform's request; nothing will be posted for it. */
+  /** Removes a held job from the slot queue; true when it was there. */
+  private dropWaiting(id: string): boolean {
+    const w = this.waiting.findIndex((h) => h.job.id === id);
+    if (w >= 0) this.waiting.splice(w, 1);
+    return w >= 0;
+  }
+
+  /**
+   * Aborts a running or held job on the platform's request; nothing will be posted for it (run-job.ts: a held job
+   * never reaches the backend, its handler ends at `slot()` or is never called).
+   */
   private stopJob(id: string): void {
-    const w = this.waiting.findIndex((j) => j.id === id);
-    if (w >= 0) {
-      // Held for a slot, never started: dropped, nothing posted (the platform has decided the job's state).
-      this.waiting.splice(w, 1);
-      this.setHeld(id, false);
-      this.stats.stopped++;
-      this.o.log.info('Job stopped.', id);
-      this.wake();
-      return;
-    }
+    // Held for a slot: it will never get one (the platform has decided the job's state).
+    if (this.dropWaiting(id)) this.wake();
     const ac = this.running.get(id);
     if (!ac) {
       this.o.log.debug(`No in-progress job for stop signal ${id}.`);

@@ -20,8 +20,28 @@ export interface RunJobContext {
   signal: AbortSignal;
   /** Called once the handler has returned or thrown (before the result is posted). */
   handlerDone?: () => void;
-  /** The handler's estimate of the time left until it returns, ms ({@link HandlerContext.endsIn}). */
+  /** The handler's estimate of the time left until it returns, ms ({@link HandlerContext.endsIn}); absent: take-ahead is off. */
   endsIn?: (ms: number) => void;
+  /** Resolves when the job has a slot (at once for a job started in a free slot; later for a held job). */
+  slot: Promise<void>;
+  /**
+   * Call the handler before the slot is there: it awaits {@link HandlerContext.slot} before its backend work.
+   * False: the handler is called once the slot is there.
+   */
+  callEarly: boolean;
+}
+
+/** Resolves when `slot` does; rejects with the signal's reason when `signal` aborts first. */
+function slotOrStop(slot: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void slot.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
 }
 
 /** The handler's context for one job; `state` records what the handler asked for. */
@@ -49,23 +69,43 @@ function handlerContext(job: Job, c: RunJobContext, state: { finished: boolean; 
     },
     rawJson: (bytes: Buffer) => new RawJson(bytes),
     refreshWorker: () => void (state.refresh = true),
-    endsIn: (ms: number) => {
-      if (!state.finished && Number.isFinite(ms)) c.endsIn?.(Math.max(0, ms));
-    },
+    ...(c.endsIn
+      ? {
+          endsIn: (ms: number) => {
+            if (!state.finished && Number.isFinite(ms)) c.endsIn?.(Math.max(0, ms));
+          },
+        }
+      : {}),
+    slot: () => slotOrStop(c.slot, c.signal),
   };
+}
+
+/** A held job stopped before its slot came: its handler never ran; nothing is posted. */
+function droppedHeld(job: Job, c: RunJobContext): void {
+  c.handlerDone?.();
+  c.stats.stopped++;
+  c.log.info('Job stopped.', job.id);
 }
 
 /** Runs one job and posts its result. Never throws. */
 export async function runJob(job: Job, c: RunJobContext): Promise<void> {
   const { platform, log, stats } = c;
-  log.info('Started.', job.id);
   const state = { finished: false, streamed: false, refresh: false, progress: Promise.resolve() as Promise<unknown> };
   let body: ResultBody;
   try {
+    if (!c.callEarly) {
+      const stopped = await slotOrStop(c.slot, c.signal).then(
+        () => false,
+        () => true,
+      );
+      if (stopped) return droppedHeld(job, c);
+    }
+    log.info('Started.', job.id);
     body = resultFromOutput(await c.handler(job, handlerContext(job, c, state)));
   } catch (e) {
     body = resultFromError(e, c.identity);
-    log.error(`Captured Handler Exception: ${String(body.error)}`, job.id);
+    // A stopped job's handler may end by throwing its stop reason (e.g. at `slot()`); nothing is posted for it.
+    if (!c.signal.aborted) log.error(`Captured Handler Exception: ${String(body.error)}`, job.id);
   }
   state.finished = true;
   c.handlerDone?.();

@@ -50,6 +50,11 @@ export interface StartWorkerOptions {
    * (`HandlerContext.endsIn`), the next job is taken and held until a slot frees. About one platform round trip.
    */
   takeAheadMs?: number;
+  /**
+   * The handler awaits `HandlerContext.slot()` before it uses the backend, so a held job's handler is called at once
+   * and its checks run while it waits (default false: called when its slot frees).
+   */
+  checksWhileHeld?: boolean;
 }
 
 /** A started worker. */
@@ -89,6 +94,7 @@ export function startWorker(o: StartWorkerOptions): WorkerHandle {
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),
     ...(o.throttlePauseMs !== undefined ? { throttlePauseMs: o.throttlePauseMs } : {}),
     ...(o.takeAheadMs !== undefined ? { takeAheadMs: o.takeAheadMs } : {}),
+    ...(o.checksWhileHeld !== undefined ? { checksWhileHeld: o.checksWhileHeld } : {}),
     onHeld: (ids) => heartbeat?.setJobs(ids),
   });
 
