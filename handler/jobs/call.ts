@@ -54,6 +54,8 @@ export async function callA1111(request: A1111Request, lease: Lease, jobId: stri
     return await callWithProgress(lease.client, route, payload, request.options, jobId, ctx, s.log);
   } finally {
     lease.release();
+    // The backend is free: a held job starts on it while this one's output is shaped and posted.
+    ctx.slotDone?.();
     if (files) void s.outputFiles.end(files);
   }
 }

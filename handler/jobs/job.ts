@@ -27,4 +27,6 @@ export interface JobContext {
   endsIn?(ms: number): void;
   /** Resolves when the job may use a backend (at once, or when a job taken ahead gets its slot); rejects when stopped first. */
   slot?(): Promise<void>;
+  /** The job is done with its backend (A1111 answered): the runtime may start the next job on it. */
+  slotDone?(): void;
 }

@@ -54,6 +54,12 @@ export interface HandlerContext {
    * while it waits. Optional: runtimes without it start the handler only in a free slot.
    */
   slot?(): Promise<void>;
+  /**
+   * The handler is done with the backend (A1111 has answered); what is left is its own work (shaping the output,
+   * uploads). The slot goes to a held job or the next job-take at once. Idempotent; the job stays held (heartbeat)
+   * until its result is posted. Optional: runtimes without it free the slot when the handler returns.
+   */
+  slotDone?(): void;
 }
 
 /**

@@ -171,6 +171,31 @@ describe('take-ahead with checksWhileHeld (HandlerContext.slot)', () => {
     expect((await w.platform.waitForResult('f2')).body).toEqual({ output: { done: 'f2' } });
   });
 
+  it("slotDone: a held job gets the slot when the running job is done with the backend, before its handler returns", async () => {
+    const h = checkingHandler();
+    const shaping = new Map<string, () => void>();
+    const handler: Handler = async (job, ctx) => {
+      const out = await h.handler(job, ctx);
+      ctx.slotDone!();
+      // The output is shaped after the backend is free: the held job must not wait for this.
+      await new Promise<void>((r) => shaping.set(job.id, r));
+      return out;
+    };
+    const w = setup(handler, { checksWhileHeld: true });
+    w.platform.enqueue({ id: 'm1', input: {} }, { id: 'm2', input: {} });
+    await until(() => h.checked.has('m2'), 'm2 checked while m1 runs');
+    h.release('m1');
+    await until(() => h.slotted.has('m2'), 'm2 to get the slot while m1 shapes its output');
+    expect(w.platform.results()).toEqual([]);
+    expect(w.platform.heartbeat.held.at(-1)).toEqual(['m1', 'm2']);
+    shaping.get('m1')!();
+    expect((await w.platform.waitForResult('m1')).body).toEqual({ output: { done: 'm1' } });
+    h.release('m2');
+    await until(() => shaping.has('m2'), 'm2 to shape its output');
+    shaping.get('m2')!();
+    await w.platform.waitForResult('m2');
+  });
+
   it('a held job refused at its checks is posted FAILED without waiting for a slot; the running job goes on', async () => {
     const h = checkingHandler();
     const w = setup(h.handler, { checksWhileHeld: true });

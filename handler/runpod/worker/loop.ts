@@ -84,7 +84,10 @@ export class JobLoop {
   private readonly held = new Set<string>();
   /** Jobs whose handler runs now (each takes a slot). */
   private handlers = 0;
-  /** Jobs whose handler returned and whose result post has not ended. */
+  /**
+   * Jobs out of their slot whose result post has not ended: the handler returned, or said it is done with the
+   * backend (`HandlerContext.slotDone`) and shapes its output.
+   */
   private posting = 0;
   /** Jobs running now and result posts in flight. */
   private readonly active = new Set<Promise<void>>();
@@ -254,32 +257,38 @@ export class JobLoop {
   private launch(job: Job, inSlot: boolean): void {
     const abort = new AbortController();
     this.running.set(job.id, abort);
-    let hasSlot = inSlot;
+    let slotState: 'waiting' | 'in' | 'out' = inSlot ? 'in' : 'waiting';
     let giveSlot = (): void => undefined;
     const slot = inSlot ? Promise.resolve() : new Promise<void>((resolve) => (giveSlot = resolve));
     const waiting: WaitingJob = {
       job,
       open: () => {
-        hasSlot = true;
+        slotState = 'in';
         this.handlers++;
         giveSlot();
       },
     };
     if (inSlot) this.handlers++;
     else this.waiting.push(waiting);
+    /** The job leaves its slot (backend work done, or handler returned): the slot goes to a held job or a job-take. */
+    const leaveSlot = (): void => {
+      if (slotState === 'out') return;
+      if (slotState === 'in') this.handlers--;
+      else this.dropWaiting(job.id); // refused by its checks while held: it never needed a slot
+      slotState = 'out';
+      clearTimeout(this.due.get(job.id)?.timer);
+      this.due.delete(job.id);
+      this.posting++;
+      this.startWaiting();
+      this.wake();
+    };
     let handlerRuns = true;
     const handlerDone = (): void => {
       if (!handlerRuns) return;
       handlerRuns = false;
-      // From here on a stop signal finds no job: the result is posted. The slot is free for the next job-take.
+      // From here on a stop signal finds no job: the result is posted.
       this.running.delete(job.id);
-      clearTimeout(this.due.get(job.id)?.timer);
-      this.due.delete(job.id);
-      if (hasSlot) this.handlers--;
-      else this.dropWaiting(job.id); // refused by its checks while held: it never needed a slot
-      this.posting++;
-      this.startWaiting();
-      this.wake();
+      leaveSlot();
     };
     const running: Promise<void> = withBatchId(job.batchId, () =>
       runJob(job, {
@@ -291,8 +300,9 @@ export class JobLoop {
         signal: abort.signal,
         handlerDone,
         slot,
+        slotDone: leaveSlot,
         callEarly: this.o.checksWhileHeld === true,
-        ...((this.o.takeAheadMs ?? 0) > 0 ? { endsIn: (ms: number) => this.endsIn(job.id, ms) } : {}),
+        ...((this.o.takeAheadMs ?? 0) > 0 ? { endsIn: (ms: number) => slotState === 'in' && this.endsIn(job.id, ms) } : {}),
       }),
     ).finally(() => {
       handlerDone();

@@ -24,6 +24,8 @@ export interface RunJobContext {
   endsIn?: (ms: number) => void;
   /** Resolves when the job has a slot (at once for a job started in a free slot; later for a held job). */
   slot: Promise<void>;
+  /** The handler is done with the backend ({@link HandlerContext.slotDone}). */
+  slotDone?: () => void;
   /**
    * Call the handler before the slot is there: it awaits {@link HandlerContext.slot} before its backend work.
    * False: the handler is called once the slot is there.
@@ -77,6 +79,7 @@ function handlerContext(job: Job, c: RunJobContext, state: { finished: boolean; 
         }
       : {}),
     slot: () => slotOrStop(c.slot, c.signal),
+    slotDone: () => c.slotDone?.(),
   };
 }
 
