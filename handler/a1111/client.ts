@@ -2,11 +2,10 @@
  * The A1111 HTTP client (ARCHITECTURE.md `handler/a1111/`): keep-alive axios, readiness wait, calls with a
  * total timeout, interrupt on timeout, and one error shape for every failure.
  */
-import http from 'node:http';
-import https from 'node:https';
 import type { Readable } from 'node:stream';
-import axios, { type AxiosError, type AxiosInstance } from 'axios';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import pRetry, { AbortError } from 'p-retry';
+import { Agent, request } from 'undici';
 import type { A1111Config } from '../config.js';
 import type { Log } from '../log.js';
 import { formatA1111Error } from './errors.js';
@@ -63,14 +62,46 @@ function readBody(stream: Readable, length: number): Promise<Buffer> {
   });
 }
 
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
+/** Transport failures that mean A1111 is not there (system codes, and undici's for a socket closed or not opened). */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** A body in a Content-Encoding A1111 was not asked for (a proxy's gzip): decoded; unknown encodings as they are. */
+function decompress(bytes: Buffer, encoding: string): Buffer {
+  if (encoding === 'gzip' || encoding === 'x-gzip') return gunzipSync(bytes);
+  if (encoding === 'deflate') return inflateSync(bytes);
+  if (encoding === 'br') return brotliDecompressSync(bytes);
+  return bytes;
+}
+
+/** The code of a transport error (`ECONNREFUSED`, undici's `UND_ERR_*`), or of its cause; `ERROR` when none. */
+function errorCode(e: unknown): string {
+  const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  return err.code ?? err.cause?.code ?? 'ERROR';
+}
 
 /** What calls A1111 without caring which backend answers: one {@link A1111Client}, or a pool's any-backend caller. */
 export type A1111Caller = Pick<A1111Client, 'call' | 'config'>;
 
 /** The A1111 API client for one backend. */
 export class A1111Client {
-  private readonly http: AxiosInstance;
+  /** Keep-alive connections to this backend (undici: a fraction of axios's cost per call, measured by `npm run bench`). */
+  private readonly agent = new Agent({ keepAliveTimeout: 4000 });
+  /** `A1111_URL` without a trailing slash; paths are appended. */
+  private readonly base: string;
+  /** Headers of every call: the identity encoding, and HTTP Basic when A1111 runs with --api-auth. */
+  private readonly headers: Record<string, string>;
   /** Set when a call found A1111 unreachable; the next job-take waits for readiness first. */
   needsReadyCheck = false;
 
@@ -78,26 +109,12 @@ export class A1111Client {
     readonly config: A1111Config,
     private readonly log: Log,
   ) {
-    this.http = axios.create({
-      baseURL: config.url,
-      httpAgent: new http.Agent({ keepAlive: true }),
-      httpsAgent: new https.Agent({ keepAlive: true }),
-      // A1111 gzips every answer ≥ 1000 bytes when asked (docs/a1111-api.md, "Startup sequence and readiness", GZip middleware). On loopback that only
-      // burns CPU on both sides (base64 PNGs barely compress), so ask for the identity encoding.
-      headers: { 'Accept-Encoding': 'identity' },
-      // Bodies are read as a stream into one buffer sized from Content-Length (see readBody).
-      responseType: 'stream',
-      transformResponse: (d: unknown) => d,
-      validateStatus: () => true,
-      maxBodyLength: Infinity,
-      maxContentLength: Infinity,
-      proxy: false,
-      // No redirects: axios would route every request through follow-redirects, which keeps a copy of each
-      // request body for replays (20 MB results twice in memory). Neither RunPod nor A1111 redirects these calls.
-      maxRedirects: 0,
-      // A1111 started with --api-auth: HTTP Basic on every call (the credentials are never logged).
-      ...(config.auth ? { auth: config.auth } : {}),
-    });
+    this.base = config.url.replace(/\/+$/, '');
+    // A1111 gzips every answer ≥ 1000 bytes when asked (docs/a1111-api.md, "Startup sequence and readiness", GZip
+    // middleware). On loopback that only burns CPU on both sides (base64 PNGs barely compress): ask for identity.
+    this.headers = { 'accept-encoding': 'identity' };
+    // A1111 started with --api-auth: HTTP Basic on every call (the credentials are never logged).
+    if (config.auth) this.headers.authorization = `Basic ${Buffer.from(`${config.auth.username}:${config.auth.password}`).toString('base64')}`;
   }
 
   /**
@@ -108,24 +125,24 @@ export class A1111Client {
    */
   async call(method: 'GET' | 'POST', path: string, payload?: unknown, opts: CallOptions = {}): Promise<A1111Response> {
     const timeoutMs = opts.timeoutMs ?? this.config.requestTimeoutMs;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    // One controller for the job's signal and the timeout; its timer and listener go when the call ends.
+    const ac = new AbortController();
+    const timeout = { aborted: false };
+    const timer = setTimeout(() => {
+      timeout.aborted = true;
+      ac.abort(new Error(`timeout after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onStop = (): void => ac.abort(opts.signal?.reason);
+    if (opts.signal?.aborted) onStop();
+    else opts.signal?.addEventListener('abort', onStop, { once: true });
     let status: number;
     let body: Buffer;
     try {
-      const res = await this.http.request<Readable>({
-        method,
-        url: path,
-        signal,
-        ...(method === 'POST'
-          ? { data: JSON.stringify(payload ?? {}), headers: { 'Content-Type': 'application/json' } }
-          : {}),
-      });
+      const res = await this.exchange(method, path, method === 'POST' ? JSON.stringify(payload ?? {}) : undefined, ac.signal);
       status = res.status;
-      const encoded = res.headers['content-encoding'] !== undefined && res.headers['content-encoding'] !== 'identity';
-      body = await readBody(res.data, encoded ? NaN : Number(res.headers['content-length']));
+      body = res.body;
     } catch (e) {
-      const ax = e as AxiosError;
+      const err = e as Error;
       if (opts.signal?.aborted) {
         // The job was stopped (cancel, execution timeout): stop the GPU work too.
         if (!opts.noInterrupt) await this.interrupt();
@@ -142,17 +159,20 @@ export class A1111Client {
           path,
         );
       }
-      const code = ax.code ?? (ax.cause as NodeJS.ErrnoException | undefined)?.code ?? 'ERROR';
-      const unreachable = UNREACHABLE_CODES.has(code) || /socket hang up/i.test(ax.message);
+      const code = errorCode(e);
+      const unreachable = UNREACHABLE_CODES.has(code) || /socket hang up|other side closed/i.test(err.message);
       if (unreachable) this.needsReadyCheck = true;
       const exited = unreachable ? this.exitedPid() : null;
       throw new A1111Error(
-        `A1111 unreachable on ${method} ${path}: ${code}: ${ax.message}${exited !== null ? `; A1111 process ${exited} exited` : ''}`,
+        `A1111 unreachable on ${method} ${path}: ${code}: ${err.message}${exited !== null ? `; A1111 process ${exited} exited` : ''}`,
         unreachable ? 'unreachable' : 'http',
         null,
         method,
         path,
       );
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onStop);
     }
     if (status < 200 || status >= 300) {
       const { message, fields } = formatA1111Error(status, method, path, body);
@@ -161,14 +181,29 @@ export class A1111Client {
     return { status, body };
   }
 
+  /**
+   * One HTTP exchange with this backend: `body` (JSON text) for POST; the whole answer read into one buffer (sized
+   * from Content-Length), decompressed if A1111 compressed it anyway.
+   * @throws the transport's error (undici's, with a `code`), or the signal's reason when it aborts
+   */
+  private async exchange(method: 'GET' | 'POST', path: string, body: string | undefined, signal: AbortSignal): Promise<A1111Response> {
+    const res = await request(this.base + path, {
+      method,
+      dispatcher: this.agent,
+      signal,
+      headers: body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body }),
+    });
+    const encoding = res.headers['content-encoding'];
+    const encoded = typeof encoding === 'string' && encoding !== 'identity';
+    const bytes = await readBody(res.body as Readable, encoded ? NaN : Number(res.headers['content-length']));
+    return { status: res.statusCode, body: encoded ? decompress(bytes, encoding) : bytes };
+  }
+
   /** `POST /sdapi/v1/interrupt` (docs/a1111-api.md, "Concurrency, queue lock, progress"), best effort with a 5 s timeout; never throws. */
   async interrupt(): Promise<boolean> {
     try {
-      const r = await this.http.post('/sdapi/v1/interrupt', '{}', {
-        headers: { 'Content-Type': 'application/json' },
-        responseType: 'arraybuffer',
-        signal: AbortSignal.timeout(5000),
-      });
+      const r = await this.exchange('POST', '/sdapi/v1/interrupt', '{}', AbortSignal.timeout(5000));
       return r.status >= 200 && r.status < 300;
     } catch (e) {
       this.log.warn(`POST /sdapi/v1/interrupt failed: ${(e as Error).message}`);
@@ -211,12 +246,11 @@ export class A1111Client {
       const remaining = deadline - performance.now();
       try {
         const perTry = AbortSignal.timeout(Math.ceil(Math.max(100, Math.min(5000, remaining))));
-        const r = await this.http.get('/sdapi/v1/sd-models', { signal: signal ? AbortSignal.any([signal, perTry]) : perTry, responseType: 'arraybuffer' });
+        const r = await this.exchange('GET', '/sdapi/v1/sd-models', undefined, signal ? AbortSignal.any([signal, perTry]) : perTry);
         if (r.status === 200) return;
         last = `HTTP ${r.status}`;
       } catch (e) {
-        const ax = e as AxiosError;
-        last = `${ax.code ?? 'ERROR'}: ${ax.message}`;
+        last = `${errorCode(e)}: ${(e as Error).message}`;
       }
       throw new NotReady(last);
     };

@@ -133,7 +133,9 @@ describe('platform mode, end to end', () => {
     expect(pings.length).toBeGreaterThan(0);
     expect(pings[0]!.headers.authorization).toBe('test-key');
     expect(pings.some((p) => p.query.job_id === long)).toBe(true);
-    expect(pings.some((p) => p.query.job_id === undefined && p.query.runpod_version === '1.12.0')).toBe(true);
+    // Once the job is posted, the next ping lists no job.
+    const idle = await ep.waitForRequest((p) => p.kind === 'ping' && p.receivedAt > pings.at(-1)!.receivedAt && p.query.job_id === undefined, 'a ping without job_id after the job', 5000);
+    expect(idle.query.runpod_version).toBe('1.12.0');
     const lines = worker.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { requestId: string | null; message: string; level: string });
     expect(lines.some((l) => l.requestId === seedJob && l.message === 'Started.' && l.level === 'INFO')).toBe(true);
     expect(lines.some((l) => l.requestId === seedJob && l.message === 'Finished.')).toBe(true);

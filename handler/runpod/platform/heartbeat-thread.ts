@@ -7,44 +7,38 @@
  * timeout 2 × interval; up to 3 retries on transport errors, 429 and 5xx with 1 s / 2 s / 4 s backoff;
  * the answer is otherwise ignored.
  *
- * Messages from the parent: `{type: 'jobs', ids: string[]}` (the job ids held now), `{type: 'stop'}`.
+ * The held job ids are read from shared memory at each ping (held-ids.ts); messages from the parent: `{type: 'jobs',
+ * ids}` (a list too long for the shared memory), `{type: 'shared'}` (back to it), `{type: 'stop'}`.
  * Messages to the parent: `{type: 'ping', url, status}` or `{type: 'ping', url, error}` after each ping.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import http from 'node:http';
-import https from 'node:https';
-import axios from 'axios';
 import pRetry from 'p-retry';
+import { readHeldIds } from './held-ids.js';
 import { heartbeatUrl } from './urls.js';
 import type { HeartbeatData, HeartbeatMessage, HeartbeatReport } from './heartbeat.js';
+import { PlatformClient } from './wire.js';
 
 const data = workerData as HeartbeatData;
 const port = parentPort;
 if (!port) throw new Error('heartbeat-thread must run as a worker_thread');
 
-let jobIds: string[] = [];
+/** The held ids from a message, while the list is too long for the shared memory. */
+let messageIds: string[] | null = null;
 let stopped = false;
 let timer: NodeJS.Timeout | undefined;
 const abort = new AbortController();
 
-const client = axios.create({
-  headers: { 'User-Agent': data.userAgent, ...(data.apiKey !== undefined ? { Authorization: data.apiKey } : {}) },
-  httpAgent: new http.Agent({ keepAlive: true }),
-  httpsAgent: new https.Agent({ keepAlive: true }),
-  timeout: data.intervalMs * 2,
-  validateStatus: () => true,
-  proxy: false,
-});
+const client = new PlatformClient(data.apiKey, data.userAgent);
 
 class PingStatusError extends Error {}
 
 async function pingOnce(): Promise<void> {
-  const url = heartbeatUrl(data.pingUrl, jobIds, data.version);
+  const url = heartbeatUrl(data.pingUrl, messageIds ?? readHeldIds(data.heldIds), data.version);
   let report: HeartbeatReport;
   try {
     const status = await pRetry(
       async () => {
-        const res = await client.get(url, { signal: abort.signal });
+        const res = await client.get(url, { signal: abort.signal, timeoutMs: data.intervalMs * 2 });
         if (res.status === 429 || res.status >= 500) throw new PingStatusError(`HTTP ${res.status}`);
         return res.status;
       },
@@ -64,7 +58,8 @@ async function loop(): Promise<void> {
 }
 
 port.on('message', (m: HeartbeatMessage) => {
-  if (m.type === 'jobs') jobIds = m.ids;
+  if (m.type === 'jobs') messageIds = m.ids;
+  else if (m.type === 'shared') messageIds = null;
   else if (m.type === 'stop') {
     stopped = true;
     if (timer) clearTimeout(timer);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Log } from '../../log.js';
+import { createHeldIds, writeHeldIds } from './held-ids.js';
 import type { HeartbeatHandle } from './platform.js';
 
 /** `workerData` of the heartbeat thread. */
@@ -20,10 +21,15 @@ export interface HeartbeatData {
   /** `runpod_version` value. */
   version: string;
   userAgent: string;
+  /** The held job ids, written by the main thread (held-ids.ts). */
+  heldIds: SharedArrayBuffer;
 }
 
-/** Parent → thread messages. */
-export type HeartbeatMessage = { type: 'jobs'; ids: string[] } | { type: 'stop' };
+/**
+ * Parent → thread messages: the held ids when they do not fit in the shared memory (`jobs`), back to the shared
+ * memory (`shared`), or stop.
+ */
+export type HeartbeatMessage = { type: 'jobs'; ids: string[] } | { type: 'shared' } | { type: 'stop' };
 
 /** Thread → parent report after each ping. */
 export type HeartbeatReport = { type: 'ping'; url: string; status: number } | { type: 'ping'; url: string; error: string };
@@ -44,12 +50,16 @@ function threadScript(): string {
 /** A running heartbeat. */
 export class Heartbeat implements HeartbeatHandle {
   private readonly worker: Worker;
+  private readonly heldIds: SharedArrayBuffer;
   private stopped = false;
+  /** The last list went as a message (too long for the shared memory). */
+  private overflowed = false;
   /** Number of pings the thread reported (answered or failed). */
   pings = 0;
 
-  private constructor(data: HeartbeatData, log: Log) {
-    this.worker = new Worker(threadScript(), { workerData: data });
+  private constructor(data: Omit<HeartbeatData, 'heldIds'>, log: Log) {
+    this.heldIds = createHeldIds();
+    this.worker = new Worker(threadScript(), { workerData: { ...data, heldIds: this.heldIds } satisfies HeartbeatData });
     this.worker.on('message', (r: HeartbeatReport) => {
       this.pings++;
       if ('error' in r) log.warn(`Ping Request Error: ${r.error}`);
@@ -83,7 +93,15 @@ export class Heartbeat implements HeartbeatHandle {
 
   /** Tells the thread which job ids this worker holds now (sent as `job_id` on the next ping). */
   setJobs(ids: readonly string[]): void {
-    if (!this.stopped) this.worker.postMessage({ type: 'jobs', ids: [...ids] } satisfies HeartbeatMessage);
+    if (this.stopped) return;
+    // Shared memory: no message per change. A list too long for it goes as a message (the thread then uses that).
+    if (!writeHeldIds(this.heldIds, ids)) {
+      this.overflowed = true;
+      this.worker.postMessage({ type: 'jobs', ids: [...ids] } satisfies HeartbeatMessage);
+    } else if (this.overflowed) {
+      this.overflowed = false;
+      this.worker.postMessage({ type: 'shared' } satisfies HeartbeatMessage);
+    }
   }
 
   /** Stops the thread (an in-flight ping is aborted). */

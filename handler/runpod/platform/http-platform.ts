@@ -4,16 +4,16 @@
  * (`rp_job.get_stop_signals`), the heartbeat thread (`rp_ping.py`) and the unhealthy report (`rp_fitness.py`).
  * Every URL comes from the `RUNPOD_WEBHOOK_*` templates (`urls.ts`). See docs/runpod-protocol.md.
  */
-import type { AxiosError } from 'axios';
 import type { ResultRetryConfig } from '../../config.js';
 import type { Log } from '../../log.js';
 import { RUNPOD_VERSION } from '../version.js';
 import { Heartbeat } from './heartbeat.js';
 import type { Platform, StopPoll, TakeOutcome } from './platform.js';
-import { createPlatformClient, postResult } from './post.js';
+import { postResult } from './post.js';
 import { parseJobs, parseStopIds } from './take.js';
 import { reportUnhealthy } from './unhealthy.js';
 import { resolveUrls, type UrlTemplates } from './urls.js';
+import { PlatformClient, WireError } from './wire.js';
 
 /** Bound of one job-take or job-stop long-poll, ms (runpod-python `rp_scale.get_jobs`: `wait_for(timeout=90)`). */
 export const JOB_TAKE_TIMEOUT_MS = 90_000;
@@ -42,24 +42,28 @@ export interface HttpPlatformOptions {
   takeTimeoutMs?: number;
 }
 
-/** True for axios' "the long-poll bound ran out" errors: not failures, just a new poll. */
+/** True when the long-poll bound ran out: not a failure, just a new poll. */
 function isPollTimeout(e: unknown): boolean {
-  const code = (e as AxiosError).code;
-  return code === 'ECONNABORTED' || code === 'ETIMEDOUT';
+  return e instanceof WireError && e.code === 'ETIMEDOUT';
+}
+
+/** `CODE: message` of a transport failure. */
+function failure(e: unknown): string {
+  return `${e instanceof WireError ? e.code : 'Error'}: ${(e as Error).message}`;
 }
 
 /** Creates the HTTP platform. Nothing is sent until a method is called. */
 export function createHttpPlatform(o: HttpPlatformOptions): Platform {
   const { log } = o;
   const urls = resolveUrls(o.templates, o.workerId);
-  const client = createPlatformClient(o.apiKey, o.userAgent);
+  const client = new PlatformClient(o.apiKey, o.userAgent);
   const timeout = o.takeTimeoutMs ?? JOB_TAKE_TIMEOUT_MS;
   const jobStop = urls.jobStop;
 
   const take = async (count: number, jobInProgress: boolean, signal: AbortSignal): Promise<TakeOutcome> => {
     const url = urls.jobTake(jobInProgress, count);
     try {
-      const res = await client.get<string>(url, { signal, timeout });
+      const res = await client.get(url, { signal, timeoutMs: timeout });
       if (res.status === 204) return { kind: 'empty' };
       if (res.status === 400) {
         log.debug('Received 400 status, expected when FlashBoot is enabled.');
@@ -70,30 +74,27 @@ export function createHttpPlatform(o: HttpPlatformOptions): Platform {
         return { kind: 'throttled' };
       }
       if (res.status < 200 || res.status >= 300) {
-        return { kind: 'error', message: `job-take answered HTTP ${res.status}: ${String(res.data).slice(0, 200)}` };
+        return { kind: 'error', message: `job-take answered HTTP ${res.status}: ${res.text.slice(0, 200)}` };
       }
-      const ct = res.headers['content-type'];
-      return parseJobs(typeof res.data === 'string' ? res.data : '', typeof ct === 'string' ? ct : undefined);
+      return parseJobs(res.text, res.contentType);
     } catch (e) {
       // Stopped, or the long-poll bound ran out: start a new poll at once.
       if (signal.aborted || isPollTimeout(e)) return { kind: 'empty' };
-      const ax = e as AxiosError;
-      return { kind: 'error', message: `${ax.code ?? 'Error'}: ${ax.message}` };
+      return { kind: 'error', message: failure(e) };
     }
   };
 
   const stopSignals = async (signal: AbortSignal): Promise<StopPoll> => {
     if (jobStop === null) return { kind: 'empty' };
     try {
-      const res = await client.get<string>(jobStop, { signal, timeout });
+      const res = await client.get(jobStop, { signal, timeoutMs: timeout });
       if (res.status === 429) return { kind: 'throttled' };
       if (res.status === 204) return { kind: 'empty' };
-      if (res.status >= 200 && res.status < 300) return { kind: 'ids', ids: parseStopIds(res.data) };
+      if (res.status >= 200 && res.status < 300) return { kind: 'ids', ids: parseStopIds(res.text) };
       return { kind: 'error', message: `job-stop answered HTTP ${res.status}` };
     } catch (e) {
       if (signal.aborted || isPollTimeout(e)) return { kind: 'empty' };
-      const ax = e as AxiosError;
-      return { kind: 'error', message: `Failed to get stop signals: ${ax.code ?? ''} ${ax.message}` };
+      return { kind: 'error', message: `Failed to get stop signals: ${failure(e)}` };
     }
   };
 

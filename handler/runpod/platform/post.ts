@@ -1,40 +1,20 @@
 /**
- * HTTP to the RunPod platform (docs/runpod-protocol.md, "HTTP client conventions (all worker→platform traffic)"): one keep-alive axios instance with the raw-key
- * `Authorization`, and result posts (job-done, job-stream) retried with p-retry.
+ * Result posts to the RunPod platform (job-done, job-stream, progress updates) through the worker's
+ * {@link PlatformClient}, retried with p-retry.
  */
-import http from 'node:http';
-import { Readable } from 'node:stream';
-import https from 'node:https';
-import axios, { AxiosError, type AxiosInstance } from 'axios';
 import pRetry from 'p-retry';
 import type { ResultRetryConfig } from '../../config.js';
 import type { Log } from '../../log.js';
 import { ResultPostError } from '../../errors/index.js';
 import type { PostOutcome } from './platform.js';
+import { WireError, type PlatformClient } from './wire.js';
 
-/**
- * Creates the platform client: `Authorization: <key>` (raw, no `Bearer`, docs/runpod-protocol.md, "aiohttp session (job-take, job-done, job-stream, job-stop, progress)"), the User-Agent,
- * keep-alive agents, no status validation (callers read the status), bodies returned as text.
- */
-export function createPlatformClient(apiKey: string | undefined, ua: string): AxiosInstance {
-  const headers: Record<string, string> = { 'User-Agent': ua, 'Accept-Encoding': 'gzip, deflate' };
-  if (apiKey !== undefined) headers.Authorization = apiKey;
-  return axios.create({
-    headers,
-    httpAgent: new http.Agent({ keepAlive: true }),
-    httpsAgent: new https.Agent({ keepAlive: true }),
-    validateStatus: () => true,
-    responseType: 'text',
-    transformResponse: (d: unknown) => d,
-    maxBodyLength: Infinity,
-    maxContentLength: Infinity,
-    // Never let axios read proxy settings from the environment: platform traffic goes where the URL says.
-    proxy: false,
-    // No redirects: axios would route every request through follow-redirects, which keeps a copy of each
-    // request body for replays (20 MB results twice in memory). The platform does not redirect these calls.
-    maxRedirects: 0,
-  });
-}
+/** RunPod's headers of a result post (runpod-python `rp_http.py` `_transmit`). */
+const POST_HEADERS = (jobId: string): Record<string, string> => ({
+  'content-type': 'application/x-www-form-urlencoded',
+  charset: 'utf-8',
+  'x-request-id': jobId,
+});
 
 /** True for failures worth retrying: transport errors (no response), HTTP 429 and 5xx. */
 export function isRetryablePostError(err: unknown): boolean {
@@ -52,7 +32,7 @@ export function isRetryablePostError(err: unknown): boolean {
  * decides whether the result is lost (a refused job result gets one FAILED fallback first, see `worker/run-job.ts`).
  */
 export async function postResult(
-  client: AxiosInstance,
+  client: PlatformClient,
   url: string,
   jobId: string,
   body: Buffer | readonly Buffer[],
@@ -62,28 +42,16 @@ export async function postResult(
 ): Promise<PostOutcome> {
   let attempts = 0;
   const parts = Buffer.isBuffer(body) ? [body] : body;
-  const length = parts.reduce((n, p) => n + p.length, 0);
   try {
     await pRetry(
       async () => {
         attempts++;
         let status: number;
         try {
-          const data = parts.length === 1 ? parts[0] : Readable.from(parts, { objectMode: false });
-          const res = await client.post(url, data, {
-            headers: {
-              'Content-Type': 'application/x-www-form-urlencoded',
-              'Content-Length': String(length),
-              charset: 'utf-8',
-              'X-Request-ID': jobId,
-            },
-            timeout: retry.timeoutMs,
-            transformRequest: (d: unknown) => d,
-          });
-          status = res.status;
+          status = await client.post(url, parts, POST_HEADERS(jobId), retry.timeoutMs);
         } catch (e) {
-          const ax = e as AxiosError;
-          throw new ResultPostError(`${ax.code ?? 'ERROR'}: ${ax.message}`, null);
+          const code = e instanceof WireError ? e.code : 'ERROR';
+          throw new ResultPostError(`${code}: ${(e as Error).message}`, null);
         }
         if (status < 200 || status >= 300) throw new ResultPostError(`HTTP ${status}`, status);
       },

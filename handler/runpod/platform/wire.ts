@@ -1,0 +1,115 @@
+/**
+ * The HTTP client of all worker → platform traffic but the heartbeat (docs/runpod-protocol.md, "HTTP client
+ * conventions (all worker→platform traffic)"): keep-alive connections (undici), the raw-key `Authorization`, the
+ * User-Agent, `Accept-Encoding: gzip, deflate` as runpod-python's aiohttp session sends it. Every status is returned
+ * to the caller; only a transport failure throws. undici costs a fraction of what axios did per request (three per
+ * job: job-take, job-done, and the A1111 call on the other side), measured by `npm run bench`.
+ */
+import { Readable } from 'node:stream';
+import { gunzipSync, inflateSync } from 'node:zlib';
+import { Agent, request } from 'undici';
+
+/** An answer: status, content type and body text (decompressed). */
+export interface WireAnswer {
+  status: number;
+  contentType: string | undefined;
+  text: string;
+}
+
+/** A transport failure: `code` is the system's (`ECONNREFUSED`, `ECONNRESET` for a socket the other side closed) or `ETIMEDOUT`. */
+export class WireError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'WireError';
+  }
+}
+
+/** Largest body assembled from parts into one buffer before sending; larger results are streamed part by part. */
+const CONCAT_MAX_BYTES = 1 << 20;
+
+/** The platform client of one worker. */
+export class PlatformClient {
+  private readonly agent = new Agent({ keepAliveTimeout: 4000 });
+  private readonly headers: Record<string, string>;
+
+  /**
+   * @param apiKey `RUNPOD_AI_API_KEY`, sent raw as `Authorization` (no `Bearer`, docs/runpod-protocol.md, "aiohttp
+   *   session (job-take, job-done, job-stream, job-stop, progress)"); none when undefined
+   * @param userAgent the worker's User-Agent
+   */
+  constructor(apiKey: string | undefined, userAgent: string) {
+    this.headers = { 'user-agent': userAgent, 'accept-encoding': 'gzip, deflate' };
+    if (apiKey !== undefined) this.headers.authorization = apiKey;
+  }
+
+  /**
+   * GET `url`, bounded by `timeoutMs` and `signal`.
+   * @throws WireError (`ETIMEDOUT` when the bound ran out), or the signal's reason when it aborted
+   */
+  get(url: string, o: { signal?: AbortSignal; timeoutMs: number }): Promise<WireAnswer> {
+    return this.exchange(url, 'GET', undefined, this.headers, o.timeoutMs, o.signal);
+  }
+
+  /**
+   * POST the concatenation of `parts` (sent as they are: a large result is never copied into one buffer) with
+   * `headers` added, bounded by `timeoutMs`. Content-Length is set from the parts.
+   * @returns the answer's status
+   * @throws WireError as {@link get}
+   */
+  async post(url: string, parts: readonly Buffer[], headers: Record<string, string>, timeoutMs: number): Promise<number> {
+    const length = parts.reduce((n, p) => n + p.length, 0);
+    const body = parts.length === 1 ? parts[0]! : length <= CONCAT_MAX_BYTES ? Buffer.concat(parts, length) : parts;
+    const res = await this.exchange(url, 'POST', body, { ...this.headers, ...headers, 'content-length': String(length) }, timeoutMs);
+    return res.status;
+  }
+
+  private async exchange(
+    url: string,
+    method: 'GET' | 'POST',
+    body: Buffer | readonly Buffer[] | undefined,
+    headers: Record<string, string>,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<WireAnswer> {
+    const ac = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort(new WireError(`no answer within ${timeoutMs} ms`, 'ETIMEDOUT'));
+    }, timeoutMs);
+    const onStop = (): void => ac.abort(signal?.reason);
+    if (signal?.aborted) onStop();
+    else signal?.addEventListener('abort', onStop, { once: true });
+    try {
+      const res = await request(url, {
+        method,
+        headers,
+        dispatcher: this.agent,
+        signal: ac.signal,
+        ...(body === undefined ? {} : { body: Buffer.isBuffer(body) ? body : Readable.from(body, { objectMode: false }) }),
+      });
+      const raw = Buffer.from(await (res.body as Readable & { arrayBuffer(): Promise<ArrayBuffer> }).arrayBuffer());
+      const encoding = res.headers['content-encoding'];
+      const bytes = encoding === 'gzip' ? gunzipSync(raw) : encoding === 'deflate' ? inflateSync(raw) : raw;
+      const ct = res.headers['content-type'];
+      return { status: res.statusCode, contentType: typeof ct === 'string' ? ct : undefined, text: bytes.toString('utf8') };
+    } catch (e) {
+      if (timedOut) throw new WireError(`no answer within ${timeoutMs} ms`, 'ETIMEDOUT');
+      if (signal?.aborted) throw e;
+      throw asWireError(e);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onStop);
+    }
+  }
+}
+
+/** A transport error with its system code; undici's "other side closed" is the connection reset it is. */
+function asWireError(e: unknown): WireError {
+  const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  const code = err.code ?? err.cause?.code ?? 'ERROR';
+  return new WireError(err.message, code === 'UND_ERR_SOCKET' ? 'ECONNRESET' : code);
+}
