@@ -2,7 +2,8 @@
  * The API docs of the local endpoint in Debian's chromium (issue 16): the built worker with `--rp_serve_api` and an
  * API key, the A1111 simulator behind it. `/docs` renders the operations without the key; Authorize with the key,
  * then POST /runsync "Try it out" → Execute with the filled-in example (test_input.json) answers COMPLETED with
- * an `images` array; without the key the same Execute shows the 401.
+ * an `images` array; without the key the same Execute shows the 401. No page requests anything outside the worker's
+ * origin (swagger-ui's assets come from its npm package).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -25,12 +26,24 @@ afterAll(async () => {
   await stack?.close();
 });
 
+/** URLs the pages requested outside the worker's origin (data: URLs aside): none, the page works offline. */
+const elsewhere: string[] = [];
+
 /** Opens `/docs` in a fresh context and waits for the operations. */
 async function openDocs(): Promise<Page> {
   const page = await (await browser.newContext()).newPage();
+  page.on('request', (r) => {
+    if (!r.url().startsWith(`${stack.worker.url}/`) && !r.url().startsWith('data:')) elsewhere.push(r.url());
+  });
   await page.goto(`${stack.worker.url}/docs`);
   await page.locator('#operations-Jobs-runSync').waitFor({ timeout: UI_MS });
   return page;
+}
+
+/** Closes the page's context, after checking that it requested nothing outside the worker. */
+async function closePage(page: Page): Promise<void> {
+  await page.context().close();
+  expect(elsewhere).toEqual([]);
 }
 
 /** Expands POST /runsync, "Try it out", Execute (example and defaults as filled in); returns the response cells. */
@@ -55,7 +68,7 @@ describe('/docs in chromium', () => {
     await expect(page.locator('.btn.authorize').count()).resolves.toBe(1);
     const doc = await page.evaluate(async () => (await fetch('/openapi.json')).status);
     expect(doc).toBe(200);
-    await page.context().close();
+    await closePage(page);
   });
 
   it('Try it out on POST /runsync without the key shows the 401', async () => {
@@ -63,7 +76,7 @@ describe('/docs in chromium', () => {
     const { status, body } = await executeRunSync(page);
     expect(status).toBe('401');
     expect(body).toContain('missing API key');
-    await page.context().close();
+    await closePage(page);
   });
 
   it('Authorize, then Try it out on POST /runsync with test_input.json → COMPLETED with images', async () => {
@@ -77,6 +90,6 @@ describe('/docs in chromium', () => {
     expect(status).toBe('200');
     expect(body).toContain('"status": "COMPLETED"');
     expect(body).toMatch(/"images": \[\s*"iVBORw0KGgo/);
-    await page.context().close();
+    await closePage(page);
   });
 });
