@@ -180,7 +180,9 @@ export async function startEndpoint(opts: EndpointOptions = {}): Promise<LocalEn
   const app = Fastify({
     logger: false,
     exposeHeadRoutes: false,
-    forceCloseConnections: 'idle',
+    // At close every held long-poll has been answered (store.close): a connection still open belongs to a client
+    // that gave up on its request (an aborted long-poll) and must not keep the process alive.
+    forceCloseConnections: true,
     frameworkErrors: (err, _req, reply) => {
       void (reply as FastifyReply).code(400).send({ error: err.message });
     },
