@@ -20,7 +20,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([env?.browser.close(), env?.stack.close()]);
+  await env?.browser.close();
+  // SIGTERM first; SIGKILL if the worker has not exited 10 s later (its graceful stop is not what this file tests).
+  const killer = setTimeout(() => env?.stack.worker.child.kill('SIGKILL'), 10_000);
+  await env?.stack.close();
+  clearTimeout(killer);
 });
 
 /** Resolves once `expression` (JavaScript run in the page) is truthy; the tests' tsconfig has no DOM types. */

@@ -28,7 +28,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([browser?.close(), stack?.close()]);
+  await browser?.close();
+  // The worker gets SIGTERM and 10 s to exit, then SIGKILL: its graceful stop is tested in tests/e2e, not here.
+  const kill = setTimeout(() => stack?.worker.child.kill('SIGKILL'), 10_000);
+  await stack?.close();
+  clearTimeout(kill);
 });
 
 /** Resolves once `expression` (JavaScript run in the page) is truthy; the tests' tsconfig has no DOM types. */
