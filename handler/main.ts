@@ -13,8 +13,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Log } from './log.js';
 import { A1111Pool } from './a1111/pool.js';
 import { warmUp } from './a1111/warmup.js';
-import { EXAMPLE_REQUESTS, JOB_INPUT_SCHEMAS } from './a1111/input-schemas.js';
-import { startEndpoint, type LocalEndpoint } from './endpoint/index.js';
+import type { LocalEndpoint } from './endpoint/index.js';
 import { createA1111Handler } from './jobs/handler.js';
 import {
   createHttpPlatform,
@@ -146,6 +145,9 @@ function runPlatform(cfg: Config, log: Log, handler: Handler, pool: A1111Pool): 
  */
 async function runServeApi(cfg: Config, log: Log, handler: Handler, pool: A1111Pool): Promise<number> {
   let endpoint: LocalEndpoint;
+  // Loaded only in this mode: the endpoint (fastify, swagger-ui, static files) and the schemas of its docs are
+  // ~20 MiB of a platform worker's resident memory that it never uses (npm run bench, "Memory").
+  const [{ startEndpoint }, { EXAMPLE_REQUESTS, JOB_INPUT_SCHEMAS }] = await Promise.all([import('./endpoint/index.js'), import('./a1111/input-schemas.js')]);
   try {
     endpoint = await startEndpoint({
       host: cfg.api.host,

@@ -12,11 +12,12 @@
  * Messages to the parent: `{type: 'ping', url, status}` or `{type: 'ping', url, error}` after each ping.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import http from 'node:http';
+import https from 'node:https';
 import pRetry from 'p-retry';
 import { readHeldIds } from './held-ids.js';
 import { heartbeatUrl } from './urls.js';
 import type { HeartbeatData, HeartbeatMessage, HeartbeatReport } from './heartbeat.js';
-import { PlatformClient } from './wire.js';
 
 const data = workerData as HeartbeatData;
 const port = parentPort;
@@ -28,7 +29,25 @@ let stopped = false;
 let timer: NodeJS.Timeout | undefined;
 const abort = new AbortController();
 
-const client = new PlatformClient(data.apiKey, data.userAgent);
+const headers = { 'user-agent': data.userAgent, ...(data.apiKey !== undefined ? { authorization: data.apiKey } : {}) };
+const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+
+/**
+ * One GET of the ping URL; resolves with the status (the body is read and dropped). Node's own http here: this
+ * thread is a V8 isolate of its own, and an HTTP library would add ~12 MiB to the worker's memory (npm run bench).
+ */
+function get(url: string, timeoutMs: number, signal: AbortSignal): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const mod = url.startsWith('https:') ? https : http;
+    const req = mod.get(url, { headers, agent: url.startsWith('https:') ? agents.https : agents.http, timeout: timeoutMs, signal }, (res) => {
+      res.resume();
+      res.once('end', () => resolve(res.statusCode ?? 0));
+      res.once('error', reject);
+    });
+    req.once('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.once('error', reject);
+  });
+}
 
 class PingStatusError extends Error {}
 
@@ -38,9 +57,9 @@ async function pingOnce(): Promise<void> {
   try {
     const status = await pRetry(
       async () => {
-        const res = await client.get(url, { signal: abort.signal, timeoutMs: data.intervalMs * 2 });
-        if (res.status === 429 || res.status >= 500) throw new PingStatusError(`HTTP ${res.status}`);
-        return res.status;
+        const status = await get(url, data.intervalMs * 2, abort.signal);
+        if (status === 429 || status >= 500) throw new PingStatusError(`HTTP ${status}`);
+        return status;
       },
       { retries: 3, factor: 2, minTimeout: 1000, maxTimeout: 4000, signal: abort.signal },
     );
