@@ -172,10 +172,9 @@ describe('worker process edge cases', () => {
     const ep = await startTestEndpoint();
     try {
       const port = await closedPort();
-      const t0 = performance.now();
       const w = startWorker(workerEnv(ep, 'w-never', { A1111_URL: `http://127.0.0.1:${port}`, A1111_READY_TIMEOUT_S: '1' }));
       expect(await w.exited).toBe(1);
-      expect(performance.now() - t0).toBeLessThan(5000);
+      // The deadline it gave up at (no wall-clock bound here: speed lives in the bench).
       expect(w.stdout()).toMatch(/not ready after 1 s/);
       expect(recordsOf(ep, 'take')).toEqual([]);
     } finally {
