@@ -31,7 +31,11 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY handler ./handler
 COPY schemas ./schemas
-# tsc copies schemas/*.json into dist/schemas (the handler imports them), so dist/ is self-contained.
+# The local endpoint's docs import test_input.json as their first example; the playground page is compiled by its
+# own tsconfig into dist/playground (npm run build).
+COPY test_input.json ./
+COPY playground ./playground
+# tsc copies schemas/*.json and test_input.json into dist/ (the handler imports them), so dist/ is self-contained.
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
  && test -f dist/handler/main.js && test -f dist/schemas/txt2img.json

@@ -376,7 +376,7 @@ describe('Dockerfile', () => {
     expect(at('npm run build')).toBeLessThan(at('npm prune --omit=dev'));
     // What `npm run build` (tsc -p tsconfig.json) needs; dist/ then holds the schemas the handler imports.
     const copied = stage('build').body.filter((i) => i.keyword === 'COPY').flatMap((i) => copyParts(i).sources);
-    for (const need of ['package.json', 'package-lock.json', 'tsconfig.json', 'handler', 'schemas']) expect(copied).toContain(need);
+    for (const need of ['package.json', 'package-lock.json', 'tsconfig.json', 'handler', 'schemas', 'playground', 'test_input.json']) expect(copied).toContain(need);
     expect(readFileSync(path.join(ROOT, 'handler/a1111/openapi.ts'), 'utf8')).toMatch(/from '\.\.\/\.\.\/schemas\/txt2img\.json'/);
   });
 
