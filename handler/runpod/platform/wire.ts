@@ -27,8 +27,11 @@ export class WireError extends Error {
   }
 }
 
-/** Largest body assembled from parts into one buffer before sending; larger results are streamed part by part. */
-const CONCAT_MAX_BYTES = 1 << 20;
+/**
+ * Largest body assembled from parts into one buffer before sending; larger results (A1111's answer between the
+ * envelope's two small parts) are streamed part by part, never copied.
+ */
+const CONCAT_MAX_BYTES = 64 * 1024;
 
 /** The platform client of one worker. */
 export class PlatformClient {
