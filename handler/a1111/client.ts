@@ -3,11 +3,11 @@
  * total timeout, interrupt on timeout, and one error shape for every failure.
  */
 import type { Readable } from 'node:stream';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import pRetry, { AbortError } from 'p-retry';
 import { Agent, request } from 'undici';
 import type { A1111Config } from '../config.js';
 import type { Log } from '../log.js';
+import { callDeadline, decodeBody } from '../http-call.js';
 import { formatA1111Error } from './errors.js';
 import { isProcessAlive } from './process.js';
 import { A1111Error, A1111ExitedError } from '../errors/index.js';
@@ -77,14 +77,6 @@ const UNREACHABLE_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
-/** A body in a Content-Encoding A1111 was not asked for (a proxy's gzip): decoded; unknown encodings as they are. */
-function decompress(bytes: Buffer, encoding: string): Buffer {
-  if (encoding === 'gzip' || encoding === 'x-gzip') return gunzipSync(bytes);
-  if (encoding === 'deflate') return inflateSync(bytes);
-  if (encoding === 'br') return brotliDecompressSync(bytes);
-  return bytes;
-}
-
 /** The code of a transport error (`ECONNREFUSED`, undici's `UND_ERR_*`), or of its cause; `ERROR` when none. */
 function errorCode(e: unknown): string {
   const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
@@ -125,20 +117,11 @@ export class A1111Client {
    */
   async call(method: 'GET' | 'POST', path: string, payload?: unknown, opts: CallOptions = {}): Promise<A1111Response> {
     const timeoutMs = opts.timeoutMs ?? this.config.requestTimeoutMs;
-    // One controller for the job's signal and the timeout; its timer and listener go when the call ends.
-    const ac = new AbortController();
-    const timeout = { aborted: false };
-    const timer = setTimeout(() => {
-      timeout.aborted = true;
-      ac.abort(new Error(`timeout after ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onStop = (): void => ac.abort(opts.signal?.reason);
-    if (opts.signal?.aborted) onStop();
-    else opts.signal?.addEventListener('abort', onStop, { once: true });
+    const deadline = callDeadline(timeoutMs, opts.signal);
     let status: number;
     let body: Buffer;
     try {
-      const res = await this.exchange(method, path, method === 'POST' ? JSON.stringify(payload ?? {}) : undefined, ac.signal);
+      const res = await this.exchange(method, path, method === 'POST' ? JSON.stringify(payload ?? {}) : undefined, deadline.signal);
       status = res.status;
       body = res.body;
     } catch (e) {
@@ -148,7 +131,7 @@ export class A1111Client {
         if (!opts.noInterrupt) await this.interrupt();
         throw new A1111Error(`A1111 call ${method} ${path} aborted: ${String(opts.signal.reason ?? 'stopped')}`, 'aborted', null, method, path);
       }
-      if (timeout.aborted) {
+      if (deadline.timedOut()) {
         if (!opts.noInterrupt) await this.interrupt();
         const secs = timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`;
         throw new A1111Error(
@@ -171,8 +154,7 @@ export class A1111Client {
         path,
       );
     } finally {
-      clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onStop);
+      deadline.end();
     }
     if (status < 200 || status >= 300) {
       const { message, fields } = formatA1111Error(status, method, path, body);
@@ -197,7 +179,8 @@ export class A1111Client {
     const encoding = res.headers['content-encoding'];
     const encoded = typeof encoding === 'string' && encoding !== 'identity';
     const bytes = await readBody(res.body as Readable, encoded ? NaN : Number(res.headers['content-length']));
-    return { status: res.statusCode, body: encoded ? decompress(bytes, encoding) : bytes };
+    // A Content-Encoding A1111 was not asked for (a proxy's gzip) is decoded.
+    return { status: res.statusCode, body: encoded ? decodeBody(bytes, encoding) : bytes };
   }
 
   /** `POST /sdapi/v1/interrupt` (docs/a1111-api.md, "Concurrency, queue lock, progress"), best effort with a 5 s timeout; never throws. */

@@ -6,8 +6,8 @@
  * job: job-take, job-done, and the A1111 call on the other side), measured by `npm run bench`.
  */
 import { Readable } from 'node:stream';
-import { gunzipSync, inflateSync } from 'node:zlib';
 import { Agent, request } from 'undici';
+import { callDeadline, decodeBody } from '../../http-call.js';
 
 /** An answer: status, content type and body text (decompressed). */
 export interface WireAnswer {
@@ -77,35 +77,26 @@ export class PlatformClient {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<WireAnswer> {
-    const ac = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ac.abort(new WireError(`no answer within ${timeoutMs} ms`, 'ETIMEDOUT'));
-    }, timeoutMs);
-    const onStop = (): void => ac.abort(signal?.reason);
-    if (signal?.aborted) onStop();
-    else signal?.addEventListener('abort', onStop, { once: true });
+    const deadline = callDeadline(timeoutMs, signal);
     try {
       const res = await request(url, {
         method,
         headers,
         dispatcher: this.agent,
-        signal: ac.signal,
+        signal: deadline.signal,
         ...(body === undefined ? {} : { body: Buffer.isBuffer(body) ? body : Readable.from(body, { objectMode: false }) }),
       });
       const raw = Buffer.from(await (res.body as Readable & { arrayBuffer(): Promise<ArrayBuffer> }).arrayBuffer());
       const encoding = res.headers['content-encoding'];
-      const bytes = encoding === 'gzip' ? gunzipSync(raw) : encoding === 'deflate' ? inflateSync(raw) : raw;
+      const bytes = decodeBody(raw, typeof encoding === 'string' ? encoding : undefined);
       const ct = res.headers['content-type'];
       return { status: res.statusCode, contentType: typeof ct === 'string' ? ct : undefined, text: bytes.toString('utf8') };
     } catch (e) {
-      if (timedOut) throw new WireError(`no answer within ${timeoutMs} ms`, 'ETIMEDOUT');
+      if (deadline.timedOut()) throw new WireError(`no answer within ${timeoutMs} ms`, 'ETIMEDOUT');
       if (signal?.aborted) throw e;
       throw asWireError(e);
     } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onStop);
+      deadline.end();
     }
   }
 }
