@@ -59,6 +59,18 @@ async function oneRunningOneHeld(p: string): Promise<{ g: ReturnType<typeof gate
   return { g, w };
 }
 
+/**
+ * After a held job was dropped: releases the running job, which is posted; the worker drains and exits 0; nothing
+ * but its job-take was ever sent for the dropped job.
+ */
+async function runningPostedDroppedNot(w: MemoryWorker, release: () => void, running: string, dropped: string): Promise<void> {
+  release();
+  await w.platform.waitForResult(running);
+  w.worker.stop('SIGTERM');
+  expect(await w.worker.done).toBe(0);
+  expect(w.platform.calls.filter((c) => c.jobId === dropped && c.kind !== 'take')).toEqual([]);
+}
+
 describe('take-ahead (HandlerContext.endsIn)', () => {
   it('a job due within the take-ahead time: the next job is taken (job_in_progress=1) and held, listed in the heartbeat, started when the slot frees', async () => {
     const g = gatedHandler((id, ctx) => ctx.endsIn!(id === 'a1' ? 50 : 60_000));
@@ -116,12 +128,8 @@ describe('take-ahead (HandlerContext.endsIn)', () => {
     await until(() => w.worker.stats.stopped === 1, 'd2 to be dropped');
     expect(w.platform.heartbeat.held.at(-1)).toEqual(['d1']);
     expect(w.lines.some((l) => l.message === 'Job stopped.' && l.requestId === 'd2')).toBe(true);
-    g.release('d1');
-    await w.platform.waitForResult('d1');
-    w.worker.stop('SIGTERM');
-    expect(await w.worker.done).toBe(0);
+    await runningPostedDroppedNot(w, () => g.release('d1'), 'd1', 'd2');
     expect(g.started.has('d2')).toBe(false);
-    expect(w.platform.calls.filter((c) => c.jobId === 'd2' && c.kind !== 'take')).toEqual([]);
   });
 
   it('a drain with a held job: the running job and then the held one run and are posted, no further take, exit 0', async () => {
@@ -221,11 +229,7 @@ describe('take-ahead with checksWhileHeld (HandlerContext.slot)', () => {
     await until(() => w.platform.heartbeat.held.at(-1)?.length === 1, 'k2 out of the heartbeat');
     expect(w.platform.heartbeat.held.at(-1)).toEqual(['k1']);
     expect(w.lines.filter((l) => l.level === 'ERROR')).toEqual([]);
-    h.release('k1');
-    await w.platform.waitForResult('k1');
-    w.worker.stop('SIGTERM');
-    expect(await w.worker.done).toBe(0);
+    await runningPostedDroppedNot(w, () => h.release('k1'), 'k1', 'k2');
     expect(h.slotted.has('k2')).toBe(false);
-    expect(w.platform.calls.filter((c) => c.jobId === 'k2' && c.kind !== 'take')).toEqual([]);
   });
 });
