@@ -15,27 +15,45 @@ export interface CallDeadline {
   end(): void;
 }
 
+/** An abort controller that follows a parent signal; {@link FollowedSignal.end} drops the parent's listener. */
+export interface FollowedSignal {
+  /** Aborted (with the parent's reason) when the parent aborts; abort it yourself for any other reason. */
+  controller: AbortController;
+  /** Removes the listener from the parent; call it once the work has ended, however it ended. */
+  end(): void;
+}
+
+/**
+ * A controller aborted when `parent` aborts (at once if it already has). A plain listener removed by `end()`:
+ * `AbortSignal.any` costs a dependent-signal registry per call and keeps references until collected.
+ */
+export function followSignal(parent?: AbortSignal): FollowedSignal {
+  const controller = new AbortController();
+  const onStop = (): void => controller.abort(parent?.reason);
+  if (parent?.aborted) onStop();
+  else parent?.addEventListener('abort', onStop, { once: true });
+  return { controller, end: () => parent?.removeEventListener('abort', onStop) };
+}
+
 /**
  * A signal for one call, aborted by `parent` or after `timeoutMs` (ms). A plain timer and listener, both removed by
  * `end()`: `AbortSignal.timeout` and `AbortSignal.any` would keep a timer, or the parent's references, alive long after
  * the call (an A1111 bound is minutes).
  */
 export function callDeadline(timeoutMs: number, parent?: AbortSignal): CallDeadline {
-  const ac = new AbortController();
+  const followed = followSignal(parent);
+  const ac = followed.controller;
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     ac.abort(new Error(`no answer within ${timeoutMs} ms`));
   }, timeoutMs);
-  const onStop = (): void => ac.abort(parent?.reason);
-  if (parent?.aborted) onStop();
-  else parent?.addEventListener('abort', onStop, { once: true });
   return {
     signal: ac.signal,
     timedOut: () => timedOut,
     end() {
       clearTimeout(timer);
-      parent?.removeEventListener('abort', onStop);
+      followed.end();
     },
   };
 }

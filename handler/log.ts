@@ -78,6 +78,9 @@ const batchScope = new AsyncLocalStorage<unknown>();
  * message logged under it (rp_logger.py lines 89–90). A missing or empty id adds nothing.
  */
 export function withBatchId<T>(batchId: unknown, fn: () => T): T {
+  // No id and no enclosing scope: nothing to prefix. Skipping `run` keeps Node 20's AsyncLocalStorage (promise hooks
+  // on every promise once enabled) out of a worker whose jobs carry no batch id.
+  if ((batchId === undefined || batchId === null || batchId === '') && batchScope.getStore() === undefined) return fn();
   return batchScope.run(batchId, fn);
 }
 

@@ -3,6 +3,7 @@
  * a generation runs, A1111's `/progress` relayed as progress updates and live previews as stream chunks.
  */
 import { A1111Error } from '../errors/index.js';
+import { followSignal } from '../http-call.js';
 import type { Log } from '../log.js';
 import type { A1111Client } from '../a1111/client.js';
 import type { Lease } from '../a1111/pool.js';
@@ -25,6 +26,9 @@ const MAX_PREVIEW_CHARS = 1_000_000;
  * begun: a fast model's generation (LCM, Turbo: 0.3–1 s) must be seen well before its end.
  */
 export const ETA_POLL_MS = 50;
+
+/** Why a progress watch stops when A1111 has answered (a given reason: a bare `abort()` builds a DOMException each time). */
+const ANSWERED = new Error('A1111 answered');
 
 /**
  * Leases the least-busy ready backend for a job. A refresh-* job makes the cached lists and request models stale:
@@ -83,12 +87,12 @@ async function callWithProgress(
       : {};
   const body = route.method === 'POST' ? (payload ?? {}) : undefined;
   if (!route.generates || cfg.progressIntervalMs <= 0) return client.call(route.method, route.path, body, { signal: ctx.signal, ...timeout });
-  const stopWatch = new AbortController();
+  const watch = followSignal(ctx.signal);
   let streams: Promise<void> = Promise.resolve();
   const watching = watchProgress(client, {
     intervalMs: cfg.progressIntervalMs,
     ...(ctx.endsIn ? { etaPollMs: ETA_POLL_MS } : {}),
-    signal: AbortSignal.any([stopWatch.signal, ctx.signal]),
+    signal: watch.controller.signal,
     log,
     jobId,
     onProgress: (report) => {
@@ -111,7 +115,8 @@ async function callWithProgress(
   try {
     return await client.call(route.method, route.path, body, { signal: ctx.signal, ...timeout });
   } finally {
-    stopWatch.abort();
+    watch.end();
+    watch.controller.abort(ANSWERED);
     await watching;
     await streams;
   }

@@ -79,6 +79,17 @@ describe('batch id prefix (runpod-python 1.12: "[batchId=<id>] " on every line l
       { requestId: 'j-1', message: '[batchId=batch-7] after await', level: 'TRACE' },
     ]));
   });
+  it('a job without a batch id started inside another job\'s scope gets no prefix', async () => {
+    const { log, lines } = capture({ level: 'INFO', json: true });
+    await withBatchId('outer', async () => {
+      await withBatchId(undefined, async () => {
+        await Promise.resolve();
+        log.info('inner', 'j-2');
+      });
+      log.info('outer', 'j-1');
+    });
+    expect(lines().map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(['inner', '[batchId=outer] outer']);
+  });
   it('in human-readable lines the prefix follows the job id; it counts towards the 4096-character truncation', () => {
     const { log, lines } = capture({ level: 'INFO', json: false });
     withBatchId('b', () => log.warn('careful', 'j-1'));

@@ -280,7 +280,9 @@ export class JobLoop {
       this.due.delete(job.id);
       this.posting++;
       this.startWaiting();
-      this.wake();
+      // The job-take waits one turn of the event loop: the result's own shaping and post, when they need no I/O,
+      // go out first, so the platform reads the result before the next long-poll.
+      setImmediate(() => this.wake());
     };
     let handlerRuns = true;
     const handlerDone = (): void => {
