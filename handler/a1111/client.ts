@@ -17,10 +17,33 @@ export { formatA1111Error, type A1111ErrorFields } from './errors.js';
 /** A readiness try that did not get a 200 (retried until the deadline). */
 class NotReady extends Error {}
 
-/** A successful answer: status and the raw (decompressed) body bytes. */
+/**
+ * A successful answer: status and the raw (decompressed) body bytes. The body is kept as the parts it arrived in
+ * (the socket's reads): a large answer passed through to the job's result is never copied into one buffer.
+ */
 export interface A1111Response {
   status: number;
-  body: Buffer;
+  /** The body as one buffer: the parts joined on first read (a copy, made once), or the only part. */
+  readonly body: Buffer;
+  /** The body as it arrived, in order; absent when {@link body} is the only part. */
+  readonly parts?: readonly Buffer[];
+}
+
+/** An answer whose body is `parts` (`length` bytes in all), joined only when {@link A1111Response.body} is read. */
+export function answerOfParts(status: number, parts: readonly Buffer[], length: number): A1111Response {
+  let joined: Buffer | undefined = parts.length === 1 ? parts[0] : undefined;
+  return {
+    status,
+    parts,
+    get body(): Buffer {
+      return (joined ??= Buffer.concat(parts as Buffer[], length));
+    },
+  };
+}
+
+/** The body of an answer as parts: {@link A1111Response.parts}, or its one buffer. */
+export function bodyParts(answer: A1111Response): readonly Buffer[] {
+  return answer.parts ?? [answer.body];
 }
 
 /** Options of one call. */
@@ -36,29 +59,20 @@ export interface CallOptions {
 }
 
 /**
- * Reads a response body into one buffer. With a known length (Content-Length of an unencoded body) the buffer is
- * allocated once and filled in place, so a 20 MB answer is held once, not as chunks plus their concatenation.
+ * Reads a response body as the chunks the stream gives (views of the socket's reads: nothing copied).
+ * @returns the chunks and their total length, bytes
  * @throws the stream's error (connection reset, abort)
  */
-function readBody(stream: Readable, length: number): Promise<Buffer> {
+function readBody(stream: Readable): Promise<{ parts: Buffer[]; length: number }> {
   return new Promise((resolve, reject) => {
-    const sized = Number.isSafeInteger(length) && length >= 0 ? Buffer.allocUnsafe(length) : null;
-    let filled = 0;
-    let chunks: Buffer[] | null = sized ? null : [];
+    const parts: Buffer[] = [];
+    let length = 0;
     stream.on('data', (chunk: Buffer) => {
-      if (chunks === null && filled + chunk.length <= sized!.length) {
-        chunk.copy(sized!, filled);
-      } else {
-        if (chunks === null) chunks = [sized!.subarray(0, filled)]; // more bytes than announced: fall back
-        chunks.push(chunk);
-      }
-      filled += chunk.length;
+      parts.push(chunk);
+      length += chunk.length;
     });
     stream.once('error', reject);
-    stream.once('end', () => {
-      if (chunks !== null) resolve(Buffer.concat(chunks, filled));
-      else resolve(filled === sized!.length ? sized! : sized!.subarray(0, filled));
-    });
+    stream.once('end', () => resolve({ parts, length }));
   });
 }
 
@@ -118,12 +132,9 @@ export class A1111Client {
   async call(method: 'GET' | 'POST', path: string, payload?: unknown, opts: CallOptions = {}): Promise<A1111Response> {
     const timeoutMs = opts.timeoutMs ?? this.config.requestTimeoutMs;
     const deadline = callDeadline(timeoutMs, opts.signal);
-    let status: number;
-    let body: Buffer;
+    let res: A1111Response;
     try {
-      const res = await this.exchange(method, path, method === 'POST' ? JSON.stringify(payload ?? {}) : undefined, deadline.signal);
-      status = res.status;
-      body = res.body;
+      res = await this.exchange(method, path, method === 'POST' ? JSON.stringify(payload ?? {}) : undefined, deadline.signal);
     } catch (e) {
       const err = e as Error;
       if (opts.signal?.aborted) {
@@ -156,16 +167,16 @@ export class A1111Client {
     } finally {
       deadline.end();
     }
-    if (status < 200 || status >= 300) {
-      const { message, fields } = formatA1111Error(status, method, path, body);
-      throw new A1111Error(message, 'http', status, method, path, fields);
+    if (res.status < 200 || res.status >= 300) {
+      const { message, fields } = formatA1111Error(res.status, method, path, res.body);
+      throw new A1111Error(message, 'http', res.status, method, path, fields);
     }
-    return { status, body };
+    return res;
   }
 
   /**
-   * One HTTP exchange with this backend: `body` (JSON text) for POST; the whole answer read into one buffer (sized
-   * from Content-Length), decompressed if A1111 compressed it anyway.
+   * One HTTP exchange with this backend: `body` (JSON text) for POST; the whole answer read as its parts,
+   * decompressed (into one buffer) if A1111 compressed it anyway.
    * @throws the transport's error (undici's, with a `code`), or the signal's reason when it aborts
    */
   private async exchange(method: 'GET' | 'POST', path: string, body: string | undefined, signal: AbortSignal): Promise<A1111Response> {
@@ -177,10 +188,10 @@ export class A1111Client {
       ...(body === undefined ? {} : { body }),
     });
     const encoding = res.headers['content-encoding'];
-    const encoded = typeof encoding === 'string' && encoding !== 'identity';
-    const bytes = await readBody(res.body as Readable, encoded ? NaN : Number(res.headers['content-length']));
+    const { parts, length } = await readBody(res.body as Readable);
     // A Content-Encoding A1111 was not asked for (a proxy's gzip) is decoded.
-    return { status: res.statusCode, body: encoded ? decodeBody(bytes, encoding) : bytes };
+    if (typeof encoding === 'string' && encoding !== 'identity') return { status: res.statusCode, body: decodeBody(Buffer.concat(parts, length), encoding) };
+    return answerOfParts(res.statusCode, parts, length);
   }
 
   /** `POST /sdapi/v1/interrupt` (docs/a1111-api.md, "Concurrency, queue lock, progress"), best effort with a 5 s timeout; never throws. */

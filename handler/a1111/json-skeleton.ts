@@ -5,7 +5,8 @@
  * {@link jsonSkeleton} walks the bytes with native `Buffer.indexOf` jumps from quote to quote, replaces every
  * string longer than `longString` bytes by `""`, and `JSON.parse`s what is left: a few kilobytes. So the worker
  * can check that an answer is JSON with an `images` list of strings — and then pass the original bytes through
- * untouched — without decoding and parsing 20 MB (ARCHITECTURE.md: heavy payloads are passed through).
+ * untouched — without decoding and parsing 20 MB (ARCHITECTURE.md: heavy payloads are passed through). The bytes may
+ * come as the parts they arrived in (a socket's reads): a string, an escape or a UTF-8 character may span two parts.
  *
  * Trade-off: the content of a replaced long string is not checked for invalid escapes or raw control
  * characters (its boundaries are, escaped quotes included). Everything else is checked by `JSON.parse`.
@@ -14,36 +15,107 @@
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
+/** Number of backslashes that end `b[from, to)`. */
+function trailingBackslashes(b: Buffer, from: number, to: number): number {
+  let k = to - 1;
+  while (k >= from && b[k] === BACKSLASH) k--;
+  return to - 1 - k;
+}
+
+/** The scan's state between two parts. */
+class Skeleton {
+  /** Structure text and short strings (with their quotes), in order. */
+  private readonly out: string[] = [];
+  /** Inside a string: its bytes so far (null once it is longer than `longString`). */
+  private str: Buffer[] | null = null;
+  private inString = false;
+  private strBytes = 0;
+  /** Backslashes that end the string's bytes so far (an odd count escapes the next quote). */
+  private backslashes = 0;
+  /** Byte offset of the current part, and of the open string's quote. */
+  private offset = 0;
+  private openedAt = 0;
+
+  constructor(private readonly longString: number) {}
+
+  push(b: Buffer): void {
+    let pos = 0;
+    while (pos < b.length) {
+      if (!this.inString) {
+        const open = b.indexOf(QUOTE, pos);
+        // Outside strings valid JSON is ASCII: a part boundary never splits a character here.
+        if (open < 0) {
+          this.out.push(b.toString('utf8', pos));
+          break;
+        }
+        if (open > pos) this.out.push(b.toString('utf8', pos, open));
+        this.inString = true;
+        this.str = [];
+        this.strBytes = 0;
+        this.backslashes = 0;
+        this.openedAt = this.offset + open;
+        pos = open + 1;
+        continue;
+      }
+      // The closing quote: one preceded by an even number of backslashes (counted across parts).
+      let search = pos;
+      let close = -1;
+      for (;;) {
+        const q = b.indexOf(QUOTE, search);
+        if (q < 0) break;
+        let run = trailingBackslashes(b, pos, q);
+        if (run === q - pos) run += this.backslashes;
+        if (run % 2 === 0) {
+          close = q;
+          break;
+        }
+        search = q + 1;
+      }
+      const end = close < 0 ? b.length : close;
+      this.addToString(b, pos, end);
+      if (close < 0) {
+        const run = trailingBackslashes(b, pos, end);
+        this.backslashes = run === end - pos ? this.backslashes + run : run;
+        break;
+      }
+      this.closeString();
+      pos = close + 1;
+    }
+    this.offset += b.length;
+  }
+
+  private addToString(b: Buffer, from: number, to: number): void {
+    this.strBytes += to - from;
+    if (this.str === null) return;
+    if (this.strBytes > this.longString) this.str = null;
+    else if (to > from) this.str.push(b.subarray(from, to));
+  }
+
+  private closeString(): void {
+    const s = this.str;
+    this.out.push(s === null ? '""' : `"${s.length === 1 ? s[0]!.toString('utf8') : Buffer.concat(s).toString('utf8')}"`);
+    this.inString = false;
+    this.str = null;
+  }
+
+  end(): unknown {
+    if (this.inString) throw new SyntaxError(`unterminated string starting at byte ${this.openedAt}`);
+    return JSON.parse(this.out.join(''));
+  }
+}
+
 /**
- * Parses the structure of UTF-8 JSON `bytes`, with strings longer than `longString` bytes (default 256)
- * replaced by empty strings.
+ * Parses the structure of UTF-8 JSON, given as one buffer or as the parts it arrived in, with strings longer than
+ * `longString` bytes (default 256) replaced by empty strings.
  * @returns the parsed skeleton
  * @throws SyntaxError when the bytes are not JSON (an unterminated string, or what `JSON.parse` refuses)
  */
-export function jsonSkeleton(bytes: Buffer, longString = 256): unknown {
-  if (bytes.length <= longString * 4) return JSON.parse(bytes.toString('utf8'));
-  const parts: string[] = [];
-  let pos = 0;
-  for (;;) {
-    const open = bytes.indexOf(QUOTE, pos);
-    if (open < 0) {
-      parts.push(bytes.toString('utf8', pos));
-      break;
-    }
-    parts.push(bytes.toString('utf8', pos, open));
-    // Find the closing quote: one preceded by an even number of backslashes.
-    let search = open + 1;
-    let close: number;
-    for (;;) {
-      close = bytes.indexOf(QUOTE, search);
-      if (close < 0) throw new SyntaxError(`unterminated string starting at byte ${open}`);
-      let k = close - 1;
-      while (k > open && bytes[k] === BACKSLASH) k--;
-      if ((close - 1 - k) % 2 === 0) break;
-      search = close + 1;
-    }
-    parts.push(close - open - 1 > longString ? '""' : bytes.toString('utf8', open, close + 1));
-    pos = close + 1;
-  }
-  return JSON.parse(parts.join(''));
+export function jsonSkeleton(bytes: Buffer | readonly Buffer[], longString = 256): unknown {
+  const parts = Buffer.isBuffer(bytes) ? [bytes] : bytes;
+  let length = 0;
+  for (const p of parts) length += p.length;
+  if (length <= longString * 4) return JSON.parse((parts.length === 1 ? parts[0]! : Buffer.concat(parts as Buffer[], length)).toString('utf8'));
+  const s = new Skeleton(longString);
+  for (const p of parts) s.push(p);
+  return s.end();
 }

@@ -15,8 +15,8 @@ export interface JobLike {
 export interface JobContext {
   /** Aborted when the job is stopped (job-stop, drain deadline). */
   signal: AbortSignal;
-  /** Wraps serialised JSON so that the runtime posts the bytes as they are. */
-  rawJson(bytes: Buffer): unknown;
+  /** Wraps serialised JSON (one buffer, or parts in order) so that the runtime posts the bytes as they are. */
+  rawJson(bytes: Buffer | readonly Buffer[]): unknown;
   /** Sends a progress update (RunPod `IN_PROGRESS` output); fire-and-forget. */
   progress(output: unknown): void;
   /** Posts one stream chunk (RunPod job-stream). */

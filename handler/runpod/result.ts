@@ -6,7 +6,15 @@ import type { ResultBody } from './types.js';
 
 /** Marks already-serialised JSON that the serialiser splices in verbatim (see `HandlerContext.rawJson`). */
 export class RawJson {
-  constructor(readonly bytes: Buffer) {}
+  /** The JSON text as parts, in order (a large answer as the socket reads it arrived in: never joined). */
+  readonly parts: readonly Buffer[];
+  constructor(bytes: Buffer | readonly Buffer[]) {
+    this.parts = Buffer.isBuffer(bytes) ? [bytes] : bytes;
+  }
+  /** The JSON text as one buffer: the only part, or the parts joined (a copy). */
+  get bytes(): Buffer {
+    return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts as Buffer[]);
+  }
   /** Lets `JSON.stringify` serialise a RawJson nested anywhere else (slow path: parses the bytes). */
   toJSON(): unknown {
     return JSON.parse(this.bytes.toString('utf8'));
@@ -84,7 +92,7 @@ export function resultFromError(err: unknown, who: WorkerIdentity): ResultBody {
 
 /**
  * Serialises a result body to UTF-8 JSON, as a list of byte chunks to be sent in order (docs/runpod-protocol.md, "Body serialisation of results (byte level)": JSON text,
- * non-ASCII kept as UTF-8). A `RawJson` output is not copied: its bytes are one of the chunks, between
+ * non-ASCII kept as UTF-8). A `RawJson` output is not copied: its parts are chunks, between
  * `{"output":` and the rest. Keys keep the order output, error, stopPod.
  * @throws TypeError when the output cannot be serialised (e.g. a BigInt or a cycle).
  */
@@ -93,7 +101,7 @@ export function serializeResultParts(body: ResultBody): Buffer[] {
     const tail: string[] = [];
     if (body.error !== undefined) tail.push(`"error":${JSON.stringify(body.error)}`);
     if (body.stopPod) tail.push('"stopPod":true');
-    return [Buffer.from('{"output":'), body.output.bytes, Buffer.from(tail.length ? `,${tail.join(',')}}` : '}')];
+    return [Buffer.from('{"output":'), ...body.output.parts, Buffer.from(tail.length ? `,${tail.join(',')}}` : '}')];
   }
   const json = JSON.stringify(body);
   if (json === undefined) throw new TypeError('result is not JSON-serialisable');

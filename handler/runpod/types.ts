@@ -29,11 +29,11 @@ export interface HandlerContext {
   /** Posts one stream chunk (`{"output":…}` to the job-stream URL, docs/runpod-protocol.md, "Streaming (generator handlers)"); resolves when it is posted or given up. */
   stream(output: unknown): Promise<void>;
   /**
-   * Wraps already-serialised JSON (UTF-8 bytes) so the runtime posts it verbatim as `output`
-   * without parsing or re-encoding it (ARCHITECTURE.md: heavy payloads are passed through).
-   * The caller guarantees that `bytes` is one valid JSON value.
+   * Wraps already-serialised JSON (UTF-8 bytes: one buffer, or parts in order) so the runtime posts it verbatim as
+   * `output` without parsing, re-encoding or joining it (ARCHITECTURE.md: heavy payloads are passed through).
+   * The caller guarantees that the bytes are one valid JSON value, and leaves the buffers unchanged until the job ends.
    */
-  rawJson(bytes: Buffer): unknown;
+  rawJson(bytes: Buffer | readonly Buffer[]): unknown;
   /**
    * Marks this job's result with `"stopPod": true`, whatever the handler returns or throws (runpod-python's
    * `refresh_worker`: per job as a handler output key, per worker as the `refresh_worker` config of

@@ -153,6 +153,26 @@ describe('calls and error normalisation (docs/a1111-api.md, "Errors")', () => {
   });
 });
 
+describe('answers as the parts they arrived in', () => {
+  it('a large answer comes as several socket reads, unjoined; body joins them once, byte for byte', async () => {
+    const s = await sim({ stepMs: 0 });
+    const res = await client(s.url).call('POST', '/sdapi/v1/txt2img', { prompt: 'parts', steps: 1, width: 1024, height: 1024, batch_size: 2 });
+    expect(res.parts!.length).toBeGreaterThan(1);
+    const length = res.parts!.reduce((n, p) => n + p.length, 0);
+    expect(res.body.length).toBe(length);
+    expect(res.body).toBe(res.body); // joined once
+    expect(Buffer.concat(res.parts as Buffer[]).equals(res.body)).toBe(true);
+    expect((JSON.parse(res.body.toString('utf8')) as { images: string[] }).images).toHaveLength(2);
+  });
+
+  it('a small answer in one read is that read itself', async () => {
+    const s = await sim();
+    const res = await client(s.url).call('GET', '/sdapi/v1/samplers');
+    expect(res.parts).toHaveLength(1);
+    expect(res.body).toBe(res.parts![0]);
+  });
+});
+
 describe('A1111_API_AUTH', () => {
   it('sends HTTP Basic credentials on every call (A1111 --api-auth)', async () => {
     const seen: Array<string | undefined> = [];

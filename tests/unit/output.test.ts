@@ -162,7 +162,7 @@ describe('resultTooLargeMessage', () => {
 });
 
 describe('shapeOutput fast path', () => {
-  const ctx = (maxResultBytes: number, seen: Buffer[]): ShapeContext => ({
+  const ctx = (maxResultBytes: number, seen: (Buffer | readonly Buffer[])[]): ShapeContext => ({
     jobId: 'j1',
     signal: new AbortController().signal,
     rawJson: (b) => {
@@ -177,10 +177,23 @@ describe('shapeOutput fast path', () => {
 
   it('no upload and within the limit: A1111\'s very buffer is handed on (no parse, no copy)', async () => {
     const body = Buffer.from(JSON.stringify({ images: [PNG_B64], parameters: {}, info: '{}' }));
-    const seen: Buffer[] = [];
+    const seen: (Buffer | readonly Buffer[])[] = [];
     const out = await shapeOutput(body, { bucketAvailable: false, imageKey: 'images' }, ctx(body.length + RESULT_ENVELOPE_BYTES, seen));
     expect(out).toBeInstanceOf(RawJson);
-    expect(seen[0]).toBe(body);
+    expect(seen).toHaveLength(1);
+    expect((seen[0] as readonly Buffer[])[0]).toBe(body);
+  });
+
+  it('an answer in parts (the socket reads it came in) is handed on as those very parts, never joined', async () => {
+    const body = Buffer.from(JSON.stringify({ images: [PNG_B64], parameters: {}, info: '{}' }));
+    const parts = [body.subarray(0, 7), body.subarray(7, 100), body.subarray(100)];
+    const seen: (Buffer | readonly Buffer[])[] = [];
+    const out = await shapeOutput(parts, { bucketAvailable: false, imageKey: 'images' }, ctx(body.length + RESULT_ENVELOPE_BYTES, seen));
+    expect(seen[0]).toBe(parts);
+    expect((out as RawJson).parts).toBe(parts);
+    expect((out as RawJson).bytes.equals(body)).toBe(true);
+    // One byte over the limit counts the parts' total.
+    expect(await shapeOutput(parts, { bucketAvailable: false, imageKey: 'images' }, ctx(body.length + RESULT_ENVELOPE_BYTES - 1, []))).toEqual({ error: expect.stringMatching(/^result too large to return: /) });
   });
 
   it('one byte over: the guard applies ({"output":…} counted)', async () => {

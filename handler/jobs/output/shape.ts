@@ -26,8 +26,8 @@ export interface ShapeContext {
   jobId: string;
   /** Aborts uploads (job stopped). */
   signal: AbortSignal;
-  /** Wraps serialised JSON for the runtime (`HandlerContext.rawJson`). */
-  rawJson(bytes: Buffer): unknown;
+  /** Wraps serialised JSON (one buffer, or parts in order) for the runtime (`HandlerContext.rawJson`). */
+  rawJson(bytes: Buffer | readonly Buffer[]): unknown;
   uploader: S3Uploader;
   /** The job's result limit in bytes ({@link resultLimitFor}): the largest `{"output": …}` posted. */
   maxResultBytes: number;
@@ -53,17 +53,21 @@ function oversized(json: Buffer, plan: OutputPlan, dropped: readonly string[], c
 /**
  * Builds a successful job's output from A1111's JSON body (a non-empty object without `error` /
  * `refresh_worker`, already checked), by the steps of the module comment.
- * @param body A1111's body bytes (UTF-8 JSON).
+ * @param parts A1111's body bytes (UTF-8 JSON) as the parts they arrived in: passed on as they are on the fast path.
  * @param plan from {@link planOutput}.
  * @returns `ctx.rawJson(bytes)` (A1111's bytes on the fast path, the re-encoded output otherwise), or
  *   `{error}` (FAILED job) when an upload failed (`S3 upload of image 2 to <bucket>/<key> failed: <reason>`)
  *   or the result is over the limit ({@link resultTooLargeMessage}).
  * @throws the job signal's reason when the job was stopped during an upload.
  */
-export async function shapeOutput(body: Buffer, plan: OutputPlan, ctx: ShapeContext): Promise<unknown> {
-  // Fast path: nothing to upload and small enough — A1111's bytes untouched.
-  if (!plan.upload && body.length + RESULT_ENVELOPE_BYTES <= ctx.maxResultBytes) return ctx.rawJson(body);
+export async function shapeOutput(parts: Buffer | readonly Buffer[], plan: OutputPlan, ctx: ShapeContext): Promise<unknown> {
+  const chunks = Buffer.isBuffer(parts) ? [parts] : parts;
+  let length = 0;
+  for (const c of chunks) length += c.length;
+  // Fast path: nothing to upload and small enough — A1111's bytes untouched, not even joined.
+  if (!plan.upload && length + RESULT_ENVELOPE_BYTES <= ctx.maxResultBytes) return ctx.rawJson(chunks);
 
+  const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks as Buffer[], length);
   const output = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
   const failed = await uploadInPlace(output, plan, ctx);
   if (failed) return failed;

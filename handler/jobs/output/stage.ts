@@ -4,6 +4,7 @@
  * answer into the job's output after ({@link OutputStage.shape}): the answer checked, the images uploaded or passed
  * through, the size guard applied; or the `{error}` that fails the job.
  */
+import { bodyParts, type A1111Response } from '../../a1111/client.js';
 import { jsonSkeleton } from '../../a1111/json-skeleton.js';
 import type { OutputConfig } from '../../config.js';
 import type { Log } from '../../log.js';
@@ -24,11 +25,8 @@ export interface OutputStageOptions {
   s3?: S3UploaderOptions;
 }
 
-/** A1111's answer to the job's call: HTTP status and body bytes. */
-export interface A1111Answer {
-  status: number;
-  body: Buffer;
-}
+/** A1111's answer to the job's call: HTTP status and body bytes (as the parts they arrived in, when they did). */
+export type A1111Answer = A1111Response;
 
 /** The job as {@link OutputStage.shape} needs it. */
 export interface OutputJob {
@@ -40,8 +38,8 @@ export interface OutputJob {
   plan: OutputPlan;
   /** Aborts the uploads (job stopped). */
   signal: AbortSignal;
-  /** Wraps serialised JSON for the runtime (`JobContext.rawJson`). */
-  rawJson(bytes: Buffer): unknown;
+  /** Wraps serialised JSON (one buffer, or parts in order) for the runtime (`JobContext.rawJson`). */
+  rawJson(bytes: Buffer | readonly Buffer[]): unknown;
   /** A request dialect's reshaping of A1111's answer; `uploaded`: `images` now holds presigned URLs. */
   reshape?: (answer: Record<string, unknown>, uploaded: boolean) => unknown;
 }
@@ -89,15 +87,15 @@ export class OutputStage {
    * @throws the job signal's reason when the job was stopped during an upload
    */
   async shape(answer: A1111Answer, job: OutputJob): Promise<unknown> {
-    const { status, body } = answer;
+    const { status } = answer;
     const { route, plan } = job;
     const said = `A1111 ${status} on ${route.method} ${route.path}: answer`;
     // Only the structure is read (long base64 strings skipped); the bytes themselves are passed through.
     let parsed: unknown;
     try {
-      parsed = jsonSkeleton(body);
+      parsed = jsonSkeleton(bodyParts(answer));
     } catch {
-      return { error: `${said} is not JSON: ${JSON.stringify(body.subarray(0, 80).toString('utf8'))}` };
+      return { error: `${said} is not JSON: ${JSON.stringify(answer.body.subarray(0, 80).toString('utf8'))}` };
     }
     if (route.generates) {
       const images = isObject(parsed) ? parsed.images : undefined;
@@ -116,13 +114,13 @@ export class OutputStage {
     };
     if (job.reshape) {
       if (!isObject(parsed)) return { error: `${said} is not a JSON object` };
-      return shapeDialectOutput(body, plan, job.reshape, ctx);
+      return shapeDialectOutput(answer.body, plan, job.reshape, ctx);
     }
     // An `error` / `refresh_worker` key or `{}` would be read by RunPod's result rules: keep the exact value.
     if (isObject(parsed) && Object.keys(parsed).length > 0 && !Object.hasOwn(parsed, 'error') && !Object.hasOwn(parsed, 'refresh_worker')) {
-      return shapeOutput(body, plan, ctx);
+      return shapeOutput(bodyParts(answer), plan, ctx);
     }
-    return shapeSpecialAnswer(body, plan, ctx);
+    return shapeSpecialAnswer(answer.body, plan, ctx);
   }
 
   /** Closes the kept S3 client of the endpoint's bucket (its keep-alive sockets). */

@@ -8,6 +8,7 @@ import type { Platform } from '../platform/platform.js';
 import { RawJson, refusedResultBody, resultFromError, resultFromOutput, serializeResult, serializeResultParts, type WorkerIdentity } from '../result.js';
 import type { Handler, HandlerContext, Job, ResultBody } from '../types.js';
 import { lost, type WorkerStats } from './stats.js';
+import { afterLargeResult } from './young-gc.js';
 
 /** What {@link runJob} needs. */
 export interface RunJobContext {
@@ -69,7 +70,7 @@ function handlerContext(job: Job, c: RunJobContext, state: { finished: boolean; 
       state.streamed = true;
       await platform.stream(job.id, serializeResult({ output }));
     },
-    rawJson: (bytes: Buffer) => new RawJson(bytes),
+    rawJson: (bytes: Buffer | readonly Buffer[]) => new RawJson(bytes),
     refreshWorker: () => void (state.refresh = true),
     ...(c.endsIn
       ? {
@@ -132,10 +133,11 @@ export async function runJob(job: Job, c: RunJobContext): Promise<void> {
   // (rp_job.py `handle_job`: `send_result(..., is_stream=True)`; rp_http.py appends `&isStream=true`).
   let failed = body.error !== undefined;
   let outcome = await platform.done(job.id, bytes, state.streamed);
+  const size = bytes.reduce((n, b) => n + b.length, 0);
+  afterLargeResult(size);
   const status = outcome.status ?? 0;
   if (!outcome.ok && status >= 400 && status < 500) {
     // Refused (e.g. 400 for a body over RunPod's limit): one small FAILED body instead, so the job gets a final state.
-    const size = bytes.reduce((n, b) => n + b.length, 0);
     const fallback = refusedResultBody(status, size, job.id, body.stopPod === true);
     log.warn(`job-done refused the result (HTTP ${status}, ${size} bytes); posting a FAILED result instead: ${String(fallback.error)}`, job.id);
     outcome = await platform.done(job.id, [serializeResult(fallback)], state.streamed, 'FAILED fallback of a refused result');
