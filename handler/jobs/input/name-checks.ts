@@ -26,6 +26,8 @@ export interface PromptNetworkTag {
  */
 export function promptNetworkTags(prompt: string): PromptNetworkTag[] {
   const out: PromptNetworkTag[] = [];
+  // Most prompts have no tag: no regular expression to run (its compiled code may have been flushed since the last job).
+  if (!prompt.includes('<')) return out;
   for (const m of prompt.matchAll(/<([\p{L}\p{N}_]+):([^>]+)>/gu)) {
     out.push({ tag: m[0], type: m[1]!, name: m[2]!.split(':')[0]! });
   }
