@@ -1,13 +1,12 @@
 /**
- * The A1111 HTTP client (ARCHITECTURE.md `handler/a1111/`): keep-alive axios, readiness wait, calls with a
- * total timeout, interrupt on timeout, and one error shape for every failure.
+ * The A1111 HTTP client (ARCHITECTURE.md `handler/a1111/`): keep-alive connections (undici, through http-call.ts
+ * `exchange`), readiness wait, calls with a total timeout, interrupt on timeout, and one error shape for every failure.
  */
-import type { Readable } from 'node:stream';
 import pRetry, { AbortError } from 'p-retry';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import type { A1111Config } from '../config.js';
 import type { Log } from '../log.js';
-import { callDeadline, decodeBody } from '../http-call.js';
+import { callDeadline, decodeBody, exchange } from '../http-call.js';
 import { formatA1111Error } from './errors.js';
 import { isProcessAlive } from './process.js';
 import { A1111Error, A1111ExitedError } from '../errors/index.js';
@@ -56,24 +55,6 @@ export interface CallOptions {
   timeoutName?: string;
   /** Do not send `POST /sdapi/v1/interrupt` when this call is aborted or times out (read-only calls such as progress). */
   noInterrupt?: boolean;
-}
-
-/**
- * Reads a response body as the chunks the stream gives (views of the socket's reads: nothing copied).
- * @returns the chunks and their total length, bytes
- * @throws the stream's error (connection reset, abort)
- */
-function readBody(stream: Readable): Promise<{ parts: Buffer[]; length: number }> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let length = 0;
-    stream.on('data', (chunk: Buffer) => {
-      parts.push(chunk);
-      length += chunk.length;
-    });
-    stream.once('error', reject);
-    stream.once('end', () => resolve({ parts, length }));
-  });
 }
 
 /** Transport failures that mean A1111 is not there (system codes, and undici's for a socket closed or not opened). */
@@ -180,18 +161,16 @@ export class A1111Client {
    * @throws the transport's error (undici's, with a `code`), or the signal's reason when it aborts
    */
   private async exchange(method: 'GET' | 'POST', path: string, body: string | undefined, signal: AbortSignal): Promise<A1111Response> {
-    const res = await request(this.base + path, {
+    const res = await exchange(this.agent, this.base + path, {
       method,
-      dispatcher: this.agent,
       signal,
       headers: body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body }),
     });
-    const encoding = res.headers['content-encoding'];
-    const { parts, length } = await readBody(res.body as Readable);
+    const encoding = res.contentEncoding;
     // A Content-Encoding A1111 was not asked for (a proxy's gzip) is decoded.
-    if (typeof encoding === 'string' && encoding !== 'identity') return { status: res.statusCode, body: decodeBody(Buffer.concat(parts, length), encoding) };
-    return answerOfParts(res.statusCode, parts, length);
+    if (encoding !== undefined && encoding !== 'identity') return { status: res.status, body: decodeBody(Buffer.concat(res.parts, res.length), encoding) };
+    return answerOfParts(res.status, res.parts, res.length);
   }
 
   /** `POST /sdapi/v1/interrupt` (docs/a1111-api.md, "Concurrency, queue lock, progress"), best effort with a 5 s timeout; never throws. */

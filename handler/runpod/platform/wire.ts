@@ -6,8 +6,8 @@
  * job: job-take, job-done, and the A1111 call on the other side), measured by `npm run bench`.
  */
 import { Readable } from 'node:stream';
-import { Agent, request } from 'undici';
-import { callDeadline, decodeBody } from '../../http-call.js';
+import { Agent } from 'undici';
+import { callDeadline, decodeBody, exchange } from '../../http-call.js';
 
 /** An answer: status, content type and body text (decompressed). */
 export interface WireAnswer {
@@ -79,18 +79,14 @@ export class PlatformClient {
   ): Promise<WireAnswer> {
     const deadline = callDeadline(timeoutMs, signal);
     try {
-      const res = await request(url, {
+      const res = await exchange(this.agent, url, {
         method,
         headers,
-        dispatcher: this.agent,
         signal: deadline.signal,
         ...(body === undefined ? {} : { body: Buffer.isBuffer(body) ? body : Readable.from(body, { objectMode: false }) }),
       });
-      const raw = Buffer.from(await (res.body as Readable & { arrayBuffer(): Promise<ArrayBuffer> }).arrayBuffer());
-      const encoding = res.headers['content-encoding'];
-      const bytes = decodeBody(raw, typeof encoding === 'string' ? encoding : undefined);
-      const ct = res.headers['content-type'];
-      return { status: res.statusCode, contentType: typeof ct === 'string' ? ct : undefined, text: bytes.toString('utf8') };
+      const raw = res.parts.length === 1 ? res.parts[0]! : Buffer.concat(res.parts, res.length);
+      return { status: res.status, contentType: res.contentType, text: decodeBody(raw, res.contentEncoding).toString('utf8') };
     } catch (e) {
       if (deadline.timedOut()) throw new WireError(`no answer within ${timeoutMs} ms`, 'ETIMEDOUT');
       if (signal?.aborted) throw e;
