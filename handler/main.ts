@@ -9,8 +9,6 @@
  * never ready, A1111 exited, the warm-up failed, or a fatal error (in platform mode each of these is first reported
  * to RunPod as unhealthy); 2 bad configuration.
  */
-// First: V8's heap settings apply from here on (v8-heap.ts).
-import './v8-heap.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Log } from './log.js';
 import { A1111Pool } from './a1111/pool.js';
