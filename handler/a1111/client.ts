@@ -7,6 +7,7 @@ import { Agent } from 'undici';
 import type { A1111Config } from '../config.js';
 import type { Log } from '../log.js';
 import { callDeadline, decodeBody, exchange } from '../http-call.js';
+import { joinParts } from '../parts.js';
 import { formatA1111Error } from './errors.js';
 import { isProcessAlive } from './process.js';
 import { A1111Error, A1111ExitedError } from '../errors/index.js';
@@ -30,12 +31,12 @@ export interface A1111Response {
 
 /** An answer whose body is `parts` (`length` bytes in all), joined only when {@link A1111Response.body} is read. */
 export function answerOfParts(status: number, parts: readonly Buffer[], length: number): A1111Response {
-  let joined: Buffer | undefined = parts.length === 1 ? parts[0] : undefined;
+  let joined: Buffer | undefined;
   return {
     status,
     parts,
     get body(): Buffer {
-      return (joined ??= Buffer.concat(parts as Buffer[], length));
+      return (joined ??= joinParts(parts, length));
     },
   };
 }
@@ -169,7 +170,7 @@ export class A1111Client {
     });
     const encoding = res.contentEncoding;
     // A Content-Encoding A1111 was not asked for (a proxy's gzip) is decoded.
-    if (encoding !== undefined && encoding !== 'identity') return { status: res.status, body: decodeBody(Buffer.concat(res.parts, res.length), encoding) };
+    if (encoding !== undefined && encoding !== 'identity') return { status: res.status, body: decodeBody(joinParts(res.parts, res.length), encoding) };
     return answerOfParts(res.status, res.parts, res.length);
   }
 

@@ -11,6 +11,7 @@
  * Trade-off: the content of a replaced long string is not checked for invalid escapes or raw control
  * characters (its boundaries are, escaped quotes included). Everything else is checked by `JSON.parse`.
  */
+import { joinParts, partsLength } from '../parts.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -93,7 +94,7 @@ class Skeleton {
 
   private closeString(): void {
     const s = this.str;
-    this.out.push(s === null ? '""' : `"${s.length === 1 ? s[0]!.toString('utf8') : Buffer.concat(s).toString('utf8')}"`);
+    this.out.push(s === null ? '""' : `"${joinParts(s).toString('utf8')}"`);
     this.inString = false;
     this.str = null;
   }
@@ -112,9 +113,8 @@ class Skeleton {
  */
 export function jsonSkeleton(bytes: Buffer | readonly Buffer[], longString = 256): unknown {
   const parts = Buffer.isBuffer(bytes) ? [bytes] : bytes;
-  let length = 0;
-  for (const p of parts) length += p.length;
-  if (length <= longString * 4) return JSON.parse((parts.length === 1 ? parts[0]! : Buffer.concat(parts as Buffer[], length)).toString('utf8'));
+  const length = partsLength(parts);
+  if (length <= longString * 4) return JSON.parse(joinParts(parts, length).toString('utf8'));
   const s = new Skeleton(longString);
   for (const p of parts) s.push(p);
   return s.end();

@@ -3,6 +3,7 @@
  * (handler exception), and their serialisation (docs/runpod-protocol.md, "Body serialisation of results (byte level)").
  */
 import type { ResultBody } from './types.js';
+import { joinParts } from '../parts.js';
 
 /** Marks already-serialised JSON that the serialiser splices in verbatim (see `HandlerContext.rawJson`). */
 export class RawJson {
@@ -13,7 +14,7 @@ export class RawJson {
   }
   /** The JSON text as one buffer: the only part, or the parts joined (a copy). */
   get bytes(): Buffer {
-    return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts as Buffer[]);
+    return joinParts(this.parts);
   }
   /** Lets `JSON.stringify` serialise a RawJson nested anywhere else (slow path: parses the bytes). */
   toJSON(): unknown {
@@ -111,7 +112,7 @@ export function serializeResultParts(body: ResultBody): Buffer[] {
 /** {@link serializeResultParts} joined into one buffer. @throws TypeError as there. */
 export function serializeResult(body: ResultBody): Buffer {
   const parts = serializeResultParts(body);
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  return joinParts(parts);
 }
 
 /** One mebibyte; RunPod's "10 MB" / "20 MB" limits are read as MiB here, as the local endpoint does. */

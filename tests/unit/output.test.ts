@@ -178,7 +178,7 @@ describe('shapeOutput fast path', () => {
   it('no upload and within the limit: A1111\'s very buffer is handed on (no parse, no copy)', async () => {
     const body = Buffer.from(JSON.stringify({ images: [PNG_B64], parameters: {}, info: '{}' }));
     const seen: (Buffer | readonly Buffer[])[] = [];
-    const out = await shapeOutput(body, { bucketAvailable: false, imageKey: 'images' }, ctx(body.length + RESULT_ENVELOPE_BYTES, seen));
+    const out = await shapeOutput([body], { bucketAvailable: false, imageKey: 'images' }, ctx(body.length + RESULT_ENVELOPE_BYTES, seen));
     expect(out).toBeInstanceOf(RawJson);
     expect(seen).toHaveLength(1);
     expect((seen[0] as readonly Buffer[])[0]).toBe(body);
@@ -198,7 +198,7 @@ describe('shapeOutput fast path', () => {
 
   it('one byte over: the guard applies ({"output":…} counted)', async () => {
     const body = Buffer.from(JSON.stringify({ images: [PNG_B64], parameters: {}, info: '{}' }));
-    const out = await shapeOutput(body, { bucketAvailable: false, imageKey: 'images' }, ctx(body.length + RESULT_ENVELOPE_BYTES - 1, []));
+    const out = await shapeOutput([body], { bucketAvailable: false, imageKey: 'images' }, ctx(body.length + RESULT_ENVELOPE_BYTES - 1, []));
     expect(out).toEqual({ error: expect.stringMatching(/^result too large to return: /) });
   });
 });

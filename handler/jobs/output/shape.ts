@@ -11,6 +11,7 @@
  */
 import type { Log } from '../../log.js';
 import { S3UploadError } from '../../errors/index.js';
+import { joinParts, partsLength } from '../../parts.js';
 import type { OutputPlan } from './plan.js';
 import { dropInputEchoes, RESULT_ENVELOPE_BYTES, resultTooLargeMessage, type ResultLimitName } from './size-guard.js';
 import type { S3Uploader } from './uploader.js';
@@ -60,14 +61,12 @@ function oversized(json: Buffer, plan: OutputPlan, dropped: readonly string[], c
  *   or the result is over the limit ({@link resultTooLargeMessage}).
  * @throws the job signal's reason when the job was stopped during an upload.
  */
-export async function shapeOutput(parts: Buffer | readonly Buffer[], plan: OutputPlan, ctx: ShapeContext): Promise<unknown> {
-  const chunks = Buffer.isBuffer(parts) ? [parts] : parts;
-  let length = 0;
-  for (const c of chunks) length += c.length;
+export async function shapeOutput(parts: readonly Buffer[], plan: OutputPlan, ctx: ShapeContext): Promise<unknown> {
+  const length = partsLength(parts);
   // Fast path: nothing to upload and small enough — A1111's bytes untouched, not even joined.
-  if (!plan.upload && length + RESULT_ENVELOPE_BYTES <= ctx.maxResultBytes) return ctx.rawJson(chunks);
+  if (!plan.upload && length + RESULT_ENVELOPE_BYTES <= ctx.maxResultBytes) return ctx.rawJson(parts);
 
-  const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks as Buffer[], length);
+  const body = joinParts(parts, length);
   const output = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
   const failed = await uploadInPlace(output, plan, ctx);
   if (failed) return failed;

@@ -8,6 +8,7 @@
 import { Readable } from 'node:stream';
 import { Agent } from 'undici';
 import { callDeadline, decodeBody, exchange } from '../../http-call.js';
+import { joinParts, partsLength } from '../../parts.js';
 
 /** An answer: status, content type and body text (decompressed). */
 export interface WireAnswer {
@@ -63,8 +64,8 @@ export class PlatformClient {
    * @throws WireError as {@link get}
    */
   async post(url: string, parts: readonly Buffer[], headers: Record<string, string>, timeoutMs: number): Promise<number> {
-    const length = parts.reduce((n, p) => n + p.length, 0);
-    const body = parts.length === 1 ? parts[0]! : length <= CONCAT_MAX_BYTES ? Buffer.concat(parts, length) : parts;
+    const length = partsLength(parts);
+    const body = parts.length === 1 || length <= CONCAT_MAX_BYTES ? joinParts(parts, length) : parts;
     const res = await this.exchange(url, 'POST', body, { ...this.headers, ...headers, 'content-length': String(length) }, timeoutMs);
     return res.status;
   }
@@ -85,7 +86,7 @@ export class PlatformClient {
         signal: deadline.signal,
         ...(body === undefined ? {} : { body: Buffer.isBuffer(body) ? body : Readable.from(body, { objectMode: false }) }),
       });
-      const raw = res.parts.length === 1 ? res.parts[0]! : Buffer.concat(res.parts, res.length);
+      const raw = joinParts(res.parts, res.length);
       return { status: res.status, contentType: res.contentType, text: decodeBody(raw, res.contentEncoding).toString('utf8') };
     } catch (e) {
       if (deadline.timedOut()) throw new WireError(`no answer within ${timeoutMs} ms`, 'ETIMEDOUT');

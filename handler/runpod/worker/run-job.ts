@@ -9,6 +9,7 @@ import { RawJson, refusedResultBody, resultFromError, resultFromOutput, serializ
 import type { Handler, HandlerContext, Job, ResultBody } from '../types.js';
 import { lost, type WorkerStats } from './stats.js';
 import { afterLargeResult } from './young-gc.js';
+import { partsLength } from '../../parts.js';
 
 /** What {@link runJob} needs. */
 export interface RunJobContext {
@@ -133,7 +134,7 @@ export async function runJob(job: Job, c: RunJobContext): Promise<void> {
   // (rp_job.py `handle_job`: `send_result(..., is_stream=True)`; rp_http.py appends `&isStream=true`).
   let failed = body.error !== undefined;
   let outcome = await platform.done(job.id, bytes, state.streamed);
-  const size = bytes.reduce((n, b) => n + b.length, 0);
+  const size = partsLength(bytes);
   afterLargeResult(size);
   const status = outcome.status ?? 0;
   if (!outcome.ok && status >= 400 && status < 500) {
