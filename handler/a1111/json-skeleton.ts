@@ -27,9 +27,12 @@ function trailingBackslashes(b: Buffer, from: number, to: number): number {
 class Skeleton {
   /** Structure text and short strings (with their quotes), in order. */
   private readonly out: string[] = [];
-  /** Inside a string: its bytes so far (null once it is longer than `longString`). */
-  private str: Buffer[] | null = null;
   private inString = false;
+  /** The open string's quote in the current part, or -1 when the string began in an earlier part. */
+  private openPos = -1;
+  /** A string that spans parts: its bytes so far (dropped once it is longer than `longString`). */
+  private readonly pieces: Buffer[] = [];
+  private long = false;
   private strBytes = 0;
   /** Backslashes that end the string's bytes so far (an odd count escapes the next quote). */
   private backslashes = 0;
@@ -51,10 +54,9 @@ class Skeleton {
         }
         if (open > pos) this.out.push(b.toString('utf8', pos, open));
         this.inString = true;
-        this.str = [];
-        this.strBytes = 0;
-        this.backslashes = 0;
+        this.openPos = open;
         this.openedAt = this.offset + open;
+        this.backslashes = 0;
         pos = open + 1;
         continue;
       }
@@ -72,6 +74,19 @@ class Skeleton {
         }
         search = q + 1;
       }
+      if (close >= 0 && this.openPos >= 0) {
+        // Opened and closed in this part (the common case): read straight from it.
+        this.out.push(close - this.openPos - 1 > this.longString ? '""' : b.toString('utf8', this.openPos, close + 1));
+        this.inString = false;
+        pos = close + 1;
+        continue;
+      }
+      if (this.openPos >= 0) {
+        // The string goes on into the next part: from here on its bytes are collected.
+        this.pieces.length = 0;
+        this.long = false;
+        this.strBytes = 0;
+      }
       const end = close < 0 ? b.length : close;
       this.addToString(b, pos, end);
       if (close < 0) {
@@ -79,24 +94,21 @@ class Skeleton {
         this.backslashes = run === end - pos ? this.backslashes + run : run;
         break;
       }
-      this.closeString();
+      this.out.push(this.long ? '""' : `"${joinParts(this.pieces).toString('utf8')}"`);
+      this.inString = false;
       pos = close + 1;
     }
+    if (this.inString) this.openPos = -1;
     this.offset += b.length;
   }
 
   private addToString(b: Buffer, from: number, to: number): void {
     this.strBytes += to - from;
-    if (this.str === null) return;
-    if (this.strBytes > this.longString) this.str = null;
-    else if (to > from) this.str.push(b.subarray(from, to));
-  }
-
-  private closeString(): void {
-    const s = this.str;
-    this.out.push(s === null ? '""' : `"${joinParts(s).toString('utf8')}"`);
-    this.inString = false;
-    this.str = null;
+    if (this.long) return;
+    if (this.strBytes > this.longString) {
+      this.long = true;
+      this.pieces.length = 0;
+    } else if (to > from) this.pieces.push(b.subarray(from, to));
   }
 
   end(): unknown {
