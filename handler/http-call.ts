@@ -1,7 +1,7 @@
 /**
  * What every outgoing HTTP call of the worker needs, whichever side it talks to (A1111 or the RunPod platform): the
- * exchange itself (undici's dispatcher), one abort signal for the caller's stop and the call's own time bound,
- * cleaned up when the call ends, and an answer's body decoded from the Content-Encoding it came in.
+ * exchange itself (undici's dispatcher), bounded by the caller's stop signal and its own time bound, both cleaned up
+ * when the call ends, and an answer's body decoded from the Content-Encoding it came in.
  */
 import type { Readable } from 'node:stream';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
@@ -23,31 +23,56 @@ export interface ExchangeRequest {
   method: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: string | Buffer | Readable;
-  /** Ends the exchange (with the signal's reason) when it aborts. */
-  signal: AbortSignal;
+  /** Ends the exchange (with the signal's reason) when it aborts: the caller's stop. */
+  signal?: AbortSignal | undefined;
+  /** The exchange's own time bound, ms: past it the exchange ends with {@link ExchangeTimeout}. None when absent. */
+  timeoutMs?: number | undefined;
+}
+
+/** The bound of one exchange: the caller's stop and its own time bound, ms. */
+export type ExchangeBound = Pick<ExchangeRequest, 'signal' | 'timeoutMs'>;
+
+/** The error of an exchange that ran out of its time bound ({@link ExchangeRequest.timeoutMs}). */
+export class ExchangeTimeout extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(readonly timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms`);
+    this.name = 'ExchangeTimeout';
+  }
 }
 
 /**
  * One HTTP exchange through undici's dispatcher API (`Dispatcher.dispatch` with a handler): the answer's chunks are
  * collected as they come, without the response stream, promises and timers of undici's `request()` (three requests
- * per job: measured by `npm run bench`). undici's own header and body timeouts are off: the caller's signal bounds
- * the call ({@link callDeadline}).
- * @throws the transport's error (undici's, with a `code`), or the signal's reason once it aborted
+ * per job: measured by `npm run bench`). undici's own header and body timeouts are off: the exchange is bounded by
+ * the caller's signal and its own `timeoutMs`, a plain listener and timer both removed when it ends (no abort
+ * controller of its own: one per call was measurable per job, and `AbortSignal.timeout`/`any` keep a timer, or the
+ * parent's references, alive long after the call; an A1111 bound is minutes).
+ * @throws the transport's error (undici's, with a `code`), {@link ExchangeTimeout}, or the signal's reason once it
+ *   aborted
  */
 export function exchange(dispatcher: Dispatcher, url: string, req: ExchangeRequest): Promise<Exchanged> {
-  const { signal } = req;
+  const { signal, timeoutMs } = req;
   return new Promise<Exchanged>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
+    if (signal?.aborted) return reject(signal.reason as Error);
     const u = new URL(url);
     let abort: ((e: Error) => void) | undefined;
     let settled = false;
-    // Aborted before a socket took the request: it is rejected now, and dropped once undici connects it.
-    const onAbort = (): void => (abort ? abort(signal.reason as Error) : settle(() => reject(signal.reason as Error)));
-    signal.addEventListener('abort', onAbort, { once: true });
+    let ended: Error | undefined;
+    // Ended before a socket took the request: it is rejected now, and dropped once undici connects it.
+    const end = (e: Error): void => {
+      ended ??= e;
+      if (abort) abort(e);
+      else settle(() => reject(e));
+    };
+    const onAbort = (): void => end(signal!.reason as Error);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => end(new ExchangeTimeout(timeoutMs)), timeoutMs);
     function settle(f: () => void): void {
       if (settled) return;
       settled = true;
-      signal.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
       f();
     }
     const answer: Exchanged = { status: 0, contentType: undefined, contentEncoding: undefined, parts: [], length: 0 };
@@ -56,13 +81,16 @@ export function exchange(dispatcher: Dispatcher, url: string, req: ExchangeReque
       {
         onConnect: (a) => {
           abort = a;
-          if (signal.aborted) a(signal.reason as Error);
+          if (ended) a(ended);
         },
         onHeaders: (status, raw) => {
           if (status < 200) return true; // 1xx: the real answer follows
           answer.status = status;
           for (let i = 0; i + 1 < raw.length; i += 2) {
-            const name = raw[i]!.toString('latin1').toLowerCase();
+            // Only two names are read: 12 and 16 bytes long; the others are not decoded.
+            const n = raw[i]!;
+            if (n.length !== 12 && n.length !== 16) continue;
+            const name = n.toString('latin1').toLowerCase();
             if (name === 'content-type') answer.contentType = raw[i + 1]!.toString('latin1');
             else if (name === 'content-encoding') answer.contentEncoding = raw[i + 1]!.toString('latin1');
           }
@@ -78,16 +106,6 @@ export function exchange(dispatcher: Dispatcher, url: string, req: ExchangeReque
       },
     );
   });
-}
-
-/** The signal of one call and its cleanup. */
-export interface CallDeadline {
-  /** Aborted when `parent` aborts (with its reason) or when the time bound passes. */
-  signal: AbortSignal;
-  /** True once the time bound (not the parent) aborted the call. */
-  timedOut(): boolean;
-  /** Clears the timer and the parent listener; call it when the call has ended, however it ended. */
-  end(): void;
 }
 
 /** An abort controller that follows a parent signal; {@link FollowedSignal.end} drops the parent's listener. */
@@ -108,29 +126,6 @@ export function followSignal(parent?: AbortSignal): FollowedSignal {
   if (parent?.aborted) onStop();
   else parent?.addEventListener('abort', onStop, { once: true });
   return { controller, end: () => parent?.removeEventListener('abort', onStop) };
-}
-
-/**
- * A signal for one call, aborted by `parent` or after `timeoutMs` (ms). A plain timer and listener, both removed by
- * `end()`: `AbortSignal.timeout` and `AbortSignal.any` would keep a timer, or the parent's references, alive long after
- * the call (an A1111 bound is minutes).
- */
-export function callDeadline(timeoutMs: number, parent?: AbortSignal): CallDeadline {
-  const followed = followSignal(parent);
-  const ac = followed.controller;
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    ac.abort(new Error(`no answer within ${timeoutMs} ms`));
-  }, timeoutMs);
-  return {
-    signal: ac.signal,
-    timedOut: () => timedOut,
-    end() {
-      clearTimeout(timer);
-      followed.end();
-    },
-  };
 }
 
 /** `bytes` decoded from `encoding` (gzip, deflate, br); identity and unknown encodings as they are. */

@@ -6,7 +6,7 @@ import pRetry, { AbortError } from 'p-retry';
 import { Agent } from 'undici';
 import type { A1111Config } from '../config.js';
 import type { Log } from '../log.js';
-import { callDeadline, decodeBody, exchange } from '../http-call.js';
+import { decodeBody, exchange, ExchangeTimeout, type ExchangeBound } from '../http-call.js';
 import { joinParts } from '../parts.js';
 import { formatA1111Error } from './errors.js';
 import { isProcessAlive } from './process.js';
@@ -113,10 +113,9 @@ export class A1111Client {
    */
   async call(method: 'GET' | 'POST', path: string, payload?: unknown, opts: CallOptions = {}): Promise<A1111Response> {
     const timeoutMs = opts.timeoutMs ?? this.config.requestTimeoutMs;
-    const deadline = callDeadline(timeoutMs, opts.signal);
     let res: A1111Response;
     try {
-      res = await this.exchange(method, path, method === 'POST' ? JSON.stringify(payload ?? {}) : undefined, deadline.signal);
+      res = await this.exchange(method, path, method === 'POST' ? JSON.stringify(payload ?? {}) : undefined, { signal: opts.signal, timeoutMs });
     } catch (e) {
       const err = e as Error;
       if (opts.signal?.aborted) {
@@ -124,7 +123,7 @@ export class A1111Client {
         if (!opts.noInterrupt) await this.interrupt();
         throw new A1111Error(`A1111 call ${method} ${path} aborted: ${String(opts.signal.reason ?? 'stopped')}`, 'aborted', null, method, path);
       }
-      if (deadline.timedOut()) {
+      if (e instanceof ExchangeTimeout) {
         if (!opts.noInterrupt) await this.interrupt();
         const secs = timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`;
         throw new A1111Error(
@@ -146,8 +145,6 @@ export class A1111Client {
         method,
         path,
       );
-    } finally {
-      deadline.end();
     }
     if (res.status < 200 || res.status >= 300) {
       const { message, fields } = formatA1111Error(res.status, method, path, res.body);
@@ -159,12 +156,12 @@ export class A1111Client {
   /**
    * One HTTP exchange with this backend: `body` (JSON text) for POST; the whole answer read as its parts,
    * decompressed (into one buffer) if A1111 compressed it anyway.
-   * @throws the transport's error (undici's, with a `code`), or the signal's reason when it aborts
+   * @throws the transport's error (undici's, with a `code`), ExchangeTimeout, or the signal's reason when it aborts
    */
-  private async exchange(method: 'GET' | 'POST', path: string, body: string | undefined, signal: AbortSignal): Promise<A1111Response> {
+  private async exchange(method: 'GET' | 'POST', path: string, body: string | undefined, bound: ExchangeBound): Promise<A1111Response> {
     const res = await exchange(this.agent, this.base + path, {
       method,
-      signal,
+      ...bound,
       headers: body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body }),
     });
@@ -177,7 +174,7 @@ export class A1111Client {
   /** `POST /sdapi/v1/interrupt` (docs/a1111-api.md, "Concurrency, queue lock, progress"), best effort with a 5 s timeout; never throws. */
   async interrupt(): Promise<boolean> {
     try {
-      const r = await this.exchange('POST', '/sdapi/v1/interrupt', '{}', AbortSignal.timeout(5000));
+      const r = await this.exchange('POST', '/sdapi/v1/interrupt', '{}', { timeoutMs: 5000 });
       return r.status >= 200 && r.status < 300;
     } catch (e) {
       this.log.warn(`POST /sdapi/v1/interrupt failed: ${(e as Error).message}`);
@@ -219,8 +216,7 @@ export class A1111Client {
       tries++;
       const remaining = deadline - performance.now();
       try {
-        const perTry = AbortSignal.timeout(Math.ceil(Math.max(100, Math.min(5000, remaining))));
-        const r = await this.exchange('GET', '/sdapi/v1/sd-models', undefined, signal ? AbortSignal.any([signal, perTry]) : perTry);
+        const r = await this.exchange('GET', '/sdapi/v1/sd-models', undefined, { signal, timeoutMs: Math.ceil(Math.max(100, Math.min(5000, remaining))) });
         if (r.status === 200) return;
         last = `HTTP ${r.status}`;
       } catch (e) {

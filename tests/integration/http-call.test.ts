@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { exchange } from '../../handler/http-call.js';
+import { exchange, ExchangeTimeout } from '../../handler/http-call.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -71,6 +71,33 @@ describe('exchange', () => {
     const pending = exchange(agent(), url, { method: 'GET', headers: {}, signal: during.signal });
     setTimeout(() => during.abort(new Error('stopped during')), 50);
     await expect(pending).rejects.toThrow('stopped during');
+  });
+
+  it('ends with ExchangeTimeout past its time bound, and the server sees the request dropped', async () => {
+    let dropped!: Promise<unknown>;
+    const url = await server((req) => {
+      dropped = new Promise((r) => req.socket.once('close', r));
+    });
+    const err = await exchange(agent(), url, { method: 'POST', headers: {}, body: '{}', timeoutMs: 50 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExchangeTimeout);
+    expect([(err as ExchangeTimeout).code, (err as Error).message]).toEqual(['ETIMEDOUT', 'no answer within 50 ms']);
+    await dropped;
+  });
+
+  it('leaves no listener on the caller\'s signal and no timer once it has ended', async () => {
+    const url = await server((_req, _body, res) => res.end('{}'));
+    const signal = new AbortController().signal;
+    let listeners = 0;
+    const add = signal.addEventListener.bind(signal);
+    const remove = signal.removeEventListener.bind(signal);
+    signal.addEventListener = (...a: Parameters<typeof add>) => (listeners++, add(...a));
+    signal.removeEventListener = (...a: Parameters<typeof remove>) => (listeners--, remove(...a));
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const a = agent();
+    await exchange(a, url, { method: 'GET', headers: {}, signal, timeoutMs: 60_000 }); // the socket is open now
+    const before = timers();
+    for (let i = 0; i < 20; i++) await exchange(a, url, { method: 'GET', headers: {}, signal, timeoutMs: 60_000 });
+    expect([listeners, timers()]).toEqual([0, before]);
   });
 
   it('rejects with undici\'s error and its code when nothing listens', async () => {

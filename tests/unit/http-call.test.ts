@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { callDeadline, decodeBody, followSignal } from '../../handler/http-call.js';
+import { decodeBody, followSignal } from '../../handler/http-call.js';
 
 describe('followSignal', () => {
   it('aborts with the parent reason, and not after end()', () => {
@@ -35,30 +35,6 @@ describe('followSignal', () => {
     parent.signal.removeEventListener = ((...args: Parameters<AbortSignal['removeEventListener']>) => (removed++, remove(...args))) as AbortSignal['removeEventListener'];
     for (let i = 0; i < 100; i++) followSignal(parent.signal).end();
     expect([added, removed]).toEqual([100, 100]);
-  });
-});
-
-describe('callDeadline', () => {
-  it('aborts once its time bound passes and says so', async () => {
-    const d = callDeadline(5);
-    await once(d.signal, 'abort');
-    expect(d.timedOut()).toBe(true);
-    expect((d.signal.reason as Error).message).toBe('no answer within 5 ms');
-    d.end();
-  });
-
-  it('follows the parent (not a timeout), and end() clears the bound', async () => {
-    const parent = new AbortController();
-    const d = callDeadline(60_000, parent.signal);
-    parent.abort(new Error('stopped'));
-    expect(d.signal.reason).toBe(parent.signal.reason);
-    expect(d.timedOut()).toBe(false);
-    d.end();
-    const ended = callDeadline(5);
-    ended.end();
-    const later = callDeadline(20);
-    await once(later.signal, 'abort');
-    expect(ended.signal.aborted).toBe(false);
   });
 });
 

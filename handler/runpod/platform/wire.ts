@@ -7,7 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import { Agent } from 'undici';
-import { callDeadline, decodeBody, exchange } from '../../http-call.js';
+import { decodeBody, exchange, ExchangeTimeout } from '../../http-call.js';
 import { joinParts, partsLength } from '../../parts.js';
 
 /** An answer: status, content type and body text (decompressed). */
@@ -78,22 +78,20 @@ export class PlatformClient {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<WireAnswer> {
-    const deadline = callDeadline(timeoutMs, signal);
     try {
       const res = await exchange(this.agent, url, {
         method,
         headers,
-        signal: deadline.signal,
+        signal,
+        timeoutMs,
         ...(body === undefined ? {} : { body: Buffer.isBuffer(body) ? body : Readable.from(body, { objectMode: false }) }),
       });
       const raw = joinParts(res.parts, res.length);
       return { status: res.status, contentType: res.contentType, text: decodeBody(raw, res.contentEncoding).toString('utf8') };
     } catch (e) {
-      if (deadline.timedOut()) throw new WireError(`no answer within ${timeoutMs} ms`, 'ETIMEDOUT');
+      if (e instanceof ExchangeTimeout) throw new WireError(e.message, 'ETIMEDOUT');
       if (signal?.aborted) throw e;
       throw asWireError(e);
-    } finally {
-      deadline.end();
     }
   }
 }

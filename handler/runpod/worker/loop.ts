@@ -280,9 +280,10 @@ export class JobLoop {
       this.due.delete(job.id);
       this.posting++;
       this.startWaiting();
-      // The job-take waits one turn of the event loop: the result's own shaping and post, when they need no I/O,
-      // go out first, so the platform reads the result before the next long-poll.
-      setImmediate(() => this.wake());
+      // The job-take waits two turns of the event loop: the result's own shaping and post, when they need no I/O,
+      // go out first, so the platform reads the result before the next long-poll. Two, because undici writes a
+      // request on a kept-alive socket one turn after it is made (its check of the idle socket).
+      setImmediate(() => setImmediate(() => this.wake()));
     };
     let handlerRuns = true;
     const handlerDone = (): void => {
