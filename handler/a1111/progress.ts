@@ -3,6 +3,7 @@
  * queue lock, so it can be called while txt2img/img2img runs.
  */
 import type { Log } from '../log.js';
+import { followSignal, type FollowedSignal } from '../http-call.js';
 import type { A1111Client } from './client.js';
 
 /** One progress report, as the worker forwards it to RunPod (`{"status":"IN_PROGRESS","output": …}`). */
@@ -33,7 +34,7 @@ export interface WatchOptions {
   onProgress(report: ProgressReport): void;
   /** Live previews: asked for at most once per `intervalMs` (`PREVIEW_INTERVAL_MS`); `image` is A1111's base64. */
   preview?: { intervalMs: number; onPreview(image: string, report: ProgressReport): void };
-  /** Stops the watch (the generation ended or the job was stopped). */
+  /** The job's signal: the watch stops when it aborts (the job was stopped). */
   signal: AbortSignal;
   log: Log;
   jobId: string;
@@ -48,19 +49,47 @@ interface RawProgress {
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
+/** A started {@link startProgressWatch}. */
+export interface ProgressWatch {
+  /** Ends the watch (before its first poll, or aborting the poll in flight); resolves once it has stopped. */
+  stop(): Promise<void>;
+}
+
+/** Why a watch's polls stop when {@link ProgressWatch.stop} is called (a given reason: a bare `abort()` builds a DOMException). */
+const STOPPED = new Error('progress watch stopped');
+
 /**
- * Polls progress until `signal` aborts. Reports only while A1111 is generating (`job_count > 0`) and only when
- * `progress` rose, so a poller of `/status` sees progress rise monotonically. Errors are logged at DEBUG and the
- * next poll goes on; one poll at a time.
- * @returns a promise that settles once the loop has stopped
+ * Polls progress until `stop()` is called or `signal` (the job's) aborts. Reports only while A1111 is generating
+ * (`job_count > 0`) and only when `progress` rose, so a poller of `/status` sees progress rise monotonically. Errors
+ * are logged at DEBUG and the next poll goes on; one poll at a time.
+ *
+ * The first poll comes one interval in (a generation shorter than that has no progress worth reporting), or sooner
+ * when the end's estimate is wanted (`etaPollMs`). Until then the watch is one timer: most calls of a fast model end
+ * before it, and nothing else is set up for them (an abort controller, listeners and a promise chain per job were
+ * measurable per job, `npm run bench`).
  */
-export async function watchProgress(client: A1111Client, o: WatchOptions): Promise<void> {
+export function startProgressWatch(client: A1111Client, o: WatchOptions): ProgressWatch {
+  const first = Math.min(o.etaPollMs ?? o.intervalMs, o.intervalMs);
+  let polls: { followed: FollowedSignal; loop: Promise<void> } | undefined;
+  const timer = setTimeout(() => {
+    const followed = followSignal(o.signal);
+    polls = { followed, loop: pollLoop(client, { ...o, signal: followed.controller.signal }, first) };
+  }, first);
+  return {
+    stop: () => {
+      clearTimeout(timer);
+      if (!polls) return Promise.resolve();
+      polls.followed.end();
+      polls.followed.controller.abort(STOPPED);
+      return polls.loop;
+    },
+  };
+}
+
+/** The polls of {@link startProgressWatch}, from its first; `untilEstimate`: the first wait, ms, doubled after each poll until sampling has begun. */
+async function pollLoop(client: A1111Client, o: WatchOptions, untilEstimate: number): Promise<void> {
   let last = -1;
   let lastPreview = -Infinity;
-  // The first poll comes one interval in (a generation shorter than that has no progress worth reporting), or
-  // sooner when the end's estimate is wanted.
-  let untilEstimate = Math.min(o.etaPollMs ?? o.intervalMs, o.intervalMs);
-  await pause(untilEstimate, o.signal);
   while (!o.signal.aborted) {
     const started = performance.now();
     const wantPreview = o.preview !== undefined && started - lastPreview >= o.preview.intervalMs;

@@ -3,11 +3,10 @@
  * a generation runs, A1111's `/progress` relayed as progress updates and live previews as stream chunks.
  */
 import { A1111Error } from '../errors/index.js';
-import { followSignal } from '../http-call.js';
 import type { Log } from '../log.js';
 import type { A1111Client } from '../a1111/client.js';
 import type { Lease } from '../a1111/pool.js';
-import { watchProgress, type ProgressReport } from '../a1111/progress.js';
+import { startProgressWatch, type ProgressReport } from '../a1111/progress.js';
 import type { A1111Request } from './dialects/index.js';
 import type { A1111Answer } from './output/output.js';
 import type { JobOptions } from './input/envelope.js';
@@ -26,9 +25,6 @@ const MAX_PREVIEW_CHARS = 1_000_000;
  * begun: a fast model's generation (LCM, Turbo: 0.3–1 s) must be seen well before its end.
  */
 export const ETA_POLL_MS = 50;
-
-/** Why a progress watch stops when A1111 has answered (a given reason: a bare `abort()` builds a DOMException each time). */
-const ANSWERED = new Error('A1111 answered');
 
 /**
  * Leases the least-busy ready backend for a job. A refresh-* job makes the cached lists and request models stale:
@@ -87,12 +83,11 @@ async function callWithProgress(
       : {};
   const body = route.method === 'POST' ? (payload ?? {}) : undefined;
   if (!route.generates || cfg.progressIntervalMs <= 0) return client.call(route.method, route.path, body, { signal: ctx.signal, ...timeout });
-  const watch = followSignal(ctx.signal);
   let streams: Promise<void> = Promise.resolve();
-  const watching = watchProgress(client, {
+  const watch = startProgressWatch(client, {
     intervalMs: cfg.progressIntervalMs,
     ...(ctx.endsIn ? { etaPollMs: ETA_POLL_MS } : {}),
-    signal: watch.controller.signal,
+    signal: ctx.signal,
     log,
     jobId,
     onProgress: (report) => {
@@ -115,9 +110,7 @@ async function callWithProgress(
   try {
     return await client.call(route.method, route.path, body, { signal: ctx.signal, ...timeout });
   } finally {
-    watch.end();
-    watch.controller.abort(ANSWERED);
-    await watching;
+    await watch.stop();
     await streams;
   }
 }
