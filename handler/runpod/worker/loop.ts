@@ -138,7 +138,7 @@ export class JobLoop {
 
   /**
    * One turn of the loop with the job-take's error back-off (p-retry: 100 ms doubling to 5 s, reset by any
-   * answer that is not an error). Returns undefined when no job-take was made (no free slot, or stopped).
+   * answer that is not an error). Returns undefined when stopped before a job-take was made.
    */
   private async nextTake(stop: AbortSignal): Promise<TakeOutcome | undefined> {
     // A job-take that raced with stop still counts: its jobs run (the platform considers them ours).
@@ -163,18 +163,22 @@ export class JobLoop {
     }
   }
 
-  /** `beforeTake`, then a job-take for the free slots, or a wait for one when every slot is busy. */
+  /**
+   * `beforeTake`, then a job-take for the free slots, after a wait for one while every slot is busy (within this
+   * one attempt: one p-retry call per job-take). Undefined when stopped first.
+   */
   private async turn(stop: AbortSignal): Promise<TakeOutcome | undefined> {
-    await this.o.beforeTake?.(stop);
-    if (stop.aborted) return undefined;
-    this.startWaiting();
-    const free = this.freeSlots(this.concurrency());
-    const ahead = free < 0 ? 0 : Math.max(0, this.dueSoon() - this.waiting.length);
-    const count = Math.max(0, free) + ahead;
-    if (count <= 0) {
+    let count: number;
+    for (;;) {
+      await this.o.beforeTake?.(stop);
+      if (stop.aborted) return undefined;
+      this.startWaiting();
+      const free = this.freeSlots(this.concurrency());
+      const ahead = free < 0 ? 0 : Math.max(0, this.dueSoon() - this.waiting.length);
+      count = Math.max(0, free) + ahead;
+      if (count > 0) break;
       // Every slot is busy: no job-take until a handler returns or is due soon, a post ends or the concurrency rises.
       await this.waitForSlot(stop);
-      return undefined;
     }
     const outcome = await this.o.platform.take(count, this.held.size > 0, stop);
     if (outcome.kind === 'error') throw new TakeError(outcome.message);
@@ -259,7 +263,7 @@ export class JobLoop {
     this.running.set(job.id, abort);
     let slotState: 'waiting' | 'in' | 'out' = inSlot ? 'in' : 'waiting';
     let giveSlot = (): void => undefined;
-    const slot = inSlot ? Promise.resolve() : new Promise<void>((resolve) => (giveSlot = resolve));
+    const slot = inSlot ? undefined : new Promise<void>((resolve) => (giveSlot = resolve));
     const waiting: WaitingJob = {
       job,
       open: () => {

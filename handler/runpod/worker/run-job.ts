@@ -24,8 +24,8 @@ export interface RunJobContext {
   handlerDone?: () => void;
   /** The handler's estimate of the time left until it returns, ms ({@link HandlerContext.endsIn}); absent: take-ahead is off. */
   endsIn?: (ms: number) => void;
-  /** Resolves when the job has a slot (at once for a job started in a free slot; later for a held job). */
-  slot: Promise<void>;
+  /** Resolves when a held job gets its slot; undefined for a job started in a free slot. */
+  slot: Promise<void> | undefined;
   /** The handler is done with the backend ({@link HandlerContext.slotDone}). */
   slotDone?: () => void;
   /**
@@ -35,9 +35,13 @@ export interface RunJobContext {
   callEarly: boolean;
 }
 
-/** Resolves when `slot` does; rejects with the signal's reason when `signal` aborts first. */
-function slotOrStop(slot: Promise<void>, signal: AbortSignal): Promise<void> {
+/** A job started in a free slot has it already. */
+const IN_SLOT = Promise.resolve();
+
+/** Resolves when `slot` does (at once when there is none to wait for); rejects with the signal's reason when `signal` aborts first. */
+function slotOrStop(slot: Promise<void> | undefined, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason as Error);
+  if (slot === undefined) return IN_SLOT;
   return new Promise<void>((resolve, reject) => {
     const onAbort = (): void => reject(signal.reason as Error);
     signal.addEventListener('abort', onAbort, { once: true });
