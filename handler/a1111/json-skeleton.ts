@@ -2,8 +2,9 @@
  * A cheap structural read of a large JSON answer (A1111's txt2img/img2img bodies are 1–30 MB, almost all
  * of it base64 image strings).
  *
- * {@link jsonSkeleton} walks the bytes with native `Buffer.indexOf` jumps from quote to quote, replaces every
- * string longer than `longString` bytes by `""`, and `JSON.parse`s what is left: a few kilobytes. So the worker
+ * {@link jsonSkeleton} walks the bytes with native `Buffer.indexOf` jumps from quote to quote, keeps every byte but
+ * the content of the strings longer than `longString` bytes (which become `""`), and `JSON.parse`s what is left: a few
+ * kilobytes, decoded once (not a string per short string). So the worker
  * can check that an answer is JSON with an `images` list of strings — and then pass the original bytes through
  * untouched — without decoding and parsing 20 MB (ARCHITECTURE.md: heavy payloads are passed through). The bytes may
  * come as the parts they arrived in (a socket's reads): a string, an escape or a UTF-8 character may span two parts.
@@ -23,18 +24,36 @@ function trailingBackslashes(b: Buffer, from: number, to: number): number {
   return to - 1 - k;
 }
 
-/** The scan's state between two parts. */
+/**
+ * The closing quote of a string whose bytes in `b` start at `from`: the first quote preceded by an even number of
+ * backslashes, `carried` of them ending the string's bytes in earlier parts. -1 when `b` ends first.
+ */
+function closingQuote(b: Buffer, from: number, carried: number): number {
+  for (let search = from; ; ) {
+    const q = b.indexOf(QUOTE, search);
+    if (q < 0) return -1;
+    let run = trailingBackslashes(b, from, q);
+    if (run === q - from) run += carried;
+    if (run % 2 === 0) return q;
+    search = q + 1;
+  }
+}
+
+/**
+ * The scan's state between two parts. What is kept is byte ranges (views, nothing copied) of the parts: everything
+ * but the content of the long strings, whose quotes are kept (`""`). The kept bytes are decoded once at the end, so
+ * a UTF-8 character split between two parts is whole again.
+ */
 class Skeleton {
-  /** Structure text and short strings (with their quotes), in order. */
-  private readonly out: string[] = [];
+  /** The kept byte ranges, in order. */
+  private readonly kept: Buffer[] = [];
+  /** A string is open at the end of the last part. */
   private inString = false;
-  /** The open string's quote in the current part, or -1 when the string began in an earlier part. */
-  private openPos = -1;
-  /** A string that spans parts: its bytes so far (dropped once it is longer than `longString`). */
-  private readonly pieces: Buffer[] = [];
+  /** That string's bytes so far (dropped once it is longer than `longString`). */
+  private pieces: Buffer[] = [];
   private long = false;
   private strBytes = 0;
-  /** Backslashes that end the string's bytes so far (an odd count escapes the next quote). */
+  /** Backslashes that end the open string's bytes so far (an odd count escapes the next quote). */
   private backslashes = 0;
   /** Byte offset of the current part, and of the open string's quote. */
   private offset = 0;
@@ -43,62 +62,48 @@ class Skeleton {
   constructor(private readonly longString: number) {}
 
   push(b: Buffer): void {
+    /** Start of the range of `b` kept next. */
+    let seg = 0;
     let pos = 0;
-    while (pos < b.length) {
-      if (!this.inString) {
-        const open = b.indexOf(QUOTE, pos);
-        // Outside strings valid JSON is ASCII: a part boundary never splits a character here.
-        if (open < 0) {
-          this.out.push(b.toString('utf8', pos));
-          break;
-        }
-        if (open > pos) this.out.push(b.toString('utf8', pos, open));
-        this.inString = true;
-        this.openPos = open;
-        this.openedAt = this.offset + open;
-        this.backslashes = 0;
-        pos = open + 1;
-        continue;
-      }
-      // The closing quote: one preceded by an even number of backslashes (counted across parts).
-      let search = pos;
-      let close = -1;
-      for (;;) {
-        const q = b.indexOf(QUOTE, search);
-        if (q < 0) break;
-        let run = trailingBackslashes(b, pos, q);
-        if (run === q - pos) run += this.backslashes;
-        if (run % 2 === 0) {
-          close = q;
-          break;
-        }
-        search = q + 1;
-      }
-      if (close >= 0 && this.openPos >= 0) {
-        // Opened and closed in this part (the common case): read straight from it.
-        this.out.push(close - this.openPos - 1 > this.longString ? '""' : b.toString('utf8', this.openPos, close + 1));
-        this.inString = false;
-        pos = close + 1;
-        continue;
-      }
-      if (this.openPos >= 0) {
-        // The string goes on into the next part: from here on its bytes are collected.
-        this.pieces.length = 0;
-        this.long = false;
-        this.strBytes = 0;
-      }
-      const end = close < 0 ? b.length : close;
-      this.addToString(b, pos, end);
+    if (this.inString) {
+      const close = closingQuote(b, 0, this.backslashes);
+      this.addToString(b, 0, close < 0 ? b.length : close);
       if (close < 0) {
-        const run = trailingBackslashes(b, pos, end);
-        this.backslashes = run === end - pos ? this.backslashes + run : run;
-        break;
+        const run = trailingBackslashes(b, 0, b.length);
+        this.backslashes = run === b.length ? this.backslashes + run : run;
+        this.offset += b.length;
+        return;
       }
-      this.out.push(this.long ? '""' : `"${joinParts(this.pieces).toString('utf8')}"`);
+      if (!this.long) this.kept.push(...this.pieces);
+      this.pieces = [];
       this.inString = false;
+      seg = close;
       pos = close + 1;
     }
-    if (this.inString) this.openPos = -1;
+    for (;;) {
+      const open = b.indexOf(QUOTE, pos);
+      if (open < 0) break;
+      const close = closingQuote(b, open + 1, 0);
+      if (close < 0) {
+        // The string goes on into the next part: its bytes are collected until it closes or turns out long.
+        this.kept.push(b.subarray(seg, open + 1));
+        this.inString = true;
+        this.openedAt = this.offset + open;
+        this.pieces = [];
+        this.long = false;
+        this.strBytes = 0;
+        this.addToString(b, open + 1, b.length);
+        this.backslashes = trailingBackslashes(b, open + 1, b.length);
+        this.offset += b.length;
+        return;
+      }
+      if (close - open - 1 > this.longString) {
+        this.kept.push(b.subarray(seg, open + 1));
+        seg = close;
+      }
+      pos = close + 1;
+    }
+    if (seg < b.length) this.kept.push(b.subarray(seg));
     this.offset += b.length;
   }
 
@@ -107,13 +112,13 @@ class Skeleton {
     if (this.long) return;
     if (this.strBytes > this.longString) {
       this.long = true;
-      this.pieces.length = 0;
+      this.pieces = [];
     } else if (to > from) this.pieces.push(b.subarray(from, to));
   }
 
   end(): unknown {
     if (this.inString) throw new SyntaxError(`unterminated string starting at byte ${this.openedAt}`);
-    return JSON.parse(this.out.join(''));
+    return JSON.parse(joinParts(this.kept).toString('utf8'));
   }
 }
 
