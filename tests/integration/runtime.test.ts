@@ -130,9 +130,16 @@ describe('named states', () => {
 });
 
 describe('job-take → handler → job-done', () => {
-  it('posts the result; the heartbeat is told the held job', async () => {
-    const { platform, lines } = setup(async (job) => ({ echo: job.input, id: job.id }));
+  it('posts the result; the heartbeat lists the job while it is held, and not after', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const { platform, lines } = setup(async (job) => {
+      await released;
+      return { echo: job.input, id: job.id };
+    });
     platform.enqueue({ id: 'j1-u1', input: { prompt: 'hi' } });
+    await until(() => platform.heartbeat.held.at(-1)?.includes('j1-u1') === true, 'the heartbeat to list the job');
+    release();
     const rec = await platform.waitForResult('j1-u1');
     expect(rec.body).toEqual({ output: { echo: { prompt: 'hi' }, id: 'j1-u1' } });
     expect(rec.isStream).toBe(false);
@@ -200,7 +207,11 @@ describe('job-take → handler → job-done', () => {
 
 describe('a result post and the next job-take do not wait on each other', () => {
   it('the slot frees when the handler returns: the next job runs during the post (job_in_progress=1, both in the heartbeat)', async () => {
-    const { platform } = setup(async (job) => ({ id: job.id }));
+    const { platform } = setup(async (job) => {
+      // The heartbeat's list follows the held jobs after each turn's writes: h2 returns once it is listed.
+      if (job.id === 'h2') await until(() => platform.heartbeat.held.at(-1)?.length === 2, 'both jobs in the heartbeat');
+      return { id: job.id };
+    });
     const release = platform.holdDone('h1');
     cleanups.push(release);
     platform.enqueue({ id: 'h1', input: {} }, { id: 'h2', input: {} });

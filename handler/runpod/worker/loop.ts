@@ -72,6 +72,15 @@ interface DueEnd {
   now?: boolean;
 }
 
+/**
+ * Resolves two turns of the event loop from now. undici writes a request on a kept-alive socket one turn after it is
+ * made (its check of the idle socket), so work that waits for this runs after the requests made in this turn are
+ * written: the loop's own bookkeeping stays off a job's way to A1111 and to job-done.
+ */
+function afterWrites(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+}
+
 /** A job-take answer that is an error; retried with back-off. */
 class TakeError extends Error {}
 
@@ -101,6 +110,8 @@ export class JobLoop {
   private readonly due = new Map<string, DueEnd>();
   /** Resolves the loop's wait for a free slot. */
   private wakeUp: (() => void) | undefined;
+  /** The held jobs changed since the heartbeat's copy was last updated. */
+  private heldChanged = false;
 
   constructor(private readonly o: LoopOptions) {}
 
@@ -122,8 +133,12 @@ export class JobLoop {
       while (!stop.aborted) {
         const outcome = await this.nextTake(stop);
         if (outcome === undefined) continue;
-        if (outcome.kind === 'jobs') this.start(outcome.jobs, outcome.malformed);
-        else if (outcome.kind === 'throttled') await pause(this.o.throttlePauseMs ?? TOO_MANY_REQUESTS_PAUSE_MS, stop);
+        if (outcome.kind === 'jobs') {
+          this.start(outcome.jobs, outcome.malformed);
+          // The loop's next turn (and its job-take) comes after the jobs' A1111 requests are written, when their
+          // checks need no I/O: the loop's own work is not on a job's way to A1111.
+          await afterWrites();
+        } else if (outcome.kind === 'throttled') await pause(this.o.throttlePauseMs ?? TOO_MANY_REQUESTS_PAUSE_MS, stop);
       }
       // Drain: every running job, and every job held for a slot, runs and posts its result.
       while (this.active.size > 0 || this.waiting.length > 0) {
@@ -284,10 +299,9 @@ export class JobLoop {
       this.due.delete(job.id);
       this.posting++;
       this.startWaiting();
-      // The job-take waits two turns of the event loop: the result's own shaping and post, when they need no I/O,
-      // go out first, so the platform reads the result before the next long-poll. Two, because undici writes a
-      // request on a kept-alive socket one turn after it is made (its check of the idle socket).
-      setImmediate(() => setImmediate(() => this.wake()));
+      // The result's own shaping and post, when they need no I/O, go out before the job-take, so the platform reads
+      // the result before the next long-poll.
+      void afterWrites().then(() => this.wake());
     };
     let handlerRuns = true;
     const handlerDone = (): void => {
@@ -365,9 +379,15 @@ export class JobLoop {
     this.active.add(posting);
   }
 
+  /** Updates the held jobs; the heartbeat's copy follows after the writes of this turn (several changes: one update). */
   private setHeld(id: string, held: boolean): void {
     if (held) this.held.add(id);
     else this.held.delete(id);
-    this.o.onHeld?.([...this.held]);
+    if (this.heldChanged) return;
+    this.heldChanged = true;
+    void afterWrites().then(() => {
+      this.heldChanged = false;
+      this.o.onHeld?.([...this.held]);
+    });
   }
 }
