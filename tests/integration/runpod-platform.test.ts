@@ -5,8 +5,9 @@
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLog } from '../../handler/log.js';
+import { silentLog, type Log } from '../../handler/log.js';
 import { createHttpPlatform, type Platform } from '../../handler/runpod/index.js';
+import { memoryLog } from '../helpers/memory-platform.js';
 import { startPingRecorder } from '../helpers/ping-recorder.js';
 import { until } from '../helpers/wait.js';
 
@@ -62,7 +63,7 @@ async function startWire(): Promise<{ url: string; hits: Hit[]; script(kind: Kin
   };
 }
 
-function platformFor(url: string, opts: { pingUrl?: string; pingIntervalMs?: number } = {}): Platform {
+function platformFor(url: string, opts: { pingUrl?: string; pingIntervalMs?: number; log?: Log } = {}): Platform {
   return createHttpPlatform({
     templates: {
       getJob: `${url}/v2/ep1/job-take/$ID?gpu=NVIDIA+H200`,
@@ -76,7 +77,7 @@ function platformFor(url: string, opts: { pingUrl?: string; pingIntervalMs?: num
     userAgent: 'test-agent',
     retry: { retries: 6, minDelayMs: 20, maxDelayMs: 100, timeoutMs: 5000 },
     pingIntervalMs: opts.pingIntervalMs ?? 1000,
-    log: silentLog,
+    log: opts.log ?? silentLog,
     takeTimeoutMs: 2000,
   });
 }
@@ -139,10 +140,18 @@ describe('job-take', () => {
 describe('job-done and job-stream posts', () => {
   it('RunPod headers and URL flags; 5xx, 429 and resets retried; the result arrives once', async () => {
     const wire = await startWire();
-    const p = platformFor(wire.url);
+    const { log, lines } = memoryLog();
+    const p = platformFor(wire.url, { log });
     wire.script('done', { status: 502 }, { status: 502 }, { status: 429 }, 'reset');
     const out = await p.done('r1', [Buffer.from('{"output":'), Buffer.from('{"v":1}}')], false);
     expect(out).toEqual({ ok: true, attempts: 5 });
+    // Numbered across the first attempt (made without p-retry) and the retries, as one sequence.
+    expect(lines.filter((l) => l.level === 'WARN').map((l) => /attempt \d+, \d+ retries left/.exec(l.message)?.[0])).toEqual([
+      'attempt 1, 6 retries left',
+      'attempt 2, 5 retries left',
+      'attempt 3, 4 retries left',
+      'attempt 4, 3 retries left',
+    ]);
     expect(wire.hits.map((h) => h.status)).toEqual([502, 502, 429, 0, 200]);
     const last = wire.hits.at(-1)!;
     expect(last.url).toBe('/v2/ep1/job-done/w42/r1?gpu=NVIDIA+H200&isStream=false');
