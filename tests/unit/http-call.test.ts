@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeBody, followSignal } from '../../handler/http-call.js';
