@@ -4,7 +4,9 @@
  * them only at its next collection of the young generation, which a worker that allocates little JavaScript may not
  * run for many jobs: their memory stays resident, and the next large answer is read into new memory. One minor
  * collection after such a post (about 1 ms, off the job's path) lets the next answer reuse it: measured by
- * `npm run bench` (peak RSS with 20 MB results).
+ * `npm run bench` (peak RSS with 20 MB results). It frees only buffers still young: when a collection during the job
+ * has moved them to the old generation, they wait for V8's next mark-compact, which the answers' memory outside the
+ * heap sets off about once per 20 MB answer (`--trace-gc`; a forced major collection here did not lower peak RSS).
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
