@@ -28,6 +28,8 @@ export interface ServerModelsOptions {
 /** Caches each backend's {@link ServerModel}. */
 export class ServerModels {
   private readonly cache = new Map<string, Promise<ServerModel>>();
+  /** The last common model {@link forJobs} computed, and the models (in order) it is common to. */
+  private common: { of: readonly ServerModel[]; model: ServerModel } | undefined;
   private readonly timeoutMs: number;
 
   constructor(
@@ -60,7 +62,13 @@ export class ServerModels {
   async forJobs(backends: readonly ModelSourceBackend[]): Promise<ServerModel> {
     if (backends.length === 0) return bundledModel();
     const models = await Promise.all(backends.map((b) => this.of(b)));
-    return models.length === 1 ? models[0]! : commonModel(models);
+    if (models.length === 1) return models[0]!;
+    // The common model of the same models is computed once (~0.1 ms per job for four backends, hot), not per job.
+    const last = this.common;
+    if (last && last.of.length === models.length && last.of.every((m, i) => m === models[i])) return last.model;
+    const model = commonModel(models);
+    this.common = { of: models, model };
+    return model;
   }
 
   /** Forgets the cached models (all, or one backend's): after a `refresh-*` job, or when a backend came back. */

@@ -58,6 +58,22 @@ describe('ServerModels on real servers', () => {
     expect(s.requests.filter((r) => r.path === '/openapi.json')).toHaveLength(2);
   });
 
+  it('the common model of several backends is computed once for the same models, again after invalidate', async () => {
+    const [a, f] = await Promise.all([sim(), sim({ flavor: 'forge' })]);
+    const models = new ServerModels(recordingLog());
+    const backends = [a, f].map((s) => ({ url: s.url, client: client(s.url) }));
+    const first = await models.forJobs(backends);
+    expect(await models.forJobs(backends)).toBe(first);
+    // What both accept: A1111's fields without Forge's own, and pydantic 2's stricter reading.
+    expect(first.models.get('/sdapi/v1/txt2img')!.fields.has('distilled_cfg_scale')).toBe(false);
+    expect(first.pydantic).toBe(2);
+    expect(await models.forJobs([backends[0]!])).toBe(await models.of(backends[0]!));
+    models.invalidate(f.url);
+    const again = await models.forJobs(backends);
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+  });
+
   it("reads Forge's OpenAPI 3.1 model", async () => {
     const s = await sim({ flavor: 'forge' });
     const m = await new ServerModels(recordingLog()).of({ url: s.url, client: client(s.url) });
