@@ -4,9 +4,11 @@
  * them only at its next collection of the young generation, which a worker that allocates little JavaScript may not
  * run for many jobs: their memory stays resident, and the next large answer is read into new memory. One minor
  * collection after such a post (about 1 ms, off the job's path) lets the next answer reuse it: measured by
- * `npm run bench` (peak RSS with 20 MB results). It frees only buffers still young: when a collection during the job
- * has moved them to the old generation, they wait for V8's next mark-compact, which the answers' memory outside the
- * heap sets off about once per 20 MB answer (`--trace-gc`; a forced major collection here did not lower peak RSS).
+ * `npm run bench` (peak RSS with 20 MB results). It frees only buffers still young: when a mark-compact during the job
+ * (set off by the answers' memory outside the heap, about once per 20 MB answer: `--trace-gc`) has moved them to the
+ * old generation, they wait for the next one. A full collection here (`gc()`) frees them and lowered the peak to
+ * ~115 MiB, but the memory it returns is faulted back in by the next answer: large jobs cost ~1.6× as much, so it is
+ * not done (`gc({type: 'major'})` of Node 20's V8 did not free them at all).
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
