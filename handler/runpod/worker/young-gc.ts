@@ -7,8 +7,8 @@
  * `npm run bench` (peak RSS with 20 MB results). It frees only buffers still young: when a mark-compact during the job
  * (set off by the answers' memory outside the heap, about once per 20 MB answer: `--trace-gc`) has moved them to the
  * old generation, they wait for the next one. A full collection here (`gc()`) frees them and lowered the peak to
- * ~115 MiB, but the memory it returns is faulted back in by the next answer: large jobs cost ~1.6× as much, so it is
- * not done (`gc({type: 'major'})` of Node 20's V8 did not free them at all).
+ * ~115 MiB, but large jobs then cost ~1.6× as much (RSS falls to ~88 MiB after it: the next answer most likely
+ * faults that memory back in), so it is not done (`gc({type: 'major'})` of Node 20's V8 did not free them at all).
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
