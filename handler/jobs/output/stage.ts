@@ -91,9 +91,10 @@ export class OutputStage {
     const { route, plan } = job;
     const said = `A1111 ${status} on ${route.method} ${route.path}: answer`;
     // Only the structure is read (long base64 strings skipped); the bytes themselves are passed through.
+    const parts = bodyParts(answer);
     let parsed: unknown;
     try {
-      parsed = jsonSkeleton(bodyParts(answer));
+      parsed = jsonSkeleton(parts);
     } catch {
       return { error: `${said} is not JSON: ${JSON.stringify(answer.body.subarray(0, 80).toString('utf8'))}` };
     }
@@ -118,7 +119,7 @@ export class OutputStage {
     }
     // An `error` / `refresh_worker` key or `{}` would be read by RunPod's result rules: keep the exact value.
     if (isObject(parsed) && Object.keys(parsed).length > 0 && !Object.hasOwn(parsed, 'error') && !Object.hasOwn(parsed, 'refresh_worker')) {
-      return shapeOutput(bodyParts(answer), plan, ctx);
+      return shapeOutput(parts, plan, ctx);
     }
     return shapeSpecialAnswer(answer.body, plan, ctx);
   }
