@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEndpoint, type LocalEndpoint, type WorkerApiRecord } from '../handler/endpoint/index.js';
+import { WORKER_NODE_FLAGS } from '../handler/runpod/worker/large-result-gc.js';
 import { startSimProcess, type SimProcess } from '../tests/helpers/sim-process.js';
 
 /** The repository root (the bench runs from `dist/bench/`). */
@@ -41,7 +42,8 @@ export function startBenchEndpoint(latencyMs: number): Promise<LocalEndpoint> {
 /**
  * Starts a worker of `kind` pointed at `ep` (the env RunPod injects) and at the A1111 backend(s) in `a1111Env`
  * (`A1111_URL` or `A1111_URLS`), with `extra` env for ours (the raw worker reads only `A1111_URL`) and `nodeArgs`
- * before the script (e.g. `--cpu-prof`).
+ * before the script (e.g. `--cpu-prof`). Both kinds are launched with the Node flags of `docker/start.sh`
+ * ({@link WORKER_NODE_FLAGS}): the floor runs on the same V8 heap settings as ours.
  */
 export function spawnWorker(
   kind: WorkerKind,
@@ -54,7 +56,7 @@ export function spawnWorker(
   const script = kind === 'ours' ? 'dist/handler/main.js' : 'dist/bench/raw-worker.js';
   const base = { PATH: process.env.PATH ?? '', RUNPOD_POD_ID: workerId, RUNPOD_AI_API_KEY: 'bench-key', ...ep.workerEnv(), ...a1111Env };
   const ours = { RUNPOD_DEBUG_LEVEL: 'WARN', RUNPOD_PING_INTERVAL: '10000', A1111_WARMUP: 'false', ...extra };
-  return spawn(process.execPath, [...nodeArgs, path.join(ROOT, script)], { env: kind === 'ours' ? { ...base, ...ours } : base, stdio: ['ignore', 'inherit', 'inherit'] });
+  return spawn(process.execPath, [...WORKER_NODE_FLAGS, ...nodeArgs, path.join(ROOT, script)], { env: kind === 'ours' ? { ...base, ...ours } : base, stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 /**

@@ -3,7 +3,6 @@
  * exchange itself (undici's dispatcher), bounded by the caller's stop signal and its own time bound, both cleaned up
  * when the call ends, and an answer's body decoded from the Content-Encoding it came in.
  */
-import type { Readable } from 'node:stream';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 
@@ -22,7 +21,8 @@ export interface Exchanged {
 export interface ExchangeRequest {
   method: 'GET' | 'POST';
   headers: Record<string, string>;
-  body?: string | Buffer | Readable;
+  /** The request body: text, one buffer, or parts sent one after the other (never joined). */
+  body?: string | Buffer | readonly Buffer[];
   /** Ends the exchange (with the signal's reason) when it aborts: the caller's stop. */
   signal?: AbortSignal | undefined;
   /** The exchange's own time bound, ms: past it the exchange ends with {@link ExchangeTimeout}. None when absent. */
@@ -77,7 +77,11 @@ export function exchange(dispatcher: Dispatcher, url: string, req: ExchangeReque
     }
     const answer: Exchanged = { status: 0, contentType: undefined, contentEncoding: undefined, parts: [], length: 0 };
     dispatcher.dispatch(
-      { origin: u.origin, path: u.pathname + u.search, method: req.method, headers: req.headers, body: req.body ?? null, headersTimeout: 0, bodyTimeout: 0 },
+      // Parts go as an Iterable, which undici's dispatch takes (its Dispatcher docs: body `… | Iterable | AsyncIterable`;
+      // its types name only the stream). Not a Readable made of them: each such stream kept the parts it carried alive
+      // until V8's next mark-compact (after 200 posts of 0.63 MB: 38 MB held,
+      // against 3 MB with the parts as an Iterable; `npm run bench`, peak RSS).
+      { origin: u.origin, path: u.pathname + u.search, method: req.method, headers: req.headers, body: (req.body ?? null) as Dispatcher.DispatchOptions['body'], headersTimeout: 0, bodyTimeout: 0 },
       {
         onConnect: (a) => {
           abort = a;

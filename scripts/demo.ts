@@ -13,6 +13,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import runpodSdk from 'runpod-sdk';
+import { WORKER_NODE_FLAGS } from '../handler/runpod/worker/large-result-gc.js';
 import { startSimulator } from '../sim/server.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -48,7 +49,7 @@ async function main(): Promise<number> {
   // 25 ms per step: seed 004's 30 steps take under a second, long enough to see the job move through its states.
   const sim = await startSimulator({ port: 0, stepMs: 25 });
   console.log(`A1111 simulator listening on ${sim.url}`);
-  const worker = spawn(process.execPath, [path.join(root, 'dist/handler/main.js'), '--rp_serve_api', '--rp_api_port', '0'], {
+  const worker = spawn(process.execPath, [...WORKER_NODE_FLAGS, path.join(root, 'dist/handler/main.js'), '--rp_serve_api', '--rp_api_port', '0'], {
     cwd: root,
     env: { ...process.env, A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: process.env.RUNPOD_DEBUG_LEVEL ?? 'INFO' },
     stdio: ['ignore', 'pipe', 'inherit'],

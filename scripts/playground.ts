@@ -14,6 +14,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WORKER_NODE_FLAGS } from '../handler/runpod/worker/large-result-gc.js';
 import { startSimulator } from '../sim/server.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -26,7 +27,7 @@ async function main(): Promise<number> {
   const a1111 = sim?.url ?? process.env.A1111_URL!;
   console.log(sim ? `A1111 simulator listening on ${a1111} (${STEP_MS} ms per step)` : `Using the A1111 at ${a1111}`);
   const args = process.argv.slice(2);
-  const worker = spawn(process.execPath, [path.join(root, 'dist/handler/main.js'), '--rp_serve_api', ...args], {
+  const worker = spawn(process.execPath, [...WORKER_NODE_FLAGS, path.join(root, 'dist/handler/main.js'), '--rp_serve_api', ...args], {
     cwd: root,
     env: {
       ...process.env,

@@ -10,6 +10,7 @@
 import { readFileSync, statSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { WORKER_NODE_FLAGS } from '../../handler/runpod/worker/large-result-gc.js';
 import { ROOT } from '../helpers/root.js';
 
 /** One Dockerfile instruction, continuation lines joined. */
@@ -455,6 +456,12 @@ describe('docker/start.sh (static)', () => {
   it('exports A1111_PID and execs the worker', () => {
     expect(startSh).toMatch(/^export A1111_PID$/m);
     expect(startSh).toMatch(/^exec "\$\{worker\[@\]\}" "\$@"$/m);
-    expect(startSh).toContain('node $WORKER_DIR/dist/handler/main.js');
+    expect(startSh).toContain(`node ${WORKER_NODE_FLAGS.join(' ')} $WORKER_DIR/dist/handler/main.js`);
+  });
+  it('launches the worker with the V8 flags the runtime expects, as `npm start` does', () => {
+    // large-result-gc.ts: a full collection after large results pays off only with the raised old generation.
+    const start = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start;
+    expect(start).toBe(`node ${WORKER_NODE_FLAGS.join(' ')} dist/handler/main.js`);
+    expect(startSh).toContain(`WORKER_CMD [node ${WORKER_NODE_FLAGS.join(' ')} /app/dist/handler/main.js]`);
   });
 });

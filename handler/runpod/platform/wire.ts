@@ -5,7 +5,6 @@
  * to the caller; only a transport failure throws. undici costs a fraction of what axios did per request (three per
  * job: job-take, job-done, and the A1111 call on the other side), measured by `npm run bench`.
  */
-import { Readable } from 'node:stream';
 import { Agent } from 'undici';
 import { decodeBody, exchange, ExchangeTimeout } from '../../http-call.js';
 import { joinParts, partsLength } from '../../parts.js';
@@ -84,7 +83,7 @@ export class PlatformClient {
         headers,
         signal,
         timeoutMs,
-        ...(body === undefined ? {} : { body: Buffer.isBuffer(body) ? body : Readable.from(body, { objectMode: false }) }),
+        ...(body === undefined ? {} : { body }),
       });
       const raw = joinParts(res.parts, res.length);
       return { status: res.status, contentType: res.contentType, text: decodeBody(raw, res.contentEncoding).toString('utf8') };

@@ -8,7 +8,7 @@ import type { Platform } from '../platform/platform.js';
 import { RawJson, refusedResultBody, resultFromError, resultFromOutput, serializeResult, serializeResultParts, type WorkerIdentity } from '../result.js';
 import type { Handler, HandlerContext, Job, ResultBody } from '../types.js';
 import { lost, type WorkerStats } from './stats.js';
-import { afterLargeResult } from './young-gc.js';
+import { afterResultPosted } from './large-result-gc.js';
 import { partsLength } from '../../parts.js';
 
 /** What {@link runJob} needs. */
@@ -139,7 +139,7 @@ export async function runJob(job: Job, c: RunJobContext): Promise<void> {
   let failed = body.error !== undefined;
   let outcome = await platform.done(job.id, bytes, state.streamed);
   const size = partsLength(bytes);
-  afterLargeResult(size);
+  afterResultPosted(size);
   const status = outcome.status ?? 0;
   if (!outcome.ok && status >= 400 && status < 500) {
     // Refused (e.g. 400 for a body over RunPod's limit): one small FAILED body instead, so the job gets a final state.
