@@ -21,8 +21,8 @@ const txt2img = (payload: Record<string, unknown>): unknown => ({ api: { method:
 
 /** The job types: a small job at 64×64 and at 512×512 (≤ 1.5× the floor), a ≥ 16 MB result (≤ 1.05×). */
 export const COST_JOBS: readonly CostJob[] = [
-  { label: 'small: 1 × 64×64', input: txt2img({ prompt: 'a tiny benchmark image', steps: 20, width: 64, height: 64, seed: 5 }), n: 200, targetRatio: 1.5 },
-  { label: 'small: 1 × 512×512', input: txt2img({ prompt: 'a small benchmark image', steps: 20, width: 512, height: 512, seed: 1 }), n: 200, targetRatio: 1.5 },
+  { label: 'small: 1 × 64×64', input: txt2img({ prompt: 'a tiny benchmark image', steps: 20, width: 64, height: 64, seed: 5 }), n: 1000, targetRatio: 1.5 },
+  { label: 'small: 1 × 512×512', input: txt2img({ prompt: 'a small benchmark image', steps: 20, width: 512, height: 512, seed: 1 }), n: 1000, targetRatio: 1.5 },
   { label: 'large: 8 × 1024×1024', input: txt2img({ prompt: 'a large benchmark batch', steps: 20, width: 1024, height: 1024, batch_size: 8, seed: 2 }), n: 30, targetRatio: 1.05 },
 ];
 

@@ -158,19 +158,31 @@ export class JobLoop {
   private async nextTake(stop: AbortSignal): Promise<TakeOutcome | undefined> {
     // A job-take that raced with stop still counts: its jobs run (the platform considers them ours).
     let answer: TakeOutcome | undefined;
+    const attempt = async (): Promise<TakeOutcome | undefined> => (answer = await this.turn(stop));
+    const failed = (error: unknown): void => {
+      if (!(error instanceof TakeError)) return;
+      this.stats.takeErrors++;
+      this.o.log.error(`Failed to get job. | ${error.message}`);
+    };
     try {
-      return await pRetry(async () => (answer = await this.turn(stop)), {
+      // The first attempt goes without p-retry (nearly every job-take answers, and p-retry's set-up lay between a
+      // job-take's answer and the job's start in the bench's timeline); the retries after an error keep its delays:
+      // min, 2 × min, … up to max.
+      try {
+        return await attempt();
+      } catch (e) {
+        if (!(e instanceof TakeError)) throw e;
+        failed(e);
+      }
+      await pause(TAKE_BACKOFF_MIN_MS, stop);
+      return await pRetry(attempt, {
         retries: Infinity,
         factor: 2,
-        minTimeout: TAKE_BACKOFF_MIN_MS,
+        minTimeout: TAKE_BACKOFF_MIN_MS * 2,
         maxTimeout: TAKE_BACKOFF_MAX_MS,
         signal: stop,
         shouldRetry: ({ error }) => error instanceof TakeError,
-        onFailedAttempt: ({ error }) => {
-          if (!(error instanceof TakeError)) return;
-          this.stats.takeErrors++;
-          this.o.log.error(`Failed to get job. | ${error.message}`);
-        },
+        onFailedAttempt: ({ error }) => failed(error),
       });
     } catch (e) {
       if (stop.aborted) return answer;
