@@ -10,13 +10,17 @@
  *   the next mark-compact frees them, which may come during the next large job, which then holds two answers.
  *
  * So the worker is launched with V8's old generation starting at 64 MB ({@link WORKER_NODE_FLAGS}: `docker/start.sh`,
- * `npm start`, the bench): V8 then starts no mark-compact of its own during a 20 MB job (which made those jobs ~1.5×
- * as slow: 40 against 19 ms of CPU each), and a result of {@link LARGE_RESULT_BYTES} or more is followed by one full
- * collection, which frees that answer wherever it is. Measured by `npm run bench` (bench/RESULTS.md): with 20 MB
- * results, peak RSS ~117 MiB against ~129 MiB with a minor collection instead, for ~20 ms more CPU per large result,
- * off the job's path. Without the flag (a worker started as plain `node dist/handler/main.js`) a full collection
- * would shrink V8's limit again and each large job would run one more mark-compact (~1.4× as slow, measured), so
- * there a large result is followed by a minor collection too.
+ * `npm start`, the bench): V8 then starts no mark-compact of its own during a 20 MB job, and a result of
+ * {@link LARGE_RESULT_BYTES} or more is followed by one full collection, which frees that answer wherever it is.
+ * Measured side by side, 30 jobs of 20 MB each (`npm run bench`'s workers, emulator and simulator; bench/RESULTS.md):
+ * - V8's defaults and a minor collection (before): 39–46 ms per job, 33–41 ms of CPU, peak RSS 127–128 MiB;
+ * - the flag and a minor collection: 25–26 ms, 18–19 ms of CPU, but peak RSS 129–139 MiB (V8's mark-compacts, now
+ *   rarer, leave more answers behind when they come);
+ * - the flag and a full collection (this): 28–35 ms, 41–48 ms of CPU (the collection, off the job's path), peak RSS
+ *   115–119 MiB.
+ * Without the flag (a worker started as plain `node dist/handler/main.js`) a full collection would shrink V8's limit
+ * again, and each large job would run one more mark-compact (55 against 39 ms per job, measured), so there a large
+ * result is followed by a minor collection too.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
