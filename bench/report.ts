@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { BACKEND_STEP_MS, type BackendRun } from './backends.js';
-import type { CostResult, CostRow } from './cost.js';
+import { WORKER_NODE_FLAGS } from '../handler/runpod/worker/large-result-gc.js';
+import { COST_JOBS, type CostResult, type CostRow } from './cost.js';
 import { IDLE_JOBS, IDLE_STEP_MS, type IdleGap } from './idle.js';
 
 /** Every figure of one run (also what `--json` writes and bench/baseline.json holds). */
@@ -55,8 +56,9 @@ function costTable(f: Figures, b: Figures | undefined): string {
   return `## Per-job cost against the raw floor
 
 Our worker and the raw pass-through worker (\`bench/raw-worker.ts\`: job-take, forward \`input.payload\` to A1111,
-post A1111's bytes as \`{"output": …}\`; no checks, no heartbeat) run the same jobs one at a time, alternating, each
-with its own emulator and simulator (\`--step-ms 0\`). Cost = job-take answered → job-done received, minus A1111's
+post A1111's bytes as \`{"output": …}\`; no checks, no heartbeat), both launched as \`docker/start.sh\` launches ours
+(\`node ${WORKER_NODE_FLAGS.join(' ')}\`), run the same jobs one at a time, alternating (${COST_JOBS.map((j) => j.n).join(' / ')} of each
+type below), each with its own emulator and simulator (\`--step-ms 0\`). Cost = job-take answered → job-done received, minus A1111's
 own time (simulator: request received → response sent; median for ours / raw: ${a1111}). CPU = the worker's user + system time
 per job (\`/proc/<pid>/stat\`).
 

@@ -55,19 +55,29 @@ export function resolveUrls(t: UrlTemplates, workerId: string): WorkerUrls {
   const take = t.getJob === undefined ? null : replaceAllLiteral(pod(t.getJob), '$ID', workerId);
   const done = pod(t.postOutput ?? 'JOB_DONE_URL');
   const stream = pod(t.postStream ?? 'JOB_STREAM_URL');
-  const perJob = (tpl: string, jobId: string, isStream: boolean): string =>
-    appendQuery(replaceAllLiteral(tpl, '$ID', jobId), [['isStream', String(isStream)]]);
+  // The templates are split once and the per-job URLs joined from the pieces: these are built on every job-take and
+  // job-done (work per job that can be done once, issue 15).
+  const perJob = (tpl: string): ((jobId: string, isStream: boolean) => string) => {
+    const pieces = tpl.split('$ID');
+    const last = pieces.pop()!;
+    const sep = tpl.includes('?') ? '&' : '?';
+    const tail = { true: `${last}${sep}isStream=true`, false: `${last}${sep}isStream=false` };
+    return (jobId, isStream) => (pieces.length === 0 ? '' : pieces.join(jobId) + jobId) + tail[`${isStream}`];
+  };
+  const doneUrl = perJob(done);
+  const streamUrl = perJob(stream);
+  const takeOne = take === null ? null : { true: appendQuery(take, [['job_in_progress', '1']]), false: appendQuery(take, [['job_in_progress', '0']]) };
   return {
     jobTake(jobInProgress: boolean, batchSize = 1): string {
-      if (take === null) throw new Error('RUNPOD_WEBHOOK_GET_JOB is not set');
+      if (take === null || takeOne === null) throw new Error('RUNPOD_WEBHOOK_GET_JOB is not set');
       const inProgress: [string, string] = ['job_in_progress', jobInProgress ? '1' : '0'];
-      if (batchSize <= 1) return appendQuery(take, [inProgress]);
+      if (batchSize <= 1) return takeOne[`${jobInProgress}`];
       // More than one job: `/job-take/` → `/job-take-batch/`, `batch_size` first (docs/runpod-protocol.md, "Job acquisition (job-take)").
       return appendQuery(take.replace('/job-take/', '/job-take-batch/'), [['batch_size', String(batchSize)], inProgress]);
     },
     jobStop: take !== null && take.includes('/job-take/') ? take.replace('/job-take/', '/job-stop/') : null,
-    jobDone: (jobId, isStream) => perJob(done, jobId, isStream),
-    jobStream: (jobId) => perJob(stream, jobId, false),
+    jobDone: doneUrl,
+    jobStream: (jobId) => streamUrl(jobId, false),
     ping: t.ping === undefined ? null : resolvePingUrl(t.ping, workerId),
   };
 }
