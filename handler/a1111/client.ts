@@ -30,10 +30,11 @@ export interface A1111Response {
 }
 
 /**
- * An answer of parts. A class, not an object literal with a getter: V8 makes the accessor of such a literal anew for
- * each object, in its old generation, where it outlives the answer until the next mark-compact and, being old, keeps
- * the young getter and the answer's parts alive through every minor collection until then. Every answer was held
- * that way (36 MB after 60 answers of 0.63 MB, freed only by a full collection; `npm run bench`, peak RSS).
+ * An answer of parts. A class, not an object literal with a getter: what such a literal's getter holds survives every
+ * minor collection until V8's next mark-compact (measured: 60 answers of 0.63 MB made so were all still held after a
+ * minor collection, 36 MB, and none with this class; a plain loop of such literals shows the same). The likely reason:
+ * V8 makes the accessor of each such object in its old generation, and an old object's references keep young ones
+ * alive through minor collections until a mark-compact finds it dead. Peak RSS: `npm run bench`.
  */
 class PartsAnswer implements A1111Response {
   private joined: Buffer | undefined;

@@ -5,19 +5,21 @@
  * - still young: the next minor collection frees them. A worker allocates little JavaScript per job, so V8's own
  *   minor collections are seldom (one per ~40 small jobs): tens of MB of posted answers would wait for one. So a
  *   minor collection follows once the results posted since the last one reach {@link LARGE_RESULT_BYTES}.
- * - moved to the old generation (a mark-compact ran while the job held them; V8 starts one when the memory outside
- *   its heap grows by about its old generation's size, i.e. during most 20 MB answers under V8's default sizes): only
- *   the next mark-compact frees them, which may come during the next large job, which then holds two answers.
+ * - moved to the old generation (a collection ran while the job held them: a mark-compact, which V8 starts when the
+ *   memory outside its heap grows by about its old generation's size, i.e. during most 20 MB answers under V8's
+ *   default sizes; or a second scavenge): only the next mark-compact frees them, which may come during the next large
+ *   job, which then holds two answers.
  *
  * So the worker is launched with V8's old generation starting at 64 MB ({@link WORKER_NODE_FLAGS}: `docker/start.sh`,
  * `npm start`, the bench): V8 then starts no mark-compact of its own during a 20 MB job, and a result of
  * {@link LARGE_RESULT_BYTES} or more is followed by one full collection, which frees that answer wherever it is.
- * Measured side by side, 30 jobs of 20 MB each (`npm run bench`'s workers, emulator and simulator; bench/RESULTS.md):
+ * Measured side by side, 30–40 jobs of 20 MB each (`npm run bench`'s workers, emulator and simulator; the runs are in
+ * bench/RESULTS.md):
  * - V8's defaults and a minor collection (before): 39–46 ms per job, 33–41 ms of CPU, peak RSS 127–128 MiB;
- * - the flag and a minor collection: 25–26 ms, 18–19 ms of CPU, but peak RSS 129–139 MiB (V8's mark-compacts, now
- *   rarer, leave more answers behind when they come);
- * - the flag and a full collection (this): 28–35 ms, 41–48 ms of CPU (the collection, off the job's path), peak RSS
- *   115–119 MiB.
+ * - the flag and a minor collection: 22–34 ms, 16–25 ms of CPU, but peak RSS 129–139 MiB (an answer a scavenge moved
+ *   to the old generation waits for a mark-compact, which with the flag comes about every third large job);
+ * - the flag and a full collection (this): 28–37 ms, 38–48 ms of CPU (the collection, off the job's path), peak RSS
+ *   115–120 MiB.
  * Without the flag (a worker started as plain `node dist/handler/main.js`) a full collection would shrink V8's limit
  * again, and each large job would run one more mark-compact (55 against 39 ms per job, measured), so there a large
  * result is followed by a minor collection too.
