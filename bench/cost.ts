@@ -4,7 +4,7 @@
  * that both see the same machine load. Each job type: the worker's own time per job (job-take answered →
  * job-done received, minus A1111's time), median and p90, and its CPU time per job.
  */
-import { cpuTimeMs, peakRss, quantile, startRig, timeOneJob, type JobTiming, type Rig } from './harness.js';
+import { benchCpu, cpuTimeMs, peakRss, quantile, startRig, timeOneJob, type JobTiming, type Rig } from './harness.js';
 
 /** A job type of the cost section. */
 export interface CostJob {
@@ -23,7 +23,7 @@ const txt2img = (payload: Record<string, unknown>): unknown => ({ api: { method:
 export const COST_JOBS: readonly CostJob[] = [
   { label: 'small: 1 × 64×64', input: txt2img({ prompt: 'a tiny benchmark image', steps: 20, width: 64, height: 64, seed: 5 }), n: 1000, targetRatio: 1.5 },
   { label: 'small: 1 × 512×512', input: txt2img({ prompt: 'a small benchmark image', steps: 20, width: 512, height: 512, seed: 1 }), n: 1000, targetRatio: 1.5 },
-  { label: 'large: 8 × 1024×1024', input: txt2img({ prompt: 'a large benchmark batch', steps: 20, width: 1024, height: 1024, batch_size: 8, seed: 2 }), n: 30, targetRatio: 1.05 },
+  { label: 'large: 8 × 1024×1024', input: txt2img({ prompt: 'a large benchmark batch', steps: 20, width: 1024, height: 1024, batch_size: 8, seed: 2 }), n: 60, targetRatio: 1.05 },
 ];
 
 /** One worker's figures for one job type. */
@@ -52,6 +52,8 @@ export interface CostResult {
   peakRss: { ours: number; raw: number };
   /** The largest final job-done body seen, bytes. */
   largestResult: number;
+  /** The CPU both workers ran on ({@link benchCpu}); undefined when they were not pinned. */
+  cpu: number | undefined;
 }
 
 function summarise(ts: JobTiming[], cpuMs: number): WorkerCost {
@@ -89,8 +91,9 @@ async function alternate(rigs: readonly Rig[], input: unknown, n: number): Promi
  *   `raw-worker.cpuprofile`, written when they exit on SIGINT); the profile adds to the figures
  */
 export async function runCost(latencyMs: number, cpuProfDir?: string): Promise<CostResult> {
-  const ours = await startRig('ours', latencyMs, ['--step-ms', '0'], { MAX_RESULT_MB: '25' }, cpuProfDir);
-  const raw = await startRig('raw', latencyMs, ['--step-ms', '0'], {}, cpuProfDir);
+  const cpu = benchCpu();
+  const ours = await startRig('ours', latencyMs, ['--step-ms', '0'], { MAX_RESULT_MB: '25' }, cpuProfDir, cpu);
+  const raw = await startRig('raw', latencyMs, ['--step-ms', '0'], {}, cpuProfDir, cpu);
   const rigs = [ours, raw];
   try {
     await alternate(rigs, COST_JOBS[1]!.input, 20);
@@ -102,7 +105,7 @@ export async function runCost(latencyMs: number, cpuProfDir?: string): Promise<C
       rows.push({ job, ours: summarise(timings[0]!, cpuMs[0]!), raw: summarise(timings[1]!, cpuMs[1]!) });
       largestResult = Math.max(largestResult, ...timings[0]!.map((t) => t.bytes));
     }
-    return { rows, peakRss: { ours: peakRss(ours.worker.pid!), raw: peakRss(raw.worker.pid!) }, largestResult };
+    return { rows, peakRss: { ours: peakRss(ours.worker.pid!), raw: peakRss(raw.worker.pid!) }, largestResult, cpu };
   } finally {
     await ours.close();
     await raw.close();

@@ -9,6 +9,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEndpoint, type LocalEndpoint, type WorkerApiRecord } from '../handler/endpoint/index.js';
@@ -43,7 +44,8 @@ export function startBenchEndpoint(latencyMs: number): Promise<LocalEndpoint> {
  * Starts a worker of `kind` pointed at `ep` (the env RunPod injects) and at the A1111 backend(s) in `a1111Env`
  * (`A1111_URL` or `A1111_URLS`), with `extra` env for ours (the raw worker reads only `A1111_URL`) and `nodeArgs`
  * before the script (e.g. `--cpu-prof`). Both kinds are launched with the Node flags of `docker/start.sh`
- * ({@link WORKER_NODE_FLAGS}): the floor runs on the same V8 heap settings as ours.
+ * ({@link WORKER_NODE_FLAGS}): the floor runs on the same V8 heap settings as ours. With `cpu`, the worker (all its
+ * threads) runs on that CPU only (`taskset -c`; see {@link benchCpu}).
  */
 export function spawnWorker(
   kind: WorkerKind,
@@ -52,11 +54,15 @@ export function spawnWorker(
   a1111Env: Record<string, string>,
   extra: Record<string, string> = {},
   nodeArgs: string[] = [],
+  cpu?: number,
 ): ChildProcess {
   const script = kind === 'ours' ? 'dist/handler/main.js' : 'dist/bench/raw-worker.js';
   const base = { PATH: process.env.PATH ?? '', RUNPOD_POD_ID: workerId, RUNPOD_AI_API_KEY: 'bench-key', ...ep.workerEnv(), ...a1111Env };
   const ours = { RUNPOD_DEBUG_LEVEL: 'WARN', RUNPOD_PING_INTERVAL: '10000', A1111_WARMUP: 'false', ...extra };
-  return spawn(process.execPath, [...WORKER_NODE_FLAGS, ...nodeArgs, path.join(ROOT, script)], { env: kind === 'ours' ? { ...base, ...ours } : base, stdio: ['ignore', 'inherit', 'inherit'] });
+  const command = [process.execPath, ...WORKER_NODE_FLAGS, ...nodeArgs, path.join(ROOT, script)];
+  // taskset execs node: the child's pid stays the worker's (its /proc figures are the worker's).
+  const [file, ...args] = cpu === undefined ? command : ['taskset', '-c', String(cpu), ...command];
+  return spawn(file!, args, { env: kind === 'ours' ? { ...base, ...ours } : base, stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 /**
@@ -68,6 +74,24 @@ export async function stopWorker(worker: ChildProcess, signal: NodeJS.Signals = 
   const exited = new Promise((r) => worker.once('exit', r));
   worker.kill(signal);
   await exited;
+}
+
+/**
+ * The CPU the cost section's workers run on: the machine's last, when it has two or more and `taskset` (util-linux)
+ * is there; undefined otherwise (the workers then run where the scheduler puts them). Both workers run their jobs
+ * one at a time, alternating, so they never compete for it. Unpinned on the 2-core bench machine, where a worker and
+ * the simulator or emulator it waits for land changed from run to run, ours / raw of one tree moved between ×1.37 and
+ * ×1.82 for 64×64; pinned, between ×1.31 and ×1.41 in five runs (bench/RESULTS.md).
+ */
+export function benchCpu(): number | undefined {
+  const n = os.availableParallelism();
+  if (n < 2) return undefined;
+  try {
+    execFileSync('taskset', ['-c', String(n - 1), 'true'], { stdio: 'ignore' });
+    return n - 1;
+  } catch {
+    return undefined;
+  }
 }
 
 /** One worker with its own emulator and simulator, as every single-backend section uses it. */
@@ -83,12 +107,13 @@ export interface Rig {
  * Starts a simulator (`simArgs`), an emulator at `latencyMs` and a worker of `kind` on them.
  * @param extra env of our worker (see {@link spawnWorker})
  * @param cpuProfDir when set, the worker runs with `--cpu-prof` writing into this folder, and is ended by SIGINT
+ * @param cpu when set, the worker runs on that CPU only ({@link benchCpu})
  */
-export async function startRig(kind: WorkerKind, latencyMs: number, simArgs: string[], extra: Record<string, string> = {}, cpuProfDir?: string): Promise<Rig> {
+export async function startRig(kind: WorkerKind, latencyMs: number, simArgs: string[], extra: Record<string, string> = {}, cpuProfDir?: string, cpu?: number): Promise<Rig> {
   const sim = await startSimProcess(simArgs);
   const ep = await startBenchEndpoint(latencyMs);
   const nodeArgs = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `${kind}-worker.cpuprofile`] : [];
-  const worker = spawnWorker(kind, ep, `w-${kind}`, { A1111_URL: sim.url }, extra, nodeArgs);
+  const worker = spawnWorker(kind, ep, `w-${kind}`, { A1111_URL: sim.url }, extra, nodeArgs, cpu);
   return {
     kind,
     ep,

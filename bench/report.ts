@@ -58,7 +58,7 @@ function costTable(f: Figures, b: Figures | undefined): string {
 Our worker and the raw pass-through worker (\`bench/raw-worker.ts\`: job-take, forward \`input.payload\` to A1111,
 post A1111's bytes as \`{"output": …}\`; no checks, no heartbeat), both launched as \`docker/start.sh\` launches ours
 (\`node ${WORKER_NODE_FLAGS.join(' ')}\`), run the same jobs one at a time, alternating (${COST_JOBS.map((j) => j.n).join(' / ')} of each
-type below), each with its own emulator and simulator (\`--step-ms 0\`). Cost = job-take answered → job-done received, minus A1111's
+type below), ${f.cost.cpu === undefined ? 'where the scheduler puts them' : `both on CPU ${f.cost.cpu} only (\`taskset -c ${f.cost.cpu}\`: unpinned, where a worker and the processes it waits for landed moved the ratios from run to run)`}, each with its own emulator and simulator (\`--step-ms 0\`). Cost = job-take answered → job-done received, minus A1111's
 own time (simulator: request received → response sent; median for ours / raw: ${a1111}). CPU = the worker's user + system time
 per job (\`/proc/<pid>/stat\`).
 
