@@ -34,8 +34,8 @@
 #   A1111_DIR [/stable-diffusion-webui]    A1111's folder (A1111 runs there)
 #   A1111_LAUNCH [$A1111_DIR/venv/bin/python -u $A1111_DIR/webui.py]  command that starts A1111 (tests use a fake)
 #   WORKER_DIR [/app]                  the worker's folder (its cwd: ./test_input.json is read from there)
-#   WORKER_CMD [node --initial-old-space-size=64 /app/dist/handler/main.js]  the worker command (tests use a fake;
-#                                      the V8 flag: handler/runpod/worker/large-result-gc.ts)
+#   WORKER_CMD [node --initial-old-space-size=64 --max-semi-space-size=2 /app/dist/handler/main.js]  the worker command (tests use a
+#                                      fake; the V8 heap flags: handler/runpod/worker/large-result-gc.ts)
 set -euo pipefail
 
 log() { printf '[start.sh] %s\n' "$*"; }
@@ -411,7 +411,7 @@ launch=()
 read -r -a launch <<<"${A1111_LAUNCH:-$A1111_DIR/venv/bin/python -u $A1111_DIR/webui.py}"
 ((${#launch[@]} > 0)) || die "A1111_LAUNCH is empty"
 worker=()
-read -r -a worker <<<"${WORKER_CMD:-node --initial-old-space-size=64 $WORKER_DIR/dist/handler/main.js}"
+read -r -a worker <<<"${WORKER_CMD:-node --initial-old-space-size=64 --max-semi-space-size=2 $WORKER_DIR/dist/handler/main.js}"
 ((${#worker[@]} > 0)) || die "WORKER_CMD is empty"
 
 # shown_args → REPLY: "${args[*]}" with the API password replaced by ***, for the log.
