@@ -2,7 +2,7 @@
  * A posted answer is freed by V8's next minor collection: nothing the worker makes per answer keeps its parts (the
  * socket's reads, memory outside V8's heap) alive until a mark-compact. Two things did: the A1111 client's answer
  * object (an object literal with a getter) and the result post's body (a Readable made of the parts): 40 answers of
- * 0.6 MB then held ~25 MB that only a full collection freed (peak RSS of `npm run bench`).
+ * 0.6 MB then held 21 MB that only a full collection freed (peak RSS of `npm run bench`).
  *
  * The built A1111 client and platform client run in a process of their own (V8's defaults, no other test's
  * garbage): 40 rounds of an answer read from a loopback server and posted back to it as its parts, then one minor
