@@ -411,7 +411,14 @@ launch=()
 read -r -a launch <<<"${A1111_LAUNCH:-$A1111_DIR/venv/bin/python -u $A1111_DIR/webui.py}"
 ((${#launch[@]} > 0)) || die "A1111_LAUNCH is empty"
 worker=()
-read -r -a worker <<<"${WORKER_CMD:-node --initial-old-space-size=64 --max-semi-space-size=2 $WORKER_DIR/dist/handler/main.js}"
+# V8's heap sizes for the worker (handler/runpod/worker/large-result-gc.ts, WORKER_NODE_FLAGS). They only tune memory
+# and speed: a node that refused them would not start the worker at all, so then it runs without them.
+heap_flags="--initial-old-space-size=64 --max-semi-space-size=2"
+if [[ -z "${WORKER_CMD:-}" ]] && ! node $heap_flags -e 0 >/dev/null 2>&1; then
+  log "node refuses the V8 heap flags $heap_flags: the worker runs without them"
+  heap_flags=""
+fi
+read -r -a worker <<<"${WORKER_CMD:-node $heap_flags $WORKER_DIR/dist/handler/main.js}"
 ((${#worker[@]} > 0)) || die "WORKER_CMD is empty"
 
 # shown_args → REPLY: "${args[*]}" with the API password replaced by ***, for the log.

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closedPort } from '../helpers/fixtures.js';
+import { WORKER_NODE_FLAGS } from '../../handler/runpod/worker/large-result-gc.js';
 import { MAIN, ROOT } from '../helpers/worker-process.js';
 
 const START_SH = path.join(ROOT, 'docker/start.sh');
@@ -201,6 +202,29 @@ describe('start.sh with a fake A1111 and a fake worker', () => {
     expect(w.args).toEqual(['--rp_log_level', 'INFO']);
     expect(w.cwd).toBe(env.WORKER_DIR);
     expect(r.stdout).toMatch(/^\[start\.sh\] checkpoint folder: .*\(network volume\)$/m);
+  });
+
+  it('the default worker command runs node with the V8 heap flags; a node that refuses them runs it without them, logged', async () => {
+    // A worker folder whose dist/handler/main.js is a stand-in that prints node's own flags.
+    const app = path.join(dir, 'default-app');
+    mkdirSync(path.join(app, 'dist/handler'), { recursive: true });
+    writeFileSync(path.join(app, 'dist/handler/main.js'), "console.log('EXECARGV ' + JSON.stringify(process.execArgv));\n");
+    const env: Record<string, string> = { ...layout('default-cmd', {}), WORKER_DIR: app };
+    delete env.WORKER_CMD;
+    const r = await runStartSh(env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(tagged<string[]>(r.stdout, 'EXECARGV')).toEqual([...WORKER_NODE_FLAGS]);
+    expect(r.stdout).not.toMatch(/refuses the V8 heap flags/);
+
+    // First on PATH, a node that fails on --initial-old-space-size, as node does on a flag it does not know.
+    const bin = path.join(dir, 'refusing-node');
+    mkdirSync(bin, { recursive: true });
+    const refusing = `#!/bin/sh\nfor a in "$@"; do case "$a" in --initial-old-space-size*) echo "node: bad option: $a" >&2; exit 9;; esac; done\nexec ${process.execPath} "$@"\n`;
+    writeFileSync(path.join(bin, 'node'), refusing, { mode: 0o755 });
+    const r2 = await runStartSh({ ...env, PATH: `${bin}:${process.env.PATH ?? ''}` });
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(tagged<string[]>(r2.stdout, 'EXECARGV')).toEqual([]);
+    expect(r2.stdout).toMatch(/^\[start\.sh\] node refuses the V8 heap flags --initial-old-space-size=64 --max-semi-space-size=2: the worker runs without them$/m);
   });
 
   it('baked model: --ckpt /model.safetensors (and no volume folder when none is attached)', async () => {

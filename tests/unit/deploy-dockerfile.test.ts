@@ -456,7 +456,8 @@ describe('docker/start.sh (static)', () => {
   it('exports A1111_PID and execs the worker', () => {
     expect(startSh).toMatch(/^export A1111_PID$/m);
     expect(startSh).toMatch(/^exec "\$\{worker\[@\]\}" "\$@"$/m);
-    expect(startSh).toContain(`node ${WORKER_NODE_FLAGS.join(' ')} $WORKER_DIR/dist/handler/main.js`);
+    expect(startSh).toContain(`heap_flags="${WORKER_NODE_FLAGS.join(' ')}"`);
+    expect(startSh).toContain('node $heap_flags $WORKER_DIR/dist/handler/main.js');
   });
   it('launches the worker with the V8 flags the runtime expects, as `npm start` does', () => {
     // large-result-gc.ts: a full collection after large results pays off only with the raised old generation.
