@@ -18,8 +18,8 @@
  *   generation grows to 16 MB and the scavenges it runs while an answer is read move parts of it to the old
  *   generation, where it waits for a mark-compact, which then comes every few large jobs.
  * - that and a full collection after each large result: 28–37 / 38–48 / 115–120 MiB (the collection itself).
- * - the old generation starting at 64 MB and the young one kept at 2 MB (this): 18–20 / 14–16 / 118–125 MiB (two runs
- *   of the bench's cost section; the raw pass-through worker took 26 ms).
+ * - the old generation starting at 64 MB and the young one kept at 2 MB (this): 18–31 / 14–27 / 115–125 MiB (five
+ *   runs of the bench's cost section; the raw pass-through worker took 24–26 ms).
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
