@@ -1,12 +1,11 @@
 /**
  * Result posts to the RunPod platform (job-done, job-stream, progress updates) through the worker's
- * {@link PlatformClient}, retried with p-retry.
+ * {@link PlatformClient}, retried on p-retry's schedule (`../retry.ts`).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import pRetry from 'p-retry';
 import type { ResultRetryConfig } from '../../config.js';
 import type { Log } from '../../log.js';
 import { ResultPostError } from '../../errors/index.js';
+import { firstThenRetry } from '../retry.js';
 import type { PostOutcome } from './platform.js';
 import { WireError, type PlatformClient } from './wire.js';
 
@@ -54,26 +53,14 @@ export async function postResult(
     }
     if (status < 200 || status >= 300) throw new ResultPostError(`HTTP ${status}`, status);
   };
-  const failed = (error: Error, attemptNumber: number, retriesLeft: number): void =>
-    log.warn(`Failed to post ${what} (attempt ${attemptNumber}, ${retriesLeft} retries left): ${error.message}`, jobId);
   try {
-    // The first attempt goes without p-retry (nearly every post succeeds at once, and its set-up showed per job in
-    // the bench's profile); the retries after it keep p-retry's numbering and delays: min, 2 × min, … up to max.
-    try {
-      await attempt();
-      return { ok: true, attempts };
-    } catch (e) {
-      failed(e as Error, 1, retry.retries);
-      if (retry.retries <= 0 || !isRetryablePostError(e)) throw e;
-    }
-    await sleep(Math.min(retry.minDelayMs, retry.maxDelayMs));
-    await pRetry(attempt, {
-      retries: retry.retries - 1,
-      factor: 2,
-      minTimeout: retry.minDelayMs * 2,
-      maxTimeout: retry.maxDelayMs,
-      shouldRetry: ({ error }) => isRetryablePostError(error),
-      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => failed(error, attemptNumber + 1, retriesLeft),
+    await firstThenRetry(attempt, {
+      retries: retry.retries,
+      minDelayMs: retry.minDelayMs,
+      maxDelayMs: retry.maxDelayMs,
+      shouldRetry: isRetryablePostError,
+      onFailedAttempt: (error, attemptNumber, retriesLeft) =>
+        log.warn(`Failed to post ${what} (attempt ${attemptNumber}, ${retriesLeft} retries left): ${(error as Error).message}`, jobId),
     });
     return { ok: true, attempts };
   } catch (e) {

@@ -15,10 +15,10 @@
  * first and then awaits `HandlerContext.slot()` before it uses the backend (and starts any per-job timeout).
  * Sources: runpod-python `rp_scale.py` (`JobScaler.get_jobs`, `monitor_stop_signals`) and `rp_job.py`.
  */
-import pRetry from 'p-retry';
 import { withBatchId, type Log } from '../../log.js';
 import type { Platform, TakeOutcome, MalformedJob } from '../platform/platform.js';
 import { serializeResult, type WorkerIdentity } from '../result.js';
+import { firstThenRetry } from '../retry.js';
 import type { Handler, Job } from '../types.js';
 import { runJob } from './run-job.js';
 import { pause, TOO_MANY_REQUESTS_PAUSE_MS } from './pause.js';
@@ -158,31 +158,18 @@ export class JobLoop {
   private async nextTake(stop: AbortSignal): Promise<TakeOutcome | undefined> {
     // A job-take that raced with stop still counts: its jobs run (the platform considers them ours).
     let answer: TakeOutcome | undefined;
-    const attempt = async (): Promise<TakeOutcome | undefined> => (answer = await this.turn(stop));
-    const failed = (error: unknown): void => {
-      if (!(error instanceof TakeError)) return;
-      this.stats.takeErrors++;
-      this.o.log.error(`Failed to get job. | ${error.message}`);
-    };
     try {
-      // The first attempt goes without p-retry (nearly every job-take answers, and p-retry's set-up lay between a
-      // job-take's answer and the job's start in the bench's timeline); the retries after an error keep its delays:
-      // min, 2 × min, … up to max.
-      try {
-        return await attempt();
-      } catch (e) {
-        if (!(e instanceof TakeError)) throw e;
-        failed(e);
-      }
-      await pause(TAKE_BACKOFF_MIN_MS, stop);
-      return await pRetry(attempt, {
+      return await firstThenRetry(async () => (answer = await this.turn(stop)), {
         retries: Infinity,
-        factor: 2,
-        minTimeout: TAKE_BACKOFF_MIN_MS * 2,
-        maxTimeout: TAKE_BACKOFF_MAX_MS,
+        minDelayMs: TAKE_BACKOFF_MIN_MS,
+        maxDelayMs: TAKE_BACKOFF_MAX_MS,
         signal: stop,
-        shouldRetry: ({ error }) => error instanceof TakeError,
-        onFailedAttempt: ({ error }) => failed(error),
+        shouldRetry: (error) => error instanceof TakeError,
+        onFailedAttempt: (error) => {
+          if (!(error instanceof TakeError)) return;
+          this.stats.takeErrors++;
+          this.o.log.error(`Failed to get job. | ${error.message}`);
+        },
       });
     } catch (e) {
       if (stop.aborted) return answer;
@@ -191,8 +178,8 @@ export class JobLoop {
   }
 
   /**
-   * `beforeTake`, then a job-take for the free slots, after a wait for one while every slot is busy (within this
-   * one attempt: one p-retry call per job-take). Undefined when stopped first.
+   * `beforeTake`, then a job-take for the free slots, after a wait for one while every slot is busy (the wait is part
+   * of the attempt: one attempt per job-take). Undefined when stopped first.
    */
   private async turn(stop: AbortSignal): Promise<TakeOutcome | undefined> {
     let count: number;
