@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEndpoint, type LocalEndpoint, type WorkerApiRecord } from '../handler/endpoint/index.js';
-import { WORKER_NODE_FLAGS } from '../handler/runpod/worker/large-result-gc.js';
+import { WORKER_NODE_FLAGS, withWorkerMallocEnv } from '../handler/runpod/worker/launch.js';
 import { startSimProcess, type SimProcess } from '../tests/helpers/sim-process.js';
 
 /** The repository root (the bench runs from `dist/bench/`). */
@@ -44,7 +44,10 @@ export function startBenchEndpoint(latencyMs: number): Promise<LocalEndpoint> {
  * Starts a worker of `kind` pointed at `ep` (the env RunPod injects) and at the A1111 backend(s) in `a1111Env`
  * (`A1111_URL` or `A1111_URLS`), with `extra` env for ours (the raw worker reads only `A1111_URL`) and `nodeArgs`
  * before the script (e.g. `--cpu-prof`). Both kinds are launched with the Node flags of `docker/start.sh`
- * ({@link WORKER_NODE_FLAGS}): the floor runs on the same V8 heap settings as ours. With `cpu`, the worker (all its
+ * ({@link WORKER_NODE_FLAGS}): the floor runs on the same V8 heap settings as ours. Ours also gets the glibc `malloc`
+ * settings of `docker/start.sh` (`WORKER_MALLOC_ENV`); the floor keeps glibc's defaults, which suit its reads into
+ * one buffer per answer: with those settings glibc maps each 20 MB buffer anew (a fixed trim threshold turns off its
+ * sliding mmap threshold), and the floor's CPU per 20 MB job went from 18–23 to 31–35 ms. With `cpu`, the worker (all its
  * threads) runs on that CPU only (`taskset -c`; see {@link benchCpu}).
  */
 export function spawnWorker(
@@ -62,7 +65,7 @@ export function spawnWorker(
   const command = [process.execPath, ...WORKER_NODE_FLAGS, ...nodeArgs, path.join(ROOT, script)];
   // taskset execs node: the child's pid stays the worker's (its /proc figures are the worker's).
   const [file, ...args] = cpu === undefined ? command : ['taskset', '-c', String(cpu), ...command];
-  return spawn(file!, args, { env: kind === 'ours' ? { ...base, ...ours } : base, stdio: ['ignore', 'inherit', 'inherit'] });
+  return spawn(file!, args, { env: kind === 'ours' ? withWorkerMallocEnv({ ...base, ...ours }) : base, stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 /**

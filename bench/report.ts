@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { BACKEND_STEP_MS, type BackendRun } from './backends.js';
-import { WORKER_NODE_FLAGS } from '../handler/runpod/worker/large-result-gc.js';
+import { WORKER_MALLOC_ENV, WORKER_NODE_FLAGS } from '../handler/runpod/worker/launch.js';
 import { COST_JOBS, type CostResult, type CostRow } from './cost.js';
 import { IDLE_JOBS, IDLE_STEP_MS, type IdleGap } from './idle.js';
 
@@ -56,8 +56,10 @@ function costTable(f: Figures, b: Figures | undefined): string {
   return `## Per-job cost against the raw floor
 
 Our worker and the raw pass-through worker (\`bench/raw-worker.ts\`: job-take, forward \`input.payload\` to A1111,
-post A1111's bytes as \`{"output": …}\`; no checks, no heartbeat), both launched as \`docker/start.sh\` launches ours
-(\`node ${WORKER_NODE_FLAGS.join(' ')}\`), run the same jobs one at a time, alternating (${COST_JOBS.map((j) => j.n).join(' / ')} of each
+post A1111's bytes as \`{"output": …}\`; no checks, no heartbeat), both launched with the Node flags \`docker/start.sh\`
+gives ours (\`node ${WORKER_NODE_FLAGS.join(' ')}\`; ours also with its glibc settings \`${Object.entries(WORKER_MALLOC_ENV)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')}\`, raw with glibc's defaults, which suit its one buffer per answer), run the same jobs one at a time, alternating (${COST_JOBS.map((j) => j.n).join(' / ')} of each
 type below), ${f.cost.cpu === undefined ? 'where the scheduler puts them' : `both on CPU ${f.cost.cpu} only (\`taskset -c ${f.cost.cpu}\`: unpinned, where a worker and the processes it waits for landed moved the ratios from run to run)`}, each with its own emulator and simulator (\`--step-ms 0\`). Cost = job-take answered → job-done received, minus A1111's
 own time (simulator: request received → response sent; median for ours / raw: ${a1111}). CPU = the worker's user + system time
 per job (\`/proc/<pid>/stat\`).

@@ -35,7 +35,7 @@
 #   A1111_LAUNCH [$A1111_DIR/venv/bin/python -u $A1111_DIR/webui.py]  command that starts A1111 (tests use a fake)
 #   WORKER_DIR [/app]                  the worker's folder (its cwd: ./test_input.json is read from there)
 #   WORKER_CMD [node --initial-old-space-size=64 --max-semi-space-size=2 /app/dist/handler/main.js]  the worker command (tests use a
-#                                      fake; the V8 heap flags: handler/runpod/worker/large-result-gc.ts)
+#                                      fake; the V8 heap flags: handler/runpod/worker/launch.ts)
 set -euo pipefail
 
 log() { printf '[start.sh] %s\n' "$*"; }
@@ -411,7 +411,7 @@ launch=()
 read -r -a launch <<<"${A1111_LAUNCH:-$A1111_DIR/venv/bin/python -u $A1111_DIR/webui.py}"
 ((${#launch[@]} > 0)) || die "A1111_LAUNCH is empty"
 worker=()
-# V8's heap sizes for the worker (handler/runpod/worker/large-result-gc.ts, WORKER_NODE_FLAGS). They only tune memory
+# V8's heap sizes for the worker (handler/runpod/worker/launch.ts, WORKER_NODE_FLAGS). They only tune memory
 # and speed: a node that refused them would not start the worker at all, so then it runs without them.
 heap_flags="--initial-old-space-size=64 --max-semi-space-size=2"
 if [[ -z "${WORKER_CMD:-}" ]] && ! node $heap_flags -e 0 >/dev/null 2>&1; then
@@ -473,6 +473,12 @@ else
 fi
 # One backend: A1111_PID goes to the worker. Several: it is unset, and an unset variable is not exported.
 export A1111_PID
+
+# glibc malloc settings for the worker only (A1111 started above without them): the freed memory of a large answer's
+# socket reads stays for the next one instead of being faulted in again (handler/runpod/worker/launch.ts,
+# WORKER_MALLOC_ENV). A value already in the environment is kept.
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-1}"
+export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-25165824}"
 
 cd "$WORKER_DIR"
 exec "${worker[@]}" "$@"

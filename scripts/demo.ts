@@ -13,7 +13,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import runpodSdk from 'runpod-sdk';
-import { WORKER_NODE_FLAGS } from '../handler/runpod/worker/large-result-gc.js';
+import { WORKER_NODE_FLAGS, withWorkerMallocEnv } from '../handler/runpod/worker/launch.js';
 import { startSimulator } from '../sim/server.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -51,7 +51,7 @@ async function main(): Promise<number> {
   console.log(`A1111 simulator listening on ${sim.url}`);
   const worker = spawn(process.execPath, [...WORKER_NODE_FLAGS, path.join(root, 'dist/handler/main.js'), '--rp_serve_api', '--rp_api_port', '0'], {
     cwd: root,
-    env: { ...process.env, A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: process.env.RUNPOD_DEBUG_LEVEL ?? 'INFO' },
+    env: withWorkerMallocEnv({ ...process.env, A1111_URL: sim.url, RUNPOD_DEBUG_LEVEL: process.env.RUNPOD_DEBUG_LEVEL ?? 'INFO' }),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {

@@ -14,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WORKER_NODE_FLAGS } from '../handler/runpod/worker/large-result-gc.js';
+import { WORKER_NODE_FLAGS, withWorkerMallocEnv } from '../handler/runpod/worker/launch.js';
 import { startSimulator } from '../sim/server.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -29,13 +29,13 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const worker = spawn(process.execPath, [...WORKER_NODE_FLAGS, path.join(root, 'dist/handler/main.js'), '--rp_serve_api', ...args], {
     cwd: root,
-    env: {
+    env: withWorkerMallocEnv({
       ...process.env,
       A1111_URL: a1111,
       PROGRESS_INTERVAL_MS: process.env.PROGRESS_INTERVAL_MS ?? '250',
       PREVIEW_INTERVAL_MS: process.env.PREVIEW_INTERVAL_MS ?? '500',
       RUNPOD_DEBUG_LEVEL: process.env.RUNPOD_DEBUG_LEVEL ?? 'INFO',
-    },
+    }),
     // The worker's stdin is not the terminal: Ctrl-C reaches both processes as one group, and this script stops
     // the worker itself (SIGTERM) so that the order is worker first, simulator last.
     stdio: ['ignore', 'pipe', 'inherit'],

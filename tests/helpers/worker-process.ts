@@ -3,7 +3,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
-import { WORKER_NODE_FLAGS } from '../../handler/runpod/worker/large-result-gc.js';
+import { WORKER_NODE_FLAGS, withWorkerMallocEnv } from '../../handler/runpod/worker/launch.js';
 import { ROOT } from './root.js';
 
 export { ROOT };
@@ -18,10 +18,10 @@ export interface WorkerProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts the worker (launched as `docker/start.sh` does: {@link WORKER_NODE_FLAGS}) with exactly `env` (plus PATH, and `A1111_WARMUP=false` unless `env` sets it) and `args`. */
+/** Starts the worker (launched as `docker/start.sh` does: {@link WORKER_NODE_FLAGS}, `WORKER_MALLOC_ENV`) with exactly `env` (plus PATH, and `A1111_WARMUP=false` unless `env` sets it) and `args`. */
 export function startWorker(env: Record<string, string>, args: string[] = [], cwd = ROOT): WorkerProcess {
   // Warm-up off unless a test asks for it: it adds a txt2img call before the first job (tested on its own).
-  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, MAIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '', A1111_WARMUP: 'false', ...env } });
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, MAIN, ...args], { cwd, env: withWorkerMallocEnv({ PATH: process.env.PATH ?? '', A1111_WARMUP: 'false', ...env }) });
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));

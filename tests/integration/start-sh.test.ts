@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closedPort } from '../helpers/fixtures.js';
-import { WORKER_NODE_FLAGS } from '../../handler/runpod/worker/large-result-gc.js';
+import { WORKER_MALLOC_ENV, WORKER_NODE_FLAGS } from '../../handler/runpod/worker/launch.js';
 import { MAIN, ROOT } from '../helpers/worker-process.js';
 
 const START_SH = path.join(ROOT, 'docker/start.sh');
@@ -94,12 +94,16 @@ function taggedByBackend<T>(out: string, tag: string): Map<number, T> {
 interface FakeEnv {
   CUDA_VISIBLE_DEVICES: string | null;
   cwd: string;
+  /** glibc malloc settings A1111 saw (none: they are the worker's). */
+  malloc: Record<string, string>;
 }
 
 interface FakeWorker {
   pid: number;
   a1111Pid: string | undefined;
   a1111Urls: string | undefined;
+  /** The worker's glibc malloc settings (launch.ts, WORKER_MALLOC_ENV). */
+  malloc: Record<string, string>;
   args: string[];
   cwd: string;
 }
@@ -118,7 +122,8 @@ beforeAll(() => {
     [
       "console.log('PID ' + JSON.stringify(process.pid));",
       "console.log('ARGV ' + JSON.stringify(process.argv.slice(2)));",
-      "console.log('ENV ' + JSON.stringify({ CUDA_VISIBLE_DEVICES: process.env.CUDA_VISIBLE_DEVICES ?? null, cwd: process.cwd() }));",
+      "const malloc = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_')));",
+      "console.log('ENV ' + JSON.stringify({ CUDA_VISIBLE_DEVICES: process.env.CUDA_VISIBLE_DEVICES ?? null, cwd: process.cwd(), malloc }));",
       "console.error('Traceback (most recent call last): a line on stderr');",
       "process.stdout.write('  0%|          | 0/20\\r 50%|#####     | 10/20\\r100%|##########| 20/20\\n');",
       "process.exitCode = Number(process.env.FAKE_EXIT ?? 0);",
@@ -127,7 +132,7 @@ beforeAll(() => {
   fakeWorker = path.join(dir, 'fake-worker.mjs');
   writeFileSync(
     fakeWorker,
-    "console.log('WORKER ' + JSON.stringify({ pid: process.pid, a1111Pid: process.env.A1111_PID, a1111Urls: process.env.A1111_URLS, args: process.argv.slice(2), cwd: process.cwd() }));\n",
+    "console.log('WORKER ' + JSON.stringify({ pid: process.pid, a1111Pid: process.env.A1111_PID, a1111Urls: process.env.A1111_URLS, args: process.argv.slice(2), cwd: process.cwd(), malloc: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_'))) }));\n",
   );
   // An "A1111" that is the bundled simulator, listening on the --port start.sh passes.
   simA1111 = path.join(dir, 'sim-a1111.mjs');
@@ -202,6 +207,15 @@ describe('start.sh with a fake A1111 and a fake worker', () => {
     expect(w.args).toEqual(['--rp_log_level', 'INFO']);
     expect(w.cwd).toBe(env.WORKER_DIR);
     expect(r.stdout).toMatch(/^\[start\.sh\] checkpoint folder: .*\(network volume\)$/m);
+    // glibc's malloc settings are the worker's only: A1111 (torch) runs with its own allocator's defaults.
+    expect(w.malloc).toEqual(WORKER_MALLOC_ENV);
+    expect(tagged<FakeEnv>(r.stdout, 'ENV').malloc).toEqual({});
+  });
+
+  it('keeps glibc malloc settings the container already has, for the worker', async () => {
+    const r = await runStartSh({ ...layout('malloc', { volume: true }), MALLOC_ARENA_MAX: '4' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(tagged<FakeWorker>(r.stdout, 'WORKER').malloc).toEqual({ ...WORKER_MALLOC_ENV, MALLOC_ARENA_MAX: '4' });
   });
 
   it('the default worker command runs node with the V8 heap flags; a node that refuses them runs it without them, logged', async () => {

@@ -10,7 +10,7 @@
 import { readFileSync, statSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { WORKER_NODE_FLAGS } from '../../handler/runpod/worker/large-result-gc.js';
+import { WORKER_MALLOC_ENV, WORKER_NODE_FLAGS } from '../../handler/runpod/worker/launch.js';
 import { ROOT } from '../helpers/root.js';
 
 /** One Dockerfile instruction, continuation lines joined. */
@@ -459,10 +459,18 @@ describe('docker/start.sh (static)', () => {
     expect(startSh).toContain(`heap_flags="${WORKER_NODE_FLAGS.join(' ')}"`);
     expect(startSh).toContain('node $heap_flags $WORKER_DIR/dist/handler/main.js');
   });
-  it('launches the worker with the V8 flags the runtime expects, as `npm start` does', () => {
+  it('launches the worker with the V8 flags and glibc malloc settings of launch.ts, as `npm start` does', () => {
     // large-result-gc.ts: a full collection after large results pays off only with the raised old generation.
     const start = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start;
-    expect(start).toBe(`node ${WORKER_NODE_FLAGS.join(' ')} dist/handler/main.js`);
+    const malloc = Object.entries(WORKER_MALLOC_ENV).map(([k, v]) => `${k}=\${${k}:-${v}}`);
+    expect(start).toBe(`${malloc.join(' ')} node ${WORKER_NODE_FLAGS.join(' ')} dist/handler/main.js`);
+    // start.sh: the same settings, exported after the last A1111 was started (they are the worker's only).
+    const exec = startSh.indexOf('exec "${worker[@]}"');
+    for (const [k, v] of Object.entries(WORKER_MALLOC_ENV)) {
+      const at = startSh.indexOf(`export ${k}="\${${k}:-${v}}"`);
+      expect(at, k).toBeGreaterThan(startSh.lastIndexOf('start_a1111 '));
+      expect(at, k).toBeLessThan(exec);
+    }
     expect(startSh).toContain(`WORKER_CMD [node ${WORKER_NODE_FLAGS.join(' ')} /app/dist/handler/main.js]`);
   });
 });

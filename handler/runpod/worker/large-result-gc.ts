@@ -7,35 +7,15 @@
  *   the results posted since the last one add up to {@link LARGE_RESULT_BYTES}.
  * - moved to the old generation (a collection ran while the job held them): only a mark-compact frees them.
  *
- * How often the second happens depends on V8's heap sizes, which the launch flags {@link WORKER_NODE_FLAGS} set
- * (`docker/start.sh`, `npm start`, the bench, the tests' workers). Measured side by side with 20 MB results
- * (`npm run bench`'s workers, emulator and simulator; every run is in bench/RESULTS.md), ms per job / CPU ms per job /
- * peak RSS:
- * - V8's defaults: 39–46 / 33–41 / 127–128 MiB. V8 starts a mark-compact during most 20 MB jobs (the memory outside
- *   its heap grows by more than its old generation), which costs time and moves the answer, still held, to the old
- *   generation, where it waits for the next one.
- * - the old generation starting at 64 MB: 22–34 / 16–25 / 129–139 MiB. No mark-compact during a job, but the young
- *   generation grows to 16 MB and the scavenges it runs while an answer is read move parts of it to the old
- *   generation, where it waits for a mark-compact, which then comes every few large jobs.
- * - that and a full collection after each large result: 28–37 / 38–48 / 115–120 MiB (the collection itself).
- * - the old generation starting at 64 MB and the young one kept at 2 MB (this): 18–31 / 14–27 / 115–125 MiB (five
- *   runs of the bench's cost section; the raw pass-through worker took 24–26 ms).
+ * How often the second happens depends on V8's heap sizes, which the launch flags set (`launch.ts`,
+ * `WORKER_NODE_FLAGS`); whether the freed memory serves the next answer depends on glibc's `malloc`, which the launch
+ * environment sets (`launch.ts`, `WORKER_MALLOC_ENV`).
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
 /** Results posted that add up to this many bytes are followed by a minor collection, bytes. */
 export const LARGE_RESULT_BYTES = 4 * 1024 * 1024;
-
-/**
- * Node flags the worker is launched with (`node …WORKER_NODE_FLAGS dist/handler/main.js`), V8's heap sizes in MB:
- * - `--initial-old-space-size=64`: the old generation starts at 64 MB, so that one large answer's memory outside the
- *   heap does not start a mark-compact (a starting limit, not memory taken: the heap stays ~12 MB; not allowed in
- *   `NODE_OPTIONS`, and read only when the heap is made, so it must be a flag of the command);
- * - `--max-semi-space-size=2`: the young generation stays at 2 × 2 MB (V8's default lets it grow to 2 × 16 MB): RSS
- *   after 400 small jobs 88–91 against 104–110 MiB, and fewer answers left in the old generation (above).
- */
-export const WORKER_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64', '--max-semi-space-size=2'];
 
 type Gc = (options: { type: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
 
