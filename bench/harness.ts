@@ -47,7 +47,7 @@ export function startBenchEndpoint(latencyMs: number): Promise<LocalEndpoint> {
  * ({@link WORKER_NODE_FLAGS}): the floor runs on the same V8 heap settings as ours. Ours also gets the glibc `malloc`
  * settings of `docker/start.sh` (`WORKER_MALLOC_ENV`); the floor keeps glibc's defaults, which suit its reads into
  * one buffer per answer: with those settings glibc maps each 20 MB buffer anew (a fixed trim threshold turns off its
- * sliding mmap threshold), and the floor's CPU per 20 MB job went from 18–23 to 31–35 ms. With `cpu`, the worker (all its
+ * sliding mmap threshold), and the floor's CPU per 20 MB job went from 18–23 to 30–35 ms. With `cpu`, the worker (all its
  * threads) runs on that CPU only (`taskset -c`; see {@link benchCpu}).
  */
 export function spawnWorker(

@@ -36,6 +36,8 @@
 #   WORKER_DIR [/app]                  the worker's folder (its cwd: ./test_input.json is read from there)
 #   WORKER_CMD [node --initial-old-space-size=64 --max-semi-space-size=2 /app/dist/handler/main.js]  the worker command (tests use a
 #                                      fake; the V8 heap flags: handler/runpod/worker/launch.ts)
+#   MALLOC_ARENA_MAX [1], MALLOC_TRIM_THRESHOLD_ [25165824]  glibc malloc settings, exported for the worker only
+#                                      (after A1111 started; handler/runpod/worker/launch.ts, WORKER_MALLOC_ENV)
 set -euo pipefail
 
 log() { printf '[start.sh] %s\n' "$*"; }

@@ -44,7 +44,7 @@ export const WORKER_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=6
  *   given back, as before.
  * - `MALLOC_ARENA_MAX` = 1: every thread allocates from the one main arena. Setting the trim threshold turns off
  *   glibc's sliding thresholds; with it alone, V8's helper threads' arena sometimes kept 20–30 MB more (peak RSS
- *   137–143 against 114–122 MiB); with one arena, 108–110 MiB in every run. The worker's JavaScript runs on one
+ *   137–143 against 114–122 MiB); with one arena, 108–113 MiB in every run. The worker's JavaScript runs on one
  *   thread; its small-job cost was unchanged.
  *
  * The launchers keep a value already set in their environment (`${MALLOC_ARENA_MAX:-1}` in `docker/start.sh`).
