@@ -59,10 +59,9 @@ export function resolveUrls(t: UrlTemplates, workerId: string): WorkerUrls {
   // job-done (work per job that can be done once, issue 15).
   const perJob = (tpl: string): ((jobId: string, isStream: boolean) => string) => {
     const pieces = tpl.split('$ID');
-    const last = pieces.pop()!;
-    const sep = tpl.includes('?') ? '&' : '?';
-    const tail = { true: `${last}${sep}isStream=true`, false: `${last}${sep}isStream=false` };
-    return (jobId, isStream) => (pieces.length === 0 ? '' : pieces.join(jobId) + jobId) + tail[`${isStream}`];
+    const query = (isStream: boolean): string => appendQuery(tpl, [['isStream', String(isStream)]]).slice(tpl.length);
+    const tail = { true: query(true), false: query(false) };
+    return (jobId, isStream) => pieces.join(jobId) + tail[`${isStream}`];
   };
   const doneUrl = perJob(done);
   const streamUrl = perJob(stream);
